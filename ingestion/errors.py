@@ -1,0 +1,79 @@
+"""One error tree for the whole pipeline.
+
+Every failure the pipeline can meet is one of three kinds, and the kind decides what happens next::
+
+    IngestionError
+    ├── BadInputError            permanent, one document: record it as failed with a one-line reason, never retry
+    │   ├── UnsupportedFormatError   no cracker for this type (skipped, not crashed on)
+    │   ├── EncryptedDocumentError   password-protected PDF / Office file
+    │   ├── CorruptDocumentError     truncated or malformed file, or random bytes under a known extension
+    │   ├── DocumentTooLargeError    over MAX_DOCUMENT_BYTES, or an archive that would inflate past its limit (zip bomb)
+    │   ├── UndecodableTextError     text that is in no encoding we can identify
+    │   ├── NoTextError              nothing to index (e.g. a scanned PDF without OCR)
+    │   └── DocumentRejectedError    a service refused this one document (e.g. Azure AI Search 400 for an item)
+    ├── TransientError           retry with backoff; after the retry budget, the document (or message) fails
+    │   └── ThrottledError           429 / quota; carries the server's retry-after when it sent one
+    └── ConfigurationError       a setting is missing or invalid, or a credential is refused: stop the run, exit code 2
+
+Foreign errors (SDK, HTTP, parser) are translated into this tree once, at the adapter boundary, and carry a message
+that never contains a secret. ``str(error)`` is always one line.
+"""
+
+from __future__ import annotations
+
+
+class IngestionError(Exception):
+    """Base of every error the pipeline raises on purpose."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(" ".join(str(message).split()))
+
+    @property
+    def reason(self) -> str:
+        return str(self)
+
+
+class BadInputError(IngestionError):
+    """The document itself is the problem; retrying cannot help."""
+
+
+class UnsupportedFormatError(BadInputError):
+    pass
+
+
+class EncryptedDocumentError(BadInputError):
+    pass
+
+
+class CorruptDocumentError(BadInputError):
+    pass
+
+
+class DocumentTooLargeError(BadInputError):
+    pass
+
+
+class UndecodableTextError(BadInputError):
+    pass
+
+
+class NoTextError(BadInputError):
+    pass
+
+
+class DocumentRejectedError(BadInputError):
+    pass
+
+
+class TransientError(IngestionError):
+    """A dependency failed in a way that may succeed if tried again later."""
+
+
+class ThrottledError(TransientError):
+    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class ConfigurationError(IngestionError):
+    """A setting is missing or invalid; nothing will work until it is fixed."""

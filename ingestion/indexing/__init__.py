@@ -1,0 +1,1 @@
+"""Indexes: the local SQLite store (FTS5 + vectors, RRF hybrid) and Azure AI Search."""

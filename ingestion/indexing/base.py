@@ -1,0 +1,85 @@
+"""The search index.
+
+An ``Index`` stores chunks (text, heading path, source path, pages, groups, hashes, vector) and one ``DocumentRecord``
+per document, and searches them by text (BM25), by vector (k-NN) or both fused with Reciprocal Rank Fusion. It never
+embeds: callers pass the query vector. Two implementations share this contract and one test suite
+(``tests/contract/index_contract.py``): the local SQLite store and the Azure AI Search writer.
+
+Consistency rule, for every implementation: a document's record is written only after all of its chunks are, and
+stale chunks are removed before the record is written. If ``replace_document`` fails part-way the old record stays
+(or none, for a new document), so the next run sees the document as changed and redoes it. The local store does the
+whole replacement in one transaction, so there the previous version also stays searchable and intact.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+
+from ingestion.models import DocumentRecord, IndexChunk, SearchHit, SearchMode
+
+
+@dataclass(frozen=True)
+class IndexStats:
+    name: str
+    documents: int
+    chunks: int
+
+
+class Index(Protocol):
+    name: str
+    """Physical index name (e.g. ``grounding-v1``)."""
+
+    async def ensure(self) -> None:
+        """Create the index (and its storage) if it does not exist; leave an existing one as it is. Idempotent."""
+        ...
+
+    async def get_document(self, parent_key: str) -> DocumentRecord | None:
+        """The record written by the last successful ``replace_document`` for this key, or None."""
+        ...
+
+    async def get_vectors(self, parent_key: str) -> dict[str, np.ndarray]:
+        """``chunk_hash -> vector`` for the chunks currently stored under ``parent_key`` (empty if none)."""
+        ...
+
+    async def replace_document(self, record: DocumentRecord, chunks: Sequence[IndexChunk]) -> None:
+        """Make the index hold exactly ``chunks`` for ``record.key``, then record the document as done.
+
+        Order: write (upsert) every chunk, delete the document's chunks whose keys are not in ``chunks``, write the
+        record. Every chunk must have ``parent_key == record.key`` and a vector of the index's dimensions, else
+        ValueError before anything is written. Raises TransientError / DocumentRejectedError; on any error the
+        document is not recorded as done.
+        """
+        ...
+
+    async def delete_document(self, parent_key: str) -> bool:
+        """Remove the document's chunks and record. Idempotent; returns whether anything was there."""
+        ...
+
+    def list_documents(self, *, prefix: str = "") -> AsyncIterator[DocumentRecord]:
+        """Yield every recorded document whose ``source_id`` starts with ``prefix``, each once."""
+        ...
+
+    async def search(
+        self,
+        text: str,
+        *,
+        vector: np.ndarray | None = None,
+        mode: SearchMode = SearchMode.HYBRID,
+        top: int = 5,
+        source_path: str | None = None,
+    ) -> list[SearchHit]:
+        """Best ``top`` chunks, best first.
+
+        ``TEXT`` ranks by BM25 over content and title; ``VECTOR`` by cosine similarity to ``vector``; ``HYBRID`` fuses
+        both rankings with RRF (score = sum of 1/(k + rank)). ``VECTOR`` and ``HYBRID`` need ``vector``
+        (ValueError otherwise). ``source_path`` keeps only chunks of that document.
+        """
+        ...
+
+    async def stats(self) -> IndexStats: ...
+
+    async def close(self) -> None: ...

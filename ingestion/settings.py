@@ -1,0 +1,237 @@
+"""The only module that reads the environment.
+
+``Settings.from_env()`` builds one frozen, validated object at start-up. A missing or invalid value raises
+``ConfigurationError`` naming the setting, so a misconfigured deployment fails at once rather than on the first
+document. Secrets are wrapped in ``Secret`` so that no repr, log line or error message can show them.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import TypeVar
+
+from ingestion.errors import ConfigurationError
+
+T = TypeVar("T")
+
+EMBEDDING_BACKENDS = ("local", "hash", "azure_openai")
+INDEX_BACKENDS = ("local", "azure_search")
+BLOB_TRIGGER_SOURCES = ("EventGrid", "LogsAndContainerScan")
+
+
+class Secret:
+    """A string that never shows itself in repr/str/format."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def get(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('***')"
+
+    __str__ = __repr__
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+
+@dataclass(frozen=True)
+class Settings:
+    # Which implementation of each stage runs (wiring.py is the one place that acts on these).
+    embedding_backend: str = "local"
+    index_backend: str = "local"
+    local_index_path: Path = Path(".ingestion/index.sqlite")
+    # Chunking.
+    chunk_max_tokens: int = 512
+    chunk_overlap_tokens: int = 64
+    embed_headings: bool = True
+    # Limits and concurrency.
+    max_document_bytes: int = 100 * 1024 * 1024
+    max_concurrency: int = 4
+    embed_batch_size: int = 64
+    rrf_k: int = 60
+    # Azure OpenAI embeddings.
+    azure_openai_endpoint: str | None = None
+    azure_openai_api_key: Secret | None = None
+    azure_openai_embedding_deployment: str | None = None
+    azure_openai_embedding_model: str = "text-embedding-3-small"
+    azure_openai_embedding_dimensions: int | None = None
+    azure_openai_api_version: str = "2024-10-21"
+    azure_openai_tpm: int | None = None
+    azure_openai_max_batch_tokens: int = 100_000
+    # Azure AI Search.
+    azure_search_endpoint: str | None = None
+    azure_search_api_key: Secret | None = None
+    azure_search_index: str = "grounding"
+    # Document Intelligence.
+    documentintelligence_endpoint: str | None = None
+    documentintelligence_api_key: Secret | None = None
+    documentintelligence_polling_seconds: float = 1.0
+    # Storage (blob source, Functions run records and queues).
+    storage_connection_string: Secret | None = None
+    storage_account_url: str | None = None
+    source_container: str = "documents"
+    reindex_queue: str = "reindex"
+    blob_trigger_source: str = "EventGrid"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        """Build settings from ``env`` (default: ``os.environ``); raise ConfigurationError naming any bad setting."""
+        env = os.environ if env is None else env
+        read = _Reader(env)
+        openai_endpoint = read.text("AZURE_OPENAI_ENDPOINT")
+        search_endpoint = read.text("AZURE_SEARCH_ENDPOINT")
+        settings = cls(
+            embedding_backend=read.choice(
+                "EMBEDDING_BACKEND", EMBEDDING_BACKENDS, "azure_openai" if openai_endpoint else "local"
+            ),
+            index_backend=read.choice("INDEX_BACKEND", INDEX_BACKENDS, "azure_search" if search_endpoint else "local"),
+            local_index_path=Path(read.text("LOCAL_INDEX_PATH") or ".ingestion/index.sqlite"),
+            chunk_max_tokens=read.integer("CHUNK_MAX_TOKENS", 512, minimum=16, maximum=8191),
+            chunk_overlap_tokens=read.integer("CHUNK_OVERLAP_TOKENS", 64, minimum=0),
+            embed_headings=read.boolean("EMBED_HEADINGS", True),
+            max_document_bytes=read.integer("MAX_DOCUMENT_BYTES", cls.max_document_bytes, minimum=1),
+            max_concurrency=read.integer("MAX_CONCURRENCY", 4, minimum=1, maximum=256),
+            embed_batch_size=read.integer("EMBED_BATCH_SIZE", 64, minimum=1, maximum=2048),
+            rrf_k=read.integer("RRF_K", 60, minimum=1),
+            azure_openai_endpoint=openai_endpoint,
+            azure_openai_api_key=read.secret("AZURE_OPENAI_API_KEY"),
+            azure_openai_embedding_deployment=read.text("AZURE_OPENAI_EMBEDDING_DEPLOYMENT"),
+            azure_openai_embedding_model=read.text("AZURE_OPENAI_EMBEDDING_MODEL") or "text-embedding-3-small",
+            azure_openai_embedding_dimensions=read.optional_integer(
+                "AZURE_OPENAI_EMBEDDING_DIMENSIONS", minimum=1, maximum=4096
+            ),
+            azure_openai_api_version=read.text("AZURE_OPENAI_API_VERSION") or "2024-10-21",
+            azure_openai_tpm=read.optional_integer("AZURE_OPENAI_TPM", minimum=1),
+            azure_openai_max_batch_tokens=read.integer("AZURE_OPENAI_MAX_BATCH_TOKENS", 100_000, minimum=8191),
+            azure_search_endpoint=search_endpoint,
+            azure_search_api_key=read.secret("AZURE_SEARCH_API_KEY"),
+            azure_search_index=read.index_name("AZURE_SEARCH_INDEX", "grounding"),
+            documentintelligence_endpoint=read.text("DOCUMENTINTELLIGENCE_ENDPOINT"),
+            documentintelligence_api_key=read.secret("DOCUMENTINTELLIGENCE_API_KEY"),
+            documentintelligence_polling_seconds=read.number("DOCUMENTINTELLIGENCE_POLLING_SECONDS", 1.0, minimum=0.0),
+            storage_connection_string=read.secret("AZURE_STORAGE_CONNECTION_STRING")
+            or read.secret("AzureWebJobsStorage"),
+            storage_account_url=read.text("AZURE_STORAGE_ACCOUNT_URL"),
+            source_container=read.text("SOURCE_CONTAINER") or "documents",
+            reindex_queue=read.text("REINDEX_QUEUE") or "reindex",
+            blob_trigger_source=read.choice("BLOB_TRIGGER_SOURCE", BLOB_TRIGGER_SOURCES, "EventGrid"),
+        )
+        settings.validate()
+        return settings
+
+    def validate(self) -> None:
+        """Cross-field rules; raise ConfigurationError naming the setting."""
+        if self.chunk_overlap_tokens >= self.chunk_max_tokens:
+            raise ConfigurationError(
+                f"CHUNK_OVERLAP_TOKENS ({self.chunk_overlap_tokens}) must be smaller than "
+                f"CHUNK_MAX_TOKENS ({self.chunk_max_tokens})"
+            )
+        if self.embedding_backend == "azure_openai":
+            if not self.azure_openai_endpoint:
+                raise ConfigurationError("AZURE_OPENAI_ENDPOINT is required when EMBEDDING_BACKEND=azure_openai")
+            if not self.azure_openai_embedding_deployment:
+                raise ConfigurationError(
+                    "AZURE_OPENAI_EMBEDDING_DEPLOYMENT is required when EMBEDDING_BACKEND=azure_openai"
+                )
+        if self.index_backend == "azure_search" and not self.azure_search_endpoint:
+            raise ConfigurationError("AZURE_SEARCH_ENDPOINT is required when INDEX_BACKEND=azure_search")
+
+    def __repr__(self) -> str:  # keep secrets out even if a Secret were ever replaced by a str
+        shown = ", ".join(f"{f.name}={getattr(self, f.name)!r}" for f in fields(self))
+        return f"Settings({shown})"
+
+
+class _Reader:
+    """Typed reads from the environment, each failing with a message that names the variable."""
+
+    def __init__(self, env: Mapping[str, str]) -> None:
+        self._env = env
+
+    def text(self, name: str) -> str | None:
+        value = self._env.get(name)
+        if value is None:
+            return None
+        value = value.strip()
+        return value or None
+
+    def secret(self, name: str) -> Secret | None:
+        value = self.text(name)
+        return Secret(value) if value else None
+
+    def choice(self, name: str, allowed: tuple[str, ...], default: str) -> str:
+        value = self.text(name) or default
+        if value not in allowed:
+            raise ConfigurationError(f"{name}={value!r} is not one of: {', '.join(allowed)}")
+        return value
+
+    def _parse(self, name: str, kind: Callable[[str], T], what: str) -> T | None:
+        value = self.text(name)
+        if value is None:
+            return None
+        try:
+            return kind(value.replace("_", ""))
+        except ValueError:
+            raise ConfigurationError(f"{name}={value!r} is not {what}") from None
+
+    def optional_integer(self, name: str, *, minimum: int | None = None, maximum: int | None = None) -> int | None:
+        value = self._parse(name, int, "a whole number")
+        if value is not None:
+            _check_range(name, value, minimum, maximum)
+        return value
+
+    def integer(self, name: str, default: int, *, minimum: int | None = None, maximum: int | None = None) -> int:
+        value = self.optional_integer(name, minimum=minimum, maximum=maximum)
+        return default if value is None else value
+
+    def number(self, name: str, default: float, *, minimum: float | None = None) -> float:
+        value = self._parse(name, float, "a number")
+        if value is None:
+            return default
+        _check_range(name, value, minimum, None)
+        return value
+
+    def boolean(self, name: str, default: bool) -> bool:
+        value = self.text(name)
+        if value is None:
+            return default
+        lowered = value.lower()
+        if lowered in ("1", "true", "yes", "on"):
+            return True
+        if lowered in ("0", "false", "no", "off"):
+            return False
+        raise ConfigurationError(f"{name}={value!r} is not a boolean (true/false)")
+
+    def index_name(self, name: str, default: str) -> str:
+        value = self.text(name) or default
+        if not is_valid_index_name(value):
+            raise ConfigurationError(
+                f"{name}={value!r} is not a valid Azure AI Search index name "
+                "(2-128 lowercase letters, digits, '-' or '_', starting with a letter or digit, no '--' or '__')"
+            )
+        return value
+
+
+def _check_range(name: str, value: float, minimum: float | None, maximum: float | None) -> None:
+    if minimum is not None and value < minimum:
+        raise ConfigurationError(f"{name}={value} is below the minimum of {minimum}")
+    if maximum is not None and value > maximum:
+        raise ConfigurationError(f"{name}={value} is above the maximum of {maximum}")
+
+
+def is_valid_index_name(name: str) -> bool:
+    if not 2 <= len(name) <= 128 or not name[0].isalnum():
+        return False
+    if "--" in name or "__" in name:
+        return False
+    return all(c.islower() or c.isdigit() or c in "-_" for c in name) and name.isascii()

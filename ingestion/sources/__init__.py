@@ -1,0 +1,1 @@
+"""Sources: a local folder and a blob container (see ``base.Source``)."""

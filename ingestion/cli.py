@@ -1,0 +1,250 @@
+"""Command line: ``python -m ingestion ingest|search|status`` (``--json`` on each for one machine-readable object).
+
+Exit codes: 0 nothing failed; 1 some documents failed but the run completed; 2 usage or configuration error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import sys
+from collections.abc import Callable, Coroutine, Sequence
+from pathlib import Path
+from typing import Any
+
+from ingestion import wiring
+from ingestion.errors import ConfigurationError, IngestionError
+from ingestion.models import DocumentResult, RunResult, SearchHit, SearchMode
+from ingestion.settings import Settings
+
+EXIT_OK, EXIT_FAILURES, EXIT_USAGE = 0, 1, 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m ingestion", description="Turn documents into grounding data.")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log progress details to stderr")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    ingest = commands.add_parser("ingest", help="ingest a folder, a file or a blob container")
+    target = ingest.add_mutually_exclusive_group(required=True)
+    target.add_argument("path", nargs="?", type=Path, help="folder (recursive) or single file")
+    target.add_argument("--container", help="blob container name (uses AZURE_STORAGE_CONNECTION_STRING or account URL)")
+    ingest.add_argument("--prefix", default="", help="only blobs whose name starts with this (with --container)")
+    ingest.add_argument("--no-delete", action="store_true", help="keep index documents missing from the source")
+    ingest.add_argument("--json", action="store_true", help="print one JSON object with the run's counts")
+    ingest.set_defaults(handler=cmd_ingest)
+
+    search = commands.add_parser("search", help="query the index")
+    search.add_argument("query")
+    search.add_argument("--top", type=int, default=5)
+    search.add_argument("--mode", choices=[m.value for m in SearchMode], default=SearchMode.HYBRID.value)
+    search.add_argument("--source", help="only chunks of this source path")
+    search.add_argument("--json", action="store_true")
+    search.set_defaults(handler=cmd_search)
+
+    status = commands.add_parser("status", help="index name, backend and counts")
+    status.add_argument("--json", action="store_true")
+    status.set_defaults(handler=cmd_status)
+    _register_extensions(commands)
+    return parser
+
+
+def _register_extensions(commands: argparse._SubParsersAction) -> None:
+    """Commands that live in their own modules (eval, schema) register themselves here when present."""
+    for module_name in ("ingestion.evaluation.cli", "ingestion.schema_cli"):
+        try:
+            module = __import__(module_name, fromlist=["register"])
+        except ModuleNotFoundError as exc:
+            if exc.name and module_name.startswith(exc.name):
+                continue
+            raise
+        module.register(commands)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse exits 2 on usage errors and 0 on --help
+        return int(exc.code or 0)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.ERROR, format="%(levelname)s %(name)s: %(message)s"
+    )
+    try:
+        settings = Settings.from_env()
+        handler: Callable[[argparse.Namespace, Settings], Coroutine[Any, Any, int]] = args.handler
+        return asyncio.run(handler(args, settings))
+    except ConfigurationError as exc:
+        print(f"configuration error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except IngestionError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_FAILURES
+    except KeyboardInterrupt:
+        return 130
+
+
+# ---- ingest ---------------------------------------------------------------------------------------------------
+
+
+async def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
+    if args.path is not None and not args.path.exists():
+        raise ConfigurationError(f"{args.path}: no such file or folder")
+    if args.path is not None:
+        source = wiring.build_folder_source(args.path)
+    else:
+        source = wiring.build_container_source(settings, args.container, prefix=args.prefix)
+    pipeline = wiring.build_pipeline(settings)
+    try:
+        await pipeline.index.ensure()
+        with _Progress(enabled=not args.json and sys.stderr.isatty()) as progress:
+            result = await pipeline.run(source, sync_deletes=not args.no_delete, on_result=progress.advance)
+    finally:
+        await source.close()
+        await pipeline.close()
+    if args.json:
+        print(json.dumps(result.as_dict(), ensure_ascii=False))
+    else:
+        _print_summary(result, index=pipeline.index.name)
+    return EXIT_FAILURES if result.failed else EXIT_OK
+
+
+class _Progress:
+    """A rich progress line on a terminal; nothing at all otherwise."""
+
+    def __init__(self, *, enabled: bool) -> None:
+        self._bar = None
+        if enabled:
+            from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+            self._bar = Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), transient=True)
+            self._task = self._bar.add_task("ingesting", total=None)
+        self._done = 0
+
+    def __enter__(self) -> _Progress:
+        if self._bar:
+            self._bar.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._bar:
+            self._bar.stop()
+
+    def advance(self, result: DocumentResult) -> None:
+        self._done += 1
+        if self._bar:
+            self._bar.update(
+                self._task, description=f"{self._done} documents - {result.outcome.value}: {result.source_path}"
+            )
+
+
+def _print_summary(result: RunResult, *, index: str) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"ingest into {index}", show_header=True)
+    for column in ("documents", "added", "updated", "unchanged", "deleted", "failed", "chunks", "tokens", "seconds"):
+        table.add_column(column, justify="right")
+    counts = result.as_dict()
+    table.add_row(
+        *(
+            str(counts[c])
+            for c in (
+                "documents",
+                "added",
+                "updated",
+                "unchanged",
+                "deleted",
+                "failed",
+                "chunks",
+                "tokens_embedded",
+                "seconds",
+            )
+        )
+    )
+    console = Console()
+    console.print(table)
+    for failure in result.failures:
+        console.print(f"[red]failed[/red] {failure['error']}", markup=True, highlight=False)
+
+
+# ---- search ---------------------------------------------------------------------------------------------------
+
+
+async def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
+    if args.top < 1:
+        raise ConfigurationError("--top must be at least 1")
+    embedder = wiring.build_embedder(settings)
+    index = wiring.build_index(settings, dimensions=embedder.dimensions)
+    try:
+        mode = SearchMode(args.mode)
+        vector = None if mode is SearchMode.TEXT else (await embedder.embed([args.query]))[0]
+        hits = await index.search(args.query, vector=vector, mode=mode, top=args.top, source_path=args.source)
+    finally:
+        await index.close()
+        await embedder.close()
+    if args.json:
+        print(
+            json.dumps(
+                {"query": args.query, "mode": mode.value, "hits": [_hit_dict(h) for h in hits]}, ensure_ascii=False
+            )
+        )
+    else:
+        _print_hits(args.query, hits)
+    return EXIT_OK
+
+
+def _hit_dict(hit: SearchHit) -> dict[str, object]:
+    return {
+        "key": hit.key,
+        "source": hit.source_path,
+        "title": hit.title,
+        "pages": [hit.page_start, hit.page_end] if hit.page_start is not None else None,
+        "score": hit.score,
+        "reranker_score": hit.reranker_score,
+        "content": hit.content,
+    }
+
+
+def _print_hits(query: str, hits: list[SearchHit]) -> None:
+    print(f'\nsearch: "{query}"')
+    if not hits:
+        print("  (no results)")
+    for rank, hit in enumerate(hits, 1):
+        pages = f" (p. {hit.page_start}-{hit.page_end})" if hit.page_start is not None else ""
+        snippet = " ".join(hit.content.split())[:220]
+        print(f"  {rank}. {hit.source_path}{pages}  score={hit.score:.4f}")
+        if hit.title:
+            print(f"     § {hit.title}")
+        print(f"     {snippet}…")
+
+
+# ---- status ---------------------------------------------------------------------------------------------------
+
+
+async def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
+    embedder = wiring.build_embedder(settings)
+    index = wiring.build_index(settings, dimensions=embedder.dimensions)
+    try:
+        stats = await index.stats()
+    finally:
+        await index.close()
+    status = {
+        "index": stats.name,
+        "index_backend": settings.index_backend,
+        "embedding_backend": settings.embedding_backend,
+        "embedding_model": embedder.model_id,
+        "dimensions": embedder.dimensions,
+        "documents": stats.documents,
+        "chunks": stats.chunks,
+    }
+    if settings.index_backend == "local":
+        status["local_index_path"] = str(settings.local_index_path)
+    if args.json:
+        print(json.dumps(status))
+    else:
+        for key, value in status.items():
+            print(f"{key:>18}: {value}")
+    return EXIT_OK

@@ -1,0 +1,288 @@
+"""One document end to end, and a whole source with bounded concurrency.
+
+    source.read -> cracker.crack -> chunker.chunk -> embedder.embed -> index.replace_document
+
+For each document the pipeline first asks the index what it last recorded: the same content hash and the same pipeline
+fingerprint mean the document is skipped with zero embedding calls. Otherwise it is cracked and chunked again, and
+vectors are reused for every chunk whose embedded text (and embedding model) is unchanged; only the rest is embedded.
+The index writes new chunks, deletes stale ones and only then records the document as done (see indexing/base.py).
+
+Failures follow ingestion/errors.py: a bad document is recorded as failed with a one-line reason and the run goes on;
+a transient failure (already retried inside the adapters) fails that document too, or is re-raised for callers that have
+their own retry (the Functions host); a configuration error stops everything.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import json
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from ingestion.chunking import Chunker
+from ingestion.embedding.base import Embedder
+from ingestion.errors import BadInputError, ConfigurationError, IngestionError, NoTextError, TransientError
+from ingestion.indexing.base import Index
+from ingestion.keys import chunk_key, document_key, text_hash
+from ingestion.models import (
+    Chunk,
+    CrackedDocument,
+    DocumentRecord,
+    DocumentResult,
+    IndexChunk,
+    Outcome,
+    RunResult,
+    SourceItem,
+)
+from ingestion.sources.base import Source
+from ingestion.tokenizer import Tokenizer
+
+log = logging.getLogger(__name__)
+
+CHUNKER_VERSION = 1
+GROUPS_METADATA_KEY = "groups"
+
+ResultCallback = Callable[[DocumentResult], None]
+
+
+@dataclass(frozen=True)
+class PipelineOptions:
+    max_document_bytes: int = 100 * 1024 * 1024
+    max_concurrency: int = 4
+    embed_headings: bool = True
+    schema_version: int = 1
+
+
+class Pipeline:
+    def __init__(
+        self,
+        *,
+        cracker: Any,
+        chunker: Chunker,
+        tokenizer: Tokenizer,
+        embedder: Embedder,
+        index: Index,
+        options: PipelineOptions = PipelineOptions(),
+    ) -> None:
+        self.cracker = cracker
+        self.chunker = chunker
+        self.tokenizer = tokenizer
+        self.embedder = embedder
+        self.index = index
+        self.options = options
+        self.fingerprint = pipeline_fingerprint(
+            tokenizer=tokenizer.name,
+            max_tokens=chunker.max_tokens,
+            overlap_tokens=chunker.overlap_tokens,
+            embed_headings=options.embed_headings,
+            model_id=embedder.model_id,
+            dimensions=embedder.dimensions,
+            schema_version=options.schema_version,
+        )
+
+    # ---- one document -------------------------------------------------------------------------------------------
+
+    async def ingest(self, source: Source, item: SourceItem, *, raise_transient: bool = False) -> DocumentResult:
+        """Bring one document up to date in the index and say what happened.
+
+        Bad input becomes a FAILED result with a one-line reason. A transient error becomes a FAILED result too,
+        unless ``raise_transient`` (for callers whose host retries, such as a queue trigger). A configuration error
+        is always raised.
+        """
+        try:
+            return await self._ingest(source, item)
+        except ConfigurationError:
+            raise
+        except BadInputError as exc:
+            return self._failed(item, exc)
+        except TransientError as exc:
+            if raise_transient:
+                raise
+            return self._failed(item, exc)
+        except IngestionError as exc:
+            return self._failed(item, exc)
+        except Exception as exc:  # a bug, not bad input: report it against this document, keep the run going
+            log.exception("unexpected error while ingesting %s", item.path)
+            return DocumentResult(item.path, Outcome.FAILED, error=f"{item.path}: internal error: {type(exc).__name__}")
+
+    async def _ingest(self, source: Source, item: SourceItem) -> DocumentResult:
+        key = document_key(item.source_id)
+        existing = await self.index.get_document(key)
+        if existing and existing.content_hash == item.version and existing.fingerprint == self.fingerprint:
+            return DocumentResult(item.path, Outcome.UNCHANGED)
+        data = await source.read(item, max_bytes=self.options.max_document_bytes)
+        document = await self._crack(item, data)
+        del data
+        chunks = await asyncio.to_thread(self.chunker.chunk, document)
+        if not chunks:
+            raise NoTextError(f"{item.path}: no extractable text")
+        reusable = await self.index.get_vectors(key) if existing else {}
+        index_chunks, tokens = await self._embed(item, key, document, chunks, reusable)
+        record = DocumentRecord(
+            key=key,
+            source_id=item.source_id,
+            source_path=item.path,
+            content_hash=item.version,
+            fingerprint=self.fingerprint,
+            chunk_count=len(index_chunks),
+            indexed_at=datetime.now(UTC),
+        )
+        await self.index.replace_document(record, index_chunks)
+        outcome = Outcome.ADDED if existing is None else Outcome.UPDATED
+        return DocumentResult(item.path, outcome, chunks=len(index_chunks), tokens_embedded=tokens)
+
+    async def _crack(self, item: SourceItem, data: bytes) -> CrackedDocument:
+        crack = self.cracker.crack
+        if asyncio.iscoroutinefunction(crack):
+            return await crack(item, data)
+        return await asyncio.to_thread(crack, item, data)
+
+    async def _embed(
+        self,
+        item: SourceItem,
+        key: str,
+        document: CrackedDocument,
+        chunks: Sequence[Chunk],
+        reusable: dict[str, Any],
+    ) -> tuple[list[IndexChunk], int]:
+        titles = [chunk.title or document.title for chunk in chunks]
+        texts = [self.embedding_text(title, chunk.text) for title, chunk in zip(titles, chunks, strict=True)]
+        hashes = [self.chunk_hash(text) for text in texts]
+        missing: dict[str, str] = {}
+        for text, digest in zip(texts, hashes, strict=True):
+            if digest not in reusable and digest not in missing:
+                missing[digest] = text
+        vectors = dict(reusable)
+        tokens = 0
+        if missing:
+            fresh = await self.embedder.embed(list(missing.values()))
+            vectors.update(zip(missing.keys(), fresh, strict=True))
+            tokens = sum(self.tokenizer.count(text) for text in missing.values())
+        groups = parse_groups(item.metadata.get(GROUPS_METADATA_KEY, ""))
+        index_chunks = [
+            IndexChunk(
+                key=chunk_key(key, chunk.ordinal),
+                parent_key=key,
+                ordinal=chunk.ordinal,
+                content=chunk.text,
+                title=title,
+                source_path=item.path,
+                chunk_hash=digest,
+                vector=vectors[digest],
+                page_start=chunk.page_start,
+                page_end=chunk.page_end,
+                start=chunk.start,
+                end=chunk.end,
+                groups=groups,
+            )
+            for chunk, title, digest in zip(chunks, titles, hashes, strict=True)
+        ]
+        return index_chunks, tokens
+
+    def embedding_text(self, title: str, text: str) -> str:
+        """What is embedded for a chunk: its heading path (or document title) then its text, when EMBED_HEADINGS."""
+        if self.options.embed_headings and title:
+            return f"{title}\n\n{text}"
+        return text
+
+    def chunk_hash(self, embedded_text: str) -> str:
+        """Hash of the embedded text *and* the embedding space: equal hashes can share one vector."""
+        return text_hash(f"{self.embedder.model_id}:{self.embedder.dimensions}\n{embedded_text}")
+
+    @staticmethod
+    def _failed(item: SourceItem, exc: IngestionError) -> DocumentResult:
+        reason = str(exc)
+        message = reason if item.path in reason else f"{item.path}: {reason}"
+        log.warning("failed: %s", message)
+        return DocumentResult(item.path, Outcome.FAILED, error=message)
+
+    async def delete(self, source_id: str, *, source_path: str | None = None) -> DocumentResult:
+        """Remove one document's chunks and record (idempotent)."""
+        removed = await self.index.delete_document(document_key(source_id))
+        return DocumentResult(source_path or source_id, Outcome.DELETED if removed else Outcome.UNCHANGED)
+
+    # ---- a whole source -----------------------------------------------------------------------------------------
+
+    async def run(
+        self,
+        source: Source,
+        *,
+        sync_deletes: bool = True,
+        on_result: ResultCallback | None = None,
+    ) -> RunResult:
+        """Ingest every item of ``source`` with at most ``max_concurrency`` documents in flight.
+
+        With ``sync_deletes``, index documents under ``source.scope`` that the listing did not return are deleted
+        afterwards, but only when the listing completed: a failed listing deletes nothing.
+        """
+        started = time.perf_counter()
+        result = RunResult()
+        seen: set[str] = set()
+        queue: asyncio.Queue[SourceItem | None] = asyncio.Queue(maxsize=self.options.max_concurrency * 2)
+
+        def record(outcome: DocumentResult) -> None:
+            result.record(outcome)
+            if on_result:
+                on_result(outcome)
+
+        async def worker() -> None:
+            while (item := await queue.get()) is not None:
+                record(await self.ingest(source, item))
+
+        listed = False
+
+        async def produce() -> None:
+            nonlocal listed
+            try:
+                async for item in source.list():
+                    seen.add(item.source_id)
+                    await queue.put(item)
+                listed = True
+            except TransientError as exc:
+                record(DocumentResult(source.scope, Outcome.FAILED, error=f"{source.scope}: listing failed: {exc}"))
+            for _ in range(self.options.max_concurrency):  # not on cancellation: the task group is tearing down
+                await queue.put(None)
+
+        try:
+            async with asyncio.TaskGroup() as group:
+                group.create_task(produce())
+                for _ in range(self.options.max_concurrency):
+                    group.create_task(worker())
+        except BaseExceptionGroup as errors:  # a configuration error in one worker stops the whole run
+            raise errors.exceptions[0] from None
+        if sync_deletes and listed:
+            await self._delete_missing(source.scope, seen, record)
+        result.seconds = time.perf_counter() - started
+        return result
+
+    async def _delete_missing(self, scope: str, seen: set[str], record: ResultCallback) -> None:
+        stale = [doc async for doc in self.index.list_documents(prefix=scope) if doc.source_id not in seen]
+        for doc in stale:
+            if await self.index.delete_document(doc.key):
+                record(DocumentResult(doc.source_path, Outcome.DELETED))
+
+    async def close(self) -> None:
+        for part in (self.embedder, self.index, self.cracker):
+            closer = getattr(part, "close", None)
+            if closer is not None:
+                with contextlib.suppress(Exception):
+                    await closer()
+
+
+def pipeline_fingerprint(**parts: object) -> str:
+    """A short stable hash of everything besides the content that shapes a document's chunks and vectors."""
+    parts = {"chunker_version": CHUNKER_VERSION, **parts}
+    blob = json.dumps(parts, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:16]
+
+
+def parse_groups(value: str) -> tuple[str, ...]:
+    """Security-trimming groups from a source item's ``groups`` metadata: comma- or semicolon-separated."""
+    parts = value.replace(";", ",").split(",")
+    return tuple(sorted({part.strip() for part in parts if part.strip()}))

@@ -1,0 +1,91 @@
+"""The one place that chooses implementations: Settings in, real (Azure) or local (embedded default) stages out.
+
+Imports of the Azure SDK adapters happen inside the builders, so the local stack never pays for them.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import index_schemas
+from ingestion.chunking import Chunker
+from ingestion.embedding.base import Embedder
+from ingestion.indexing.base import Index
+from ingestion.pipeline import Pipeline, PipelineOptions
+from ingestion.settings import Settings
+from ingestion.sources.base import Source
+from ingestion.tokenizer import get_tokenizer
+
+
+def build_embedder(settings: Settings) -> Embedder:
+    if settings.embedding_backend == "hash":
+        from ingestion.embedding.hashing import HashEmbedder
+
+        return HashEmbedder()
+    if settings.embedding_backend == "azure_openai":
+        from ingestion.embedding.azure_openai import AzureOpenAIEmbedder
+
+        return AzureOpenAIEmbedder.from_settings(settings, tokenizer=get_tokenizer())
+    from ingestion.embedding.local import LocalEmbedder
+
+    return LocalEmbedder()
+
+
+def index_name(settings: Settings, version: int | None = None) -> str:
+    """The physical index the writer targets: ``<alias>-v<N>`` of the latest schema version unless told otherwise."""
+    return index_schemas.physical_name(settings.azure_search_index, version or index_schemas.LATEST)
+
+
+def build_index(settings: Settings, *, dimensions: int, name: str | None = None) -> Index:
+    name = name or index_name(settings)
+    if settings.index_backend == "azure_search":
+        from ingestion.indexing.azure_search import AzureSearchIndex
+
+        return AzureSearchIndex.from_settings(settings, dimensions=dimensions, index_name=name)
+    from ingestion.indexing.local import LocalIndex
+
+    return LocalIndex(Path(settings.local_index_path), name=name, dimensions=dimensions, rrf_k=settings.rrf_k)
+
+
+def build_cracker(settings: Settings) -> object:
+    from ingestion.cracking.registry import LocalCracker
+
+    local = LocalCracker()
+    if settings.documentintelligence_endpoint:
+        from ingestion.cracking.docintel import DocumentIntelligenceCracker
+
+        return DocumentIntelligenceCracker.from_settings(settings, fallback=local)
+    return local
+
+
+def build_chunker(settings: Settings) -> Chunker:
+    return Chunker(get_tokenizer(), max_tokens=settings.chunk_max_tokens, overlap_tokens=settings.chunk_overlap_tokens)
+
+
+def build_pipeline(settings: Settings, *, index: Index | None = None, embedder: Embedder | None = None) -> Pipeline:
+    embedder = embedder or build_embedder(settings)
+    return Pipeline(
+        cracker=build_cracker(settings),
+        chunker=build_chunker(settings),
+        tokenizer=get_tokenizer(),
+        embedder=embedder,
+        index=index or build_index(settings, dimensions=embedder.dimensions),
+        options=PipelineOptions(
+            max_document_bytes=settings.max_document_bytes,
+            max_concurrency=settings.max_concurrency,
+            embed_headings=settings.embed_headings,
+            schema_version=index_schemas.LATEST,
+        ),
+    )
+
+
+def build_folder_source(path: Path) -> Source:
+    from ingestion.sources.local import LocalFolderSource
+
+    return LocalFolderSource(path)
+
+
+def build_container_source(settings: Settings, container: str | None = None, *, prefix: str = "") -> Source:
+    from ingestion.sources.blob import BlobContainerSource
+
+    return BlobContainerSource.from_settings(settings, container=container or settings.source_container, prefix=prefix)

@@ -262,7 +262,13 @@ class Pipeline:
         return result
 
     async def _delete_missing(self, scope: str, seen: set[str], record: ResultCallback) -> None:
-        stale = [doc async for doc in self.index.list_documents(prefix=scope) if doc.source_id not in seen]
+        # A folder or container scope ends with "/"; a single-file scope must match exactly (not "/a/b.txt.bak").
+        in_scope = (lambda source_id: True) if scope.endswith("/") else (lambda source_id: source_id == scope)
+        stale = [
+            doc
+            async for doc in self.index.list_documents(prefix=scope)
+            if in_scope(doc.source_id) and doc.source_id not in seen
+        ]
         for doc in stale:
             if await self.index.delete_document(doc.key):
                 record(DocumentResult(doc.source_path, Outcome.DELETED))

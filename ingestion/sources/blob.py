@@ -1,0 +1,281 @@
+"""Documents from an Azure Blob Storage container (or Azurite), through the async azure-storage-blob client.
+
+Identity: ``source_id`` is ``blob:<account>/<container>/<name>``, ``path`` is ``<container>/<name>`` and ``scope`` is
+``blob:<account>/<container>/<prefix>``. ``version`` is ``md5:<base64>`` from the blob's Content-MD5 when the service
+has one, else ``etag:<etag>``.
+
+Listed: every blob under the prefix except "directory" placeholders (empty blobs with ``hdi_isfolder`` metadata, as
+ADLS Gen2 and Storage Explorer create) and names with any ``/``-separated segment starting with ``.`` (the prefix
+included). SDK errors are translated here, once: a missing blob is bad input, a refused credential is configuration
+(never with the key or SAS in the message), 429/503 is throttling, connection failures, timeouts and 5xx are transient.
+"""
+
+from __future__ import annotations
+
+import base64
+import ipaddress
+from collections.abc import AsyncIterator, Mapping
+from datetime import UTC
+from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote, urlsplit
+
+from azure.core.exceptions import (
+    AzureError,
+    ClientAuthenticationError,
+    DecodeError,
+    HttpResponseError,
+    ResourceModifiedError,
+    ResourceNotFoundError,
+)
+from azure.storage.blob.aio import ContainerClient
+
+from ingestion.errors import (
+    BadInputError,
+    ConfigurationError,
+    DocumentTooLargeError,
+    IngestionError,
+    ThrottledError,
+    TransientError,
+)
+from ingestion.models import SourceItem
+
+if TYPE_CHECKING:
+    from azure.core.credentials import AzureNamedKeyCredential, AzureSasCredential
+    from azure.core.credentials_async import AsyncTokenCredential
+    from azure.storage.blob import BlobProperties
+
+    Credential = AsyncTokenCredential | AzureNamedKeyCredential | AzureSasCredential | str
+
+
+def blob_source_id(account: str, container: str, name: str) -> str:
+    return f"blob:{account}/{container}/{name}"
+
+
+def parse_blob_url(url: str) -> tuple[str, str, str]:
+    """``(account, container, name)`` of a blob URL, Azure-style or path-style (Azurite); the name URL-decoded.
+
+    ``https://acct.blob.core.windows.net/docs/a%20b.pdf`` and ``http://127.0.0.1:10000/acct/docs/a%20b.pdf`` both give
+    ``("acct", "docs", "a b.pdf")``. Raises BadInputError for a URL that does not name a blob.
+    """
+    account, segments = _split_account(url)
+    if account and len(segments) >= 2 and segments[0] and any(segments[1:]):
+        return account, segments[0], unquote("/".join(segments[1:]))
+    raise BadInputError(f"not a blob URL: {_safe_url(url)}")
+
+
+class BlobContainerSource:
+    """A ``Source`` over one blob container, optionally restricted to names starting with ``prefix``.
+
+    Give either ``connection_string`` (account key, SAS or ``UseDevelopmentStorage=true``) or ``account_url`` with a
+    ``credential``; without one, a ``DefaultAzureCredential`` is created on first use and closed by ``close()``.
+    """
+
+    def __init__(
+        self,
+        container: str,
+        *,
+        connection_string: str | None = None,
+        account_url: str | None = None,
+        credential: Credential | None = None,
+        prefix: str = "",
+        max_concurrency: int = 4,
+        retry_total: int | None = None,
+    ) -> None:
+        if (connection_string is None) == (account_url is None):
+            raise ConfigurationError("blob source needs exactly one of a storage connection string or an account URL")
+        if max_concurrency < 1:
+            raise ConfigurationError(f"blob source max_concurrency must be >= 1, got {max_concurrency}")
+        self.container = container
+        self.prefix = prefix
+        self._max_concurrency = max_concurrency
+        self._account_url = account_url
+        self._credential = credential
+        self._owned_credential: AsyncTokenCredential | None = None
+        self._client: ContainerClient | None = None
+        # The pipeline retries transient errors itself; callers may turn the SDK's own retries down (None: SDK default).
+        self._options: dict[str, Any] = {} if retry_total is None else {"retry_total": retry_total}
+        if connection_string is not None:
+            try:
+                self._client = ContainerClient.from_connection_string(connection_string, container, **self._options)
+            except ValueError as error:
+                raise ConfigurationError("storage connection string is malformed") from error
+            account = self._client.account_name
+        else:
+            account = _split_account(account_url or "")[0]
+        if not account:
+            raise ConfigurationError("cannot tell the storage account name from the storage settings")
+        self.account_name: str = account
+        self.scope = blob_source_id(account, container, prefix)
+
+    async def list(self) -> AsyncIterator[SourceItem]:
+        client = self._container_client()
+        pages = client.list_blobs(name_starts_with=self.prefix or None, include=["metadata"], results_per_page=5000)
+        try:
+            async for properties in pages:
+                if _is_document(properties.name, properties.size, properties.metadata):
+                    yield self._item(properties)
+        except (AzureError, TimeoutError) as error:
+            missing = ConfigurationError(f"container {self.container} does not exist in account {self.account_name}")
+            raise _translate(error, subject=f"listing {self.scope}", not_found=missing) from error
+
+    async def read(self, item: SourceItem, *, max_bytes: int) -> bytes:
+        if item.size > max_bytes:
+            raise _too_large(item.path, item.size, max_bytes)
+        name = self._name_of(item.source_id)
+        if name is None:
+            raise BadInputError(f"{item.path}: not a blob of {self.scope}")
+        # Ask for at most max_bytes + 1 bytes: enough to tell "too large" without downloading the rest.
+        window: dict[str, int] = {"offset": 0, "length": max_bytes + 1} if item.size > 0 else {}
+        try:
+            downloader = await self._container_client().download_blob(
+                name, max_concurrency=self._max_concurrency, **window
+            )
+            if downloader.size > max_bytes:
+                raise _too_large(item.path, None, max_bytes)
+            data = await downloader.readall()
+        except (AzureError, TimeoutError) as error:
+            missing = BadInputError(f"{item.path}: blob no longer exists (the source changed during the run)")
+            raise _translate(error, subject=item.path, not_found=missing) from error
+        if len(data) > max_bytes:
+            raise _too_large(item.path, None, max_bytes)
+        return data
+
+    async def get(self, source_id: str) -> SourceItem | None:
+        name = self._name_of(source_id)
+        if name is None or not _is_document(name, 1, {}):
+            return None
+        path = f"{self.container}/{name}"
+        try:
+            properties = await self._container_client().get_blob_client(name).get_blob_properties()
+        except ResourceNotFoundError:
+            return None
+        except (AzureError, TimeoutError) as error:
+            raise _translate(error, subject=path, not_found=BadInputError(f"{path}: blob no longer exists")) from error
+        if not _is_document(name, properties.size, properties.metadata):
+            return None
+        return self._item(properties, name=name)
+
+    async def close(self) -> None:
+        client, self._client = self._client, None
+        if client is not None:
+            await client.close()
+        credential, self._owned_credential = self._owned_credential, None
+        if credential is not None:
+            await credential.close()
+
+    def _container_client(self) -> ContainerClient:
+        if self._client is not None:
+            return self._client
+        if self._account_url is None:
+            raise ConfigurationError(f"blob source {self.scope} is closed")
+        credential = self._credential
+        if credential is None:
+            from azure.identity.aio import DefaultAzureCredential
+
+            credential = self._owned_credential = DefaultAzureCredential()
+        try:
+            self._client = ContainerClient(self._account_url, self.container, credential=credential, **self._options)
+        except ValueError as error:  # e.g. a token credential over plain http
+            url = _safe_url(self._account_url)
+            raise ConfigurationError(f"storage account URL {url} is not usable: {error}") from error
+        return self._client
+
+    def _name_of(self, source_id: str) -> str | None:
+        if not source_id.startswith(self.scope):
+            return None
+        name = source_id[len(blob_source_id(self.account_name, self.container, "")) :]
+        return name or None
+
+    def _item(self, properties: BlobProperties, *, name: str | None = None) -> SourceItem:
+        name = name or properties.name
+        settings = properties.content_settings
+        md5 = settings.content_md5 if settings is not None else None
+        if md5:
+            version = "md5:" + base64.b64encode(bytes(md5)).decode("ascii")
+        else:
+            version = "etag:" + (properties.etag or "").strip('"')
+        modified = properties.last_modified
+        if modified.tzinfo is None:
+            modified = modified.replace(tzinfo=UTC)
+        return SourceItem(
+            source_id=blob_source_id(self.account_name, self.container, name),
+            path=f"{self.container}/{name}",
+            size=properties.size,
+            last_modified=modified,
+            version=version,
+            content_type=(settings.content_type or None) if settings is not None else None,
+            metadata=dict(properties.metadata or {}),
+        )
+
+
+def _is_document(name: str, size: int, metadata: Mapping[str, str] | None) -> bool:
+    if any(segment.startswith(".") for segment in name.split("/")):
+        return False
+    if size == 0:
+        folder = {key.lower(): str(value).lower() for key, value in (metadata or {}).items()}.get("hdi_isfolder")
+        if folder == "true":
+            return False
+    return True
+
+
+def _translate(error: Exception, *, subject: str, not_found: IngestionError) -> IngestionError:
+    """One SDK error as an error of ingestion.errors; the SDK's own message is left out (it may quote a URL).
+
+    ``not_found`` is what a 404 means here; its kind (bad input vs configuration) is also used for other refusals.
+    """
+    if isinstance(error, TimeoutError):
+        return TransientError(f"{subject}: storage request timed out")
+    if isinstance(error, ClientAuthenticationError) and error.status_code is None:
+        return ConfigurationError(f"{subject}: no usable storage credential ({type(error).__name__})")
+    if isinstance(error, ResourceModifiedError | DecodeError):
+        return TransientError(f"{subject}: blob changed or the download broke off; try again")
+    if not isinstance(error, HttpResponseError) or error.status_code is None:
+        return TransientError(f"{subject}: storage request failed ({type(error).__name__})")
+    status, code = error.status_code, getattr(error.error_code, "value", error.error_code) or "no error code"
+    if status == 404:
+        return not_found
+    if status in (401, 403):
+        return ConfigurationError(f"{subject}: storage refused the credential ({status} {code})")
+    if status in (429, 503):
+        return ThrottledError(f"{subject}: storage is throttling ({status} {code})", retry_after=_retry_after(error))
+    if status in (408, 412, 416) or status >= 500:
+        return TransientError(f"{subject}: storage request failed ({status} {code})")
+    refused = BadInputError if isinstance(not_found, BadInputError) else ConfigurationError
+    return refused(f"{subject}: storage refused the request ({status} {code})")
+
+
+def _retry_after(error: HttpResponseError) -> float | None:
+    headers: Any = getattr(error.response, "headers", None) or {}
+    try:
+        return float(headers.get("Retry-After"))
+    except (TypeError, ValueError):
+        return None
+
+
+def _too_large(path: str, size: int | None, max_bytes: int) -> DocumentTooLargeError:
+    actual = f"{size} bytes" if size is not None else "it grew after listing"
+    return DocumentTooLargeError(f"{path}: over the {max_bytes}-byte document limit ({actual})")
+
+
+def _split_account(url: str) -> tuple[str, list[str]]:
+    """The account name and the remaining raw path segments of a storage URL (path-style for IPs and bare hosts)."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    segments = parts.path.lstrip("/").split("/") if parts.path.strip("/") else []
+    if "." not in host or _is_ip(host):
+        return (segments[0] if segments else ""), segments[1:]
+    return host.split(".", 1)[0], segments
+
+
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
+def _safe_url(url: str) -> str:
+    """The URL without its query string (a SAS token lives there) or user info."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.hostname or ''}{f':{parts.port}' if parts.port else ''}{parts.path}"

@@ -1,0 +1,95 @@
+"""Index definitions, one module per schema version, and their registry. Nothing here talks to the network.
+
+``VERSIONS[v](params)`` builds version ``v``'s ``SearchIndex``; ``TO_DOCUMENT[v](record, chunk)`` maps one chunk to
+that version's search document. An alias (``grounding``) names whichever physical index (``grounding-v1``) is live;
+``physical_name`` spells the physical name. ``field_specs`` flattens a definition into plain values for backends that
+are not Azure AI Search (the local SQLite store derives its tables from them).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from azure.search.documents.indexes.models import SearchField, SearchIndex
+
+from index_schemas import v1
+from index_schemas.params import COMPRESSIONS, SchemaParams, VectorizerParams
+from ingestion.errors import ConfigurationError
+from ingestion.models import DocumentRecord, IndexChunk
+from ingestion.settings import is_valid_index_name
+
+__all__ = [
+    "COMPRESSIONS",
+    "LATEST",
+    "TO_DOCUMENT",
+    "VERSIONS",
+    "FieldSpec",
+    "SchemaParams",
+    "VectorizerParams",
+    "field_specs",
+    "physical_name",
+]
+
+VERSIONS: dict[int, Callable[[SchemaParams], SearchIndex]] = {v1.VERSION: v1.build}
+TO_DOCUMENT: dict[int, Callable[[DocumentRecord, IndexChunk], dict[str, object]]] = {v1.VERSION: v1.to_document}
+LATEST = max(VERSIONS)
+
+VECTOR_TYPE = "Collection(Edm.Single)"
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    """One top-level field of a definition as plain values. ``type`` is the item type for collections."""
+
+    name: str
+    type: str
+    key: bool = False
+    searchable: bool = False
+    filterable: bool = False
+    sortable: bool = False
+    facetable: bool = False
+    retrievable: bool = True
+    collection: bool = False
+    dimensions: int | None = None
+    analyzer: str | None = None
+
+    @property
+    def is_vector(self) -> bool:
+        return self.dimensions is not None
+
+
+def physical_name(alias: str, version: int) -> str:
+    """``grounding``, 1 -> ``grounding-v1``; ConfigurationError if the result is not a valid index name."""
+    if version not in VERSIONS:
+        raise ConfigurationError(f"unknown index schema version {version}; known: {sorted(VERSIONS)}")
+    name = f"{alias}-v{version}"
+    if not is_valid_index_name(name):
+        raise ConfigurationError(f"{name!r} is not a valid Azure AI Search index name")
+    return name
+
+
+def field_specs(index: SearchIndex) -> list[FieldSpec]:
+    """The top-level fields of ``index`` in definition order (complex fields are not used by any version)."""
+    return [_spec(field) for field in index.fields]
+
+
+def _spec(field: SearchField) -> FieldSpec:
+    full_type = str(getattr(field.type, "value", field.type))
+    collection = full_type.startswith("Collection(")
+    item_type = full_type[len("Collection(") : -1] if collection else full_type
+    dimensions = field.vector_search_dimensions if full_type == VECTOR_TYPE else None
+    analyzer = field.analyzer_name
+    return FieldSpec(
+        name=str(field.name),
+        type=item_type,
+        key=bool(field.key),
+        searchable=bool(field.searchable),
+        filterable=bool(field.filterable),
+        sortable=bool(field.sortable),
+        facetable=bool(field.facetable),
+        retrievable=field.retrievable is not False,
+        collection=collection,
+        dimensions=dimensions,
+        analyzer=str(getattr(analyzer, "value", analyzer)) if analyzer else None,
+    )

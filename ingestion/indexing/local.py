@@ -1,0 +1,411 @@
+"""The embedded default index: one SQLite file, FTS5 BM25 for text, exact cosine k-NN in numpy, RRF for hybrid.
+
+``LocalIndex`` implements ``ingestion.indexing.base.Index``; its tables derive from the latest Azure AI Search
+definition in ``index_schemas`` (see ``local_schema``), so both backends store and mean the same fields.
+
+- One file can hold several physical indexes (``grounding-v1``, ``grounding-v2``...), each in its own tables, plus a
+  shared ``aliases`` table. For now ``set_alias`` creates or moves an alias to this index and ``resolve_alias`` reads
+  one; schema migrations and alias swaps across versions build on these later.
+- ``replace_document`` is one ``BEGIN IMMEDIATE`` transaction: upsert the chunks, delete the document's other chunks,
+  write the record. Any failure rolls all of it back, so the previous version stays searchable and intact.
+- Concurrency: one connection (``check_same_thread=False``) guarded by a ``threading.Lock``; every call runs in a
+  worker thread (``asyncio.to_thread``) and holds the lock only while it talks to SQLite. SQLite admits one writer at
+  a time anyway, so connections per thread would only add ``SQLITE_BUSY`` waits between our own threads, and one
+  connection makes "many asyncio tasks replacing documents at once" simply serial. Other processes (or other
+  ``LocalIndex`` objects on the same file) are handled by WAL mode and ``busy_timeout``; a lock still held after the
+  timeout is a TransientError.
+- Vectors: the whole matrix is cached in memory as unit float32 rows (100k x 384 is ~150 MB) and scored with one
+  matrix-vector product. Every write transaction bumps the index's ``generation`` in the ``indexes`` table, and a
+  search rebuilds the cache when the stored generation differs, which also catches writes from other processes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import json
+import sqlite3
+import threading
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TypeVar
+
+import numpy as np
+
+from index_schemas import LATEST, TO_DOCUMENT, VERSIONS, SchemaParams
+from index_schemas.v1 import Field
+from ingestion.errors import ConfigurationError
+from ingestion.indexing.base import IndexStats
+from ingestion.indexing.local_db import (
+    connect,
+    point_alias,
+    record_from_row,
+    record_row,
+    resolve_alias,
+    table_exists,
+    transaction,
+    translate,
+)
+from ingestion.indexing.local_query import VectorMatrix, fts_query, prefix_upper_bound
+from ingestion.indexing.local_schema import RECORD_COLUMNS, ROWID, SHARED_DDL, LocalSchema, decode_vector, quote
+from ingestion.indexing.rrf import reciprocal_rank_fusion
+from ingestion.models import DocumentRecord, IndexChunk, SearchHit, SearchMode
+from ingestion.settings import is_valid_index_name
+
+T = TypeVar("T")
+
+HYBRID_DEPTH = 50
+"""Each ranking fused by HYBRID contributes its best ``max(HYBRID_DEPTH, 2 * top)`` chunks."""
+_HIT_COLUMNS = (
+    Field.ID,
+    Field.PARENT_ID,
+    Field.SOURCE_PATH,
+    Field.TITLE,
+    Field.CONTENT,
+    Field.ORDINAL,
+    Field.PAGE_START,
+    Field.PAGE_END,
+)
+
+
+class LocalIndex:
+    """A physical index named ``name`` with ``dimensions``-long vectors, stored in the SQLite file at ``path``.
+
+    ``rrf_k`` is the RRF constant of HYBRID search; ``busy_timeout`` (seconds) is how long a write waits for another
+    process's lock before failing with TransientError; ``page_size`` is how many records ``list_documents`` reads per
+    query. A bad name or dimensions raise ConfigurationError; nothing touches the file until the first call.
+    """
+
+    def __init__(
+        self,
+        path: Path,
+        name: str,
+        dimensions: int,
+        *,
+        rrf_k: int = 60,
+        busy_timeout: float = 5.0,
+        page_size: int = 500,
+    ) -> None:
+        if rrf_k < 0 or busy_timeout < 0 or page_size < 1:
+            raise ValueError("rrf_k and busy_timeout must be >= 0 and page_size >= 1")
+        # Validates the name and dimensions (ConfigurationError) and gives the field definitions.
+        definition = VERSIONS[LATEST](SchemaParams(name=name, dimensions=dimensions))
+        self.path = Path(path)
+        self.name = name
+        self.dimensions = dimensions
+        self.rrf_k = rrf_k
+        self._schema = LocalSchema.for_index(definition)
+        self._to_document = TO_DOCUMENT[LATEST]
+        self._upsert = self._schema.upsert_sql()
+        self._busy_ms = int(busy_timeout * 1000)
+        self._page_size = page_size
+        self._lock = threading.Lock()
+        self._conn: sqlite3.Connection | None = None
+        self._ready = False
+        self._matrix: VectorMatrix | None = None
+
+    # -- Index protocol ------------------------------------------------------------------------------------------
+
+    async def ensure(self) -> None:
+        await self._run("create", self._ensure_sync)
+
+    async def get_document(self, parent_key: str) -> DocumentRecord | None:
+        sql = f"SELECT {', '.join(RECORD_COLUMNS)} FROM {self._schema.documents} WHERE key = ?"
+        row = await self._run("read a record", self._read, sql, (parent_key,), one=True)
+        return record_from_row(row) if row else None
+
+    async def get_vectors(self, parent_key: str) -> dict[str, np.ndarray]:
+        sql = (
+            f"SELECT {quote(Field.CHUNK_HASH)}, {quote(Field.EMBEDDING)} FROM {self._schema.chunks} "
+            f"WHERE {quote(Field.PARENT_ID)} = ? ORDER BY {quote(Field.ORDINAL)}"
+        )
+        rows = await self._run("read vectors", self._read, sql, (parent_key,))
+        return {chunk_hash: decode_vector(blob) for chunk_hash, blob in rows}
+
+    async def replace_document(self, record: DocumentRecord, chunks: Sequence[IndexChunk]) -> None:
+        if record.indexed_at is None:
+            record = dataclasses.replace(record, indexed_at=datetime.now(UTC))
+        rows = await asyncio.to_thread(self._encode, record, chunks)
+        keys = [chunk.key for chunk in chunks]
+        await self._run(f"write document {record.source_path}", self._replace_sync, record, rows, keys)
+
+    async def delete_document(self, parent_key: str) -> bool:
+        return await self._run(f"delete document {parent_key}", self._delete_sync, parent_key)
+
+    async def list_documents(self, *, prefix: str = "") -> AsyncIterator[DocumentRecord]:
+        after: tuple[str, str] | None = None
+        while True:
+            rows = await self._run("list documents", self._page_sync, prefix, after)
+            for row in rows:
+                yield record_from_row(row)
+            if len(rows) < self._page_size:
+                return
+            after = (rows[-1][1], rows[-1][0])
+
+    async def search(
+        self,
+        text: str,
+        *,
+        vector: np.ndarray | None = None,
+        mode: SearchMode = SearchMode.HYBRID,
+        top: int = 5,
+        source_path: str | None = None,
+    ) -> list[SearchHit]:
+        mode = SearchMode(mode)
+        if top < 1:
+            raise ValueError(f"top must be >= 1, got {top}")
+        query = None if mode is SearchMode.TEXT else self._query_vector(vector, mode)
+        depth = max(HYBRID_DEPTH, 2 * top) if mode is SearchMode.HYBRID else top
+        by_text: list[tuple[int, float]] = []
+        by_vector: list[tuple[int, float]] = []
+        if mode is not SearchMode.VECTOR:
+            by_text = await self._run("text search", self._text_sync, text, depth, source_path)
+        if query is not None:
+            by_vector = await self._run("vector search", self._vector_sync, query, depth, source_path)
+        if mode is SearchMode.HYBRID:
+            ranked = reciprocal_rank_fusion([[r for r, _ in by_text], [r for r, _ in by_vector]], k=self.rrf_k)
+        else:
+            ranked = by_text if mode is SearchMode.TEXT else by_vector
+        return await self._run("read hits", self._hits_sync, ranked[:top])
+
+    async def stats(self) -> IndexStats:
+        documents, chunks = await self._run("count", self._stats_sync)
+        return IndexStats(name=self.name, documents=documents, chunks=chunks)
+
+    async def close(self) -> None:
+        await asyncio.to_thread(self._close_sync)
+
+    # -- aliases -------------------------------------------------------------------------------------------------
+
+    async def set_alias(self, alias: str) -> None:
+        """Point ``alias`` at this index, creating it or moving it from another index in the same file."""
+        if not is_valid_index_name(alias) or alias == self.name:
+            raise ConfigurationError(f"{alias!r} is not a valid alias for local index {self.name}")
+        await self._run(f"set alias {alias}", self._set_alias_sync, alias)
+
+    async def resolve_alias(self, alias: str) -> str | None:
+        """The index name ``alias`` points at in this file, or None."""
+        return await self._run(f"resolve alias {alias}", self._resolve_alias_sync, alias)
+
+    # -- worker-thread side --------------------------------------------------------------------------------------
+
+    async def _run(self, what: str, fn: Callable[..., T], *args: object, **kwargs: object) -> T:
+        try:
+            return await asyncio.to_thread(fn, *args, **kwargs)
+        except sqlite3.Error as exc:
+            raise translate(exc, f"local index {self.name}: {what} failed") from exc
+
+    @contextmanager
+    def _session(self, *, require_index: bool = True) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            conn = self._connect()
+            if require_index and not self._ready:
+                self._check_registered(conn)
+            yield conn
+
+    def _connect(self) -> sqlite3.Connection:
+        if self._conn is None:
+            self._conn = connect(self.path, busy_ms=self._busy_ms, context=f"local index {self.name}")
+        return self._conn
+
+    def _check_registered(self, conn: sqlite3.Connection) -> None:
+        row = None
+        if table_exists(conn, "indexes"):
+            row = conn.execute(
+                "SELECT prefix, schema_version, dimensions FROM indexes WHERE name = ?", (self.name,)
+            ).fetchone()
+        if row is None:
+            raise ConfigurationError(f"local index {self.name} does not exist in {self.path}: call ensure() first")
+        self._check_compatible(row)
+        self._ready = True
+
+    def _check_compatible(self, row: tuple[str, int, int]) -> None:
+        prefix, version, dimensions = row
+        if dimensions != self.dimensions:
+            raise ConfigurationError(
+                f"local index {self.name} in {self.path} holds {dimensions}-dimension vectors, not {self.dimensions}: "
+                "use a new index name"
+            )
+        if version != LATEST or prefix != self._schema.prefix:
+            raise ConfigurationError(f"local index {self.name} in {self.path} has schema v{version}, not v{LATEST}")
+
+    def _ensure_sync(self) -> None:
+        with self._session(require_index=False) as conn:
+            with transaction(conn):
+                for statement in SHARED_DDL:
+                    conn.execute(statement)
+                row = conn.execute(
+                    "SELECT prefix, schema_version, dimensions FROM indexes WHERE name = ?", (self.name,)
+                ).fetchone()
+                if row is None:
+                    conn.execute(
+                        "INSERT INTO indexes (name, prefix, schema_version, dimensions, created_at) "
+                        "VALUES (?, ?, ?, ?, ?)",
+                        (self.name, self._schema.prefix, LATEST, self.dimensions, datetime.now(UTC).isoformat()),
+                    )
+                else:
+                    self._check_compatible(row)
+                for statement in self._schema.ddl():
+                    conn.execute(statement)
+            self._ready = True
+
+    def _read(self, sql: str, params: Sequence[object], *, one: bool = False) -> list[tuple] | tuple | None:
+        with self._session() as conn:
+            cursor = conn.execute(sql, params)
+            return cursor.fetchone() if one else cursor.fetchall()
+
+    def _encode(self, record: DocumentRecord, chunks: Sequence[IndexChunk]) -> list[tuple[object, ...]]:
+        """Validate every chunk (ValueError before anything is written) and encode it as a row."""
+        seen: set[str] = set()
+        rows = []
+        for chunk in chunks:
+            if chunk.parent_key != record.key:
+                raise ValueError(
+                    f"document {record.source_path}: chunk {chunk.key} has parent key {chunk.parent_key}, "
+                    f"not {record.key}"
+                )
+            if chunk.key in seen:
+                raise ValueError(f"document {record.source_path}: chunk key {chunk.key} appears twice")
+            seen.add(chunk.key)
+            vector = np.asarray(chunk.vector)
+            if vector.shape != (self.dimensions,) or vector.dtype.kind not in "fiu" or not np.isfinite(vector).all():
+                raise ValueError(
+                    f"document {record.source_path}: chunk {chunk.key} needs a finite vector of {self.dimensions} "
+                    f"numbers, got shape {vector.shape}"
+                )
+            rows.append(self._schema.encode(self._to_document(record, chunk)))
+        return rows
+
+    def _replace_sync(self, record: DocumentRecord, rows: list[tuple[object, ...]], keys: list[str]) -> None:
+        chunks, documents = self._schema.chunks, self._schema.documents
+        placeholders = ", ".join("?" for _ in RECORD_COLUMNS)
+        updates = ", ".join(f"{c} = excluded.{c}" for c in RECORD_COLUMNS[1:])
+        with self._session() as conn, transaction(conn):
+            conn.executemany(self._upsert, rows)
+            conn.execute(
+                f"DELETE FROM {chunks} WHERE {quote(Field.PARENT_ID)} = ? "
+                f"AND {quote(Field.ID)} NOT IN (SELECT value FROM json_each(?))",
+                (record.key, json.dumps(keys)),
+            )
+            conn.execute(
+                f"INSERT INTO {documents} ({', '.join(RECORD_COLUMNS)}) VALUES ({placeholders}) "
+                f"ON CONFLICT (key) DO UPDATE SET {updates}",
+                record_row(record),
+            )
+            self._bump_generation(conn)
+
+    def _delete_sync(self, parent_key: str) -> bool:
+        with self._session() as conn, transaction(conn):
+            removed = conn.execute(
+                f"DELETE FROM {self._schema.chunks} WHERE {quote(Field.PARENT_ID)} = ?", (parent_key,)
+            ).rowcount
+            removed += conn.execute(f"DELETE FROM {self._schema.documents} WHERE key = ?", (parent_key,)).rowcount
+            if removed:
+                self._bump_generation(conn)
+        return removed > 0
+
+    def _bump_generation(self, conn: sqlite3.Connection) -> None:
+        conn.execute("UPDATE indexes SET generation = generation + 1 WHERE name = ?", (self.name,))
+
+    def _page_sync(self, prefix: str, after: tuple[str, str] | None) -> list[tuple]:
+        where, params = ["source_id >= ?"], [prefix]
+        upper = prefix_upper_bound(prefix)
+        if upper is not None:
+            where.append("source_id < ?")
+            params.append(upper)
+        if after is not None:
+            where.append("(source_id, key) > (?, ?)")
+            params.extend(after)
+        sql = (
+            f"SELECT {', '.join(RECORD_COLUMNS)} FROM {self._schema.documents} WHERE {' AND '.join(where)} "
+            f"ORDER BY source_id, key LIMIT ?"
+        )
+        return self._read(sql, [*params, self._page_size])
+
+    def _text_sync(self, text: str, depth: int, source_path: str | None) -> list[tuple[int, float]]:
+        match = fts_query(text)
+        if match is None:
+            return []
+        fts, chunks = self._schema.fts, self._schema.chunks
+        weights = ", ".join(str(w) for w in self._schema.bm25_weights)
+        path_filter = f"AND c.{quote(Field.SOURCE_PATH)} = ?" if source_path is not None else ""
+        sql = (
+            f"SELECT c.{ROWID}, bm25({fts}, {weights}) AS score FROM {fts} JOIN {chunks} AS c "
+            f"ON c.{ROWID} = {fts}.rowid WHERE {fts} MATCH ? {path_filter} ORDER BY score, c.{ROWID} LIMIT ?"
+        )
+        params = [match, *([source_path] if source_path is not None else []), depth]
+        return [(rid, -score) for rid, score in self._read(sql, params)]
+
+    def _vector_sync(self, query: np.ndarray, depth: int, source_path: str | None) -> list[tuple[int, float]]:
+        with self._session() as conn:
+            matrix = self._current_matrix(conn)
+        return matrix.nearest(query, depth, source_path=source_path)
+
+    def _current_matrix(self, conn: sqlite3.Connection) -> VectorMatrix:
+        with transaction(conn, mode="DEFERRED"):
+            (generation,) = conn.execute("SELECT generation FROM indexes WHERE name = ?", (self.name,)).fetchone()
+            if self._matrix is not None and self._matrix.generation == generation:
+                return self._matrix
+            chunks = self._schema.chunks
+            (count,) = conn.execute(f"SELECT COUNT(*) FROM {chunks}").fetchone()
+            rows = conn.execute(
+                f"SELECT {ROWID}, {quote(Field.SOURCE_PATH)}, {quote(Field.EMBEDDING)} FROM {chunks} ORDER BY {ROWID}"
+            )
+            self._matrix = VectorMatrix.load(rows, count=count, dimensions=self.dimensions, generation=generation)
+        return self._matrix
+
+    def _hits_sync(self, ranked: list[tuple[int, float]]) -> list[SearchHit]:
+        if not ranked:
+            return []
+        columns = ", ".join(quote(c) for c in _HIT_COLUMNS)
+        sql = f"SELECT {ROWID}, {columns} FROM {self._schema.chunks} WHERE {ROWID} IN (SELECT value FROM json_each(?))"
+        rows = {row[0]: row[1:] for row in self._read(sql, (json.dumps([rid for rid, _ in ranked]),))}
+        hits = []
+        for rid, score in ranked:
+            if rid in rows:
+                key, parent, path, title, content, ordinal, page_start, page_end = rows[rid]
+                hit = SearchHit(
+                    key=key,
+                    parent_key=parent,
+                    source_path=path,
+                    title=title or "",
+                    content=content or "",
+                    score=score,
+                    ordinal=ordinal or 0,
+                    page_start=page_start,
+                    page_end=page_end,
+                )
+                hits.append(hit)
+        return hits
+
+    def _stats_sync(self) -> tuple[int, int]:
+        with self._session() as conn:
+            (documents,) = conn.execute(f"SELECT COUNT(*) FROM {self._schema.documents}").fetchone()
+            (chunks,) = conn.execute(f"SELECT COUNT(*) FROM {self._schema.chunks}").fetchone()
+        return documents, chunks
+
+    def _set_alias_sync(self, alias: str) -> None:
+        with self._session() as conn, transaction(conn):
+            point_alias(conn, alias, self.name)
+
+    def _resolve_alias_sync(self, alias: str) -> str | None:
+        with self._session(require_index=False) as conn:
+            return resolve_alias(conn, alias)
+
+    def _query_vector(self, vector: np.ndarray | None, mode: SearchMode) -> np.ndarray:
+        if vector is None:
+            raise ValueError(f"{mode.value} search needs a query vector")
+        query = np.asarray(vector, dtype=np.float32)
+        if query.shape != (self.dimensions,) or not np.isfinite(query).all():
+            raise ValueError(f"query vector must be {self.dimensions} finite numbers, got shape {query.shape}")
+        return query
+
+    def _close_sync(self) -> None:
+        with self._lock:
+            if self._conn is not None:
+                self._conn.close()
+            self._conn = None
+            self._ready = False
+            self._matrix = None

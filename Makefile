@@ -30,8 +30,8 @@ corpora:
 demo: $(STAMP)
 	rm -f .ingestion/demo.sqlite
 	LOCAL_INDEX_PATH=.ingestion/demo.sqlite $(BIN)/python -m ingestion ingest samples
-	LOCAL_INDEX_PATH=.ingestion/demo.sqlite $(BIN)/python -m ingestion search "How do I keep chunks under the token limit?" --top 3
-	LOCAL_INDEX_PATH=.ingestion/demo.sqlite $(BIN)/python -m ingestion search "which regions store the backups" --top 3
+	LOCAL_INDEX_PATH=.ingestion/demo.sqlite $(BIN)/python -m ingestion search "How do I make an online backup of a database while it is in use?" --top 3
+	LOCAL_INDEX_PATH=.ingestion/demo.sqlite $(BIN)/python -m ingestion search "How can I remove the password from a PDF?" --top 3
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

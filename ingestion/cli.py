@@ -144,30 +144,17 @@ def _print_summary(result: RunResult, *, index: str) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(title=f"ingest into {index}", show_header=True)
-    for column in ("documents", "added", "updated", "unchanged", "deleted", "failed", "chunks", "tokens", "seconds"):
-        table.add_column(column, justify="right")
     counts = result.as_dict()
-    table.add_row(
-        *(
-            str(counts[c])
-            for c in (
-                "documents",
-                "added",
-                "updated",
-                "unchanged",
-                "deleted",
-                "failed",
-                "chunks",
-                "tokens_embedded",
-                "seconds",
-            )
-        )
-    )
+    table = Table(title=f"ingest into {index}", show_header=False, min_width=34)
+    table.add_column("count")
+    table.add_column("value", justify="right")
+    for name in ("documents", "added", "updated", "unchanged", "deleted", "failed", "chunks", "tokens_embedded"):
+        table.add_row(name, str(counts[name]))
+    table.add_row("seconds", f"{result.seconds:.1f}")
     console = Console()
     console.print(table)
     for failure in result.failures:
-        console.print(f"[red]failed[/red] {failure['error']}", markup=True, highlight=False)
+        console.print(f"failed: {failure['error']}", style="red", markup=False, highlight=False)
 
 
 # ---- search ---------------------------------------------------------------------------------------------------

@@ -10,6 +10,7 @@ from pathlib import Path
 import index_schemas
 from ingestion.chunking import Chunker
 from ingestion.embedding.base import Embedder
+from ingestion.errors import ConfigurationError
 from ingestion.indexing.base import Index
 from ingestion.pipeline import Pipeline, PipelineOptions
 from ingestion.settings import Settings
@@ -88,4 +89,12 @@ def build_folder_source(path: Path) -> Source:
 def build_container_source(settings: Settings, container: str | None = None, *, prefix: str = "") -> Source:
     from ingestion.sources.blob import BlobContainerSource
 
-    return BlobContainerSource.from_settings(settings, container=container or settings.source_container, prefix=prefix)
+    container = container or settings.source_container
+    if settings.storage_connection_string is not None:
+        return BlobContainerSource(container, connection_string=settings.storage_connection_string.get(), prefix=prefix)
+    if settings.storage_account_url:
+        return BlobContainerSource(container, account_url=settings.storage_account_url, prefix=prefix)
+    raise ConfigurationError(
+        "a blob container source needs AZURE_STORAGE_CONNECTION_STRING (e.g. UseDevelopmentStorage=true for Azurite) "
+        "or AZURE_STORAGE_ACCOUNT_URL (with a managed identity)"
+    )

@@ -8,6 +8,7 @@ document. Secrets are wrapped in ``Secret`` so that no repr, log line or error m
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -20,6 +21,13 @@ T = TypeVar("T")
 EMBEDDING_BACKENDS = ("local", "hash", "azure_openai")
 INDEX_BACKENDS = ("local", "azure_search")
 BLOB_TRIGGER_SOURCES = ("EventGrid", "LogsAndContainerScan")
+# The app-setting prefix the Functions triggers connect with: ``DocumentStorage`` (a connection string) or
+# ``DocumentStorage__blobServiceUri`` / ``__queueServiceUri`` / ``__tableServiceUri`` (identity-based).
+STORAGE_CONNECTION = "DocumentStorage"
+DEFAULT_REINDEX_SCHEDULE = "0 0 2 * * *"
+_NCRONTAB_FIELD = re.compile(r"^[0-9A-Za-z*/,\-]+$")
+_QUEUE_NAME = re.compile(r"^[a-z0-9](?:[a-z0-9]|-(?=[a-z0-9]))*$")
+_TABLE_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9]{2,62}$")
 
 
 class Secret:
@@ -83,6 +91,13 @@ class Settings:
     source_container: str = "documents"
     reindex_queue: str = "reindex"
     blob_trigger_source: str = "EventGrid"
+    # Functions app: identity-based queue/table endpoints, and full reindex runs (see ingestion/runs/).
+    storage_queue_url: str | None = None
+    storage_table_url: str | None = None
+    reindex_schedule: str = DEFAULT_REINDEX_SCHEDULE
+    runs_table: str = "reindexruns"
+    reindex_max_dequeue_count: int = 5
+    reindex_stall_seconds: int = 3600
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -91,6 +106,14 @@ class Settings:
         read = _Reader(env)
         openai_endpoint = read.text("AZURE_OPENAI_ENDPOINT")
         search_endpoint = read.text("AZURE_SEARCH_ENDPOINT")
+        blob_url = read.text("AZURE_STORAGE_ACCOUNT_URL") or read.text(f"{STORAGE_CONNECTION}__blobServiceUri")
+        # An explicit connection string, else the trigger connection's; the host's own AzureWebJobsStorage only
+        # when no account URL says the documents live elsewhere (identity-based DocumentStorage).
+        storage_connection_string = (
+            read.secret("AZURE_STORAGE_CONNECTION_STRING")
+            or read.secret(STORAGE_CONNECTION)
+            or (None if blob_url else read.secret("AzureWebJobsStorage"))
+        )
         settings = cls(
             embedding_backend=read.choice(
                 "EMBEDDING_BACKEND", EMBEDDING_BACKENDS, "azure_openai" if openai_endpoint else "local"
@@ -120,12 +143,17 @@ class Settings:
             documentintelligence_endpoint=read.text("DOCUMENTINTELLIGENCE_ENDPOINT"),
             documentintelligence_api_key=read.secret("DOCUMENTINTELLIGENCE_API_KEY"),
             documentintelligence_polling_seconds=read.number("DOCUMENTINTELLIGENCE_POLLING_SECONDS", 1.0, minimum=0.0),
-            storage_connection_string=read.secret("AZURE_STORAGE_CONNECTION_STRING")
-            or read.secret("AzureWebJobsStorage"),
-            storage_account_url=read.text("AZURE_STORAGE_ACCOUNT_URL"),
+            storage_connection_string=storage_connection_string,
+            storage_account_url=blob_url,
             source_container=read.text("SOURCE_CONTAINER") or "documents",
-            reindex_queue=read.text("REINDEX_QUEUE") or "reindex",
-            blob_trigger_source=read.choice("BLOB_TRIGGER_SOURCE", BLOB_TRIGGER_SOURCES, "EventGrid"),
+            reindex_queue=read.queue_name("REINDEX_QUEUE", "reindex"),
+            blob_trigger_source=blob_trigger_source(env),
+            storage_queue_url=read.service_url("queue", blob_url),
+            storage_table_url=read.service_url("table", blob_url),
+            reindex_schedule=read.ncrontab("REINDEX_SCHEDULE", DEFAULT_REINDEX_SCHEDULE),
+            runs_table=read.table_name("RUNS_TABLE", "reindexruns"),
+            reindex_max_dequeue_count=read.integer("REINDEX_MAX_DEQUEUE_COUNT", 5, minimum=1, maximum=100),
+            reindex_stall_seconds=read.integer("REINDEX_STALL_SECONDS", 3600, minimum=60),
         )
         settings.validate()
         return settings
@@ -150,6 +178,18 @@ class Settings:
     def __repr__(self) -> str:  # keep secrets out even if a Secret were ever replaced by a str
         shown = ", ".join(f"{f.name}={getattr(self, f.name)!r}" for f in fields(self))
         return f"Settings({shown})"
+
+
+def blob_trigger_source(env: Mapping[str, str] | None = None) -> str:
+    """BLOB_TRIGGER_SOURCE alone (validated): the blob trigger's decorator needs it when the app is indexed."""
+    return _Reader(os.environ if env is None else env).choice("BLOB_TRIGGER_SOURCE", BLOB_TRIGGER_SOURCES, "EventGrid")
+
+
+def sibling_service_url(blob_url: str | None, service: str) -> str | None:
+    """``https://acct.queue.core.windows.net`` from ``https://acct.blob.core.windows.net``; None if not Azure-style."""
+    if not blob_url or ".blob." not in blob_url:
+        return None
+    return blob_url.replace(".blob.", f".{service}.", 1)
 
 
 class _Reader:
@@ -218,6 +258,38 @@ class _Reader:
             raise ConfigurationError(
                 f"{name}={value!r} is not a valid Azure AI Search index name "
                 "(2-128 lowercase letters, digits, '-' or '_', starting with a letter or digit, no '--' or '__')"
+            )
+        return value
+
+    def service_url(self, service: str, blob_url: str | None) -> str | None:
+        """``DocumentStorage__<service>ServiceUri``, else derived from an Azure-style blob endpoint."""
+        return self.text(f"{STORAGE_CONNECTION}__{service}ServiceUri") or sibling_service_url(blob_url, service)
+
+    def ncrontab(self, name: str, default: str) -> str:
+        value = self.text(name) or default
+        parts = value.split()
+        if len(parts) != 6 or not all(_NCRONTAB_FIELD.match(part) for part in parts):
+            raise ConfigurationError(
+                f"{name}={value!r} is not a six-field NCRONTAB expression ({{second}} {{minute}} {{hour}} {{day}} "
+                "{month} {day-of-week}, e.g. '0 0 2 * * *')"
+            )
+        return " ".join(parts)
+
+    def queue_name(self, name: str, default: str) -> str:
+        value = self.text(name) or default
+        # 3-63 characters, and room for the host's "-poison" suffix.
+        if not 3 <= len(value) <= 56 or not _QUEUE_NAME.match(value):
+            raise ConfigurationError(
+                f"{name}={value!r} is not a valid storage queue name (3-56 lowercase letters, digits or single "
+                "hyphens, starting and ending with a letter or digit)"
+            )
+        return value
+
+    def table_name(self, name: str, default: str) -> str:
+        value = self.text(name) or default
+        if not _TABLE_NAME.match(value):
+            raise ConfigurationError(
+                f"{name}={value!r} is not a valid storage table name (3-63 letters or digits, starting with a letter)"
             )
         return value
 

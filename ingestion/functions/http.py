@@ -1,0 +1,73 @@
+"""HTTP routes, all behind a function key (AuthLevel.FUNCTION): start a run, show status, health.
+
+    POST /api/reindex   start a full reindex run now -> 202 {"run", "status", ...}
+    GET  /api/status    current and last runs with per-document failures, the index (name, version, counts), queues
+    GET  /api/health    200 when the settings are valid and storage and the index answer, else 503 with the reason
+
+Errors map to statuses here: a configuration error is 500, a transient one 503 with Retry-After; the message is the
+error's one line (never a secret, never a stack trace).
+
+No ``from __future__ import annotations`` here: the worker reads these annotations to choose the binding type.
+"""
+
+import json
+import logging
+from collections.abc import Awaitable, Callable
+
+import azure.functions as func
+
+from ingestion.errors import ConfigurationError, IngestionError, TransientError
+from ingestion.functions.services import get_services
+from ingestion.runs.reconcile import start_run, status
+
+log = logging.getLogger(__name__)
+
+bp = func.Blueprint()
+
+
+@bp.route(route="reindex", methods=["POST"], auth_level=func.AuthLevel.FUNCTION)
+async def reindex_now(req: func.HttpRequest) -> func.HttpResponse:
+    async def start() -> func.HttpResponse:
+        services = await get_services()
+        run = await start_run(services.reindexer, trigger="http")
+        body = {"run": run.run_id, "status": run.status.value, "started_at": run.started_at.isoformat()}
+        return _json(body, status_code=202)
+
+    return await _answer(start)
+
+
+@bp.route(route="status", methods=["GET"], auth_level=func.AuthLevel.FUNCTION)
+async def run_status(req: func.HttpRequest) -> func.HttpResponse:
+    async def show() -> func.HttpResponse:
+        services = await get_services()
+        return _json(await status(services.reindexer))
+
+    return await _answer(show)
+
+
+@bp.route(route="health", methods=["GET"], auth_level=func.AuthLevel.FUNCTION)
+async def health(req: func.HttpRequest) -> func.HttpResponse:
+    try:
+        services = await get_services()
+        stats = await services.pipeline.index.stats()
+    except IngestionError as error:
+        return _json({"status": "unhealthy", "error": str(error)}, status_code=503)
+    settings = services.settings
+    body = {"status": "ok", "index": stats.name, "blob_trigger_source": settings.blob_trigger_source}
+    return _json({**body, "container": settings.source_container, "queue": settings.reindex_queue})
+
+
+async def _answer(handler: Callable[[], Awaitable[func.HttpResponse]]) -> func.HttpResponse:
+    try:
+        return await handler()
+    except ConfigurationError as error:
+        log.error("configuration error: %s", error)
+        return _json({"error": str(error)}, status_code=500)
+    except TransientError as error:
+        log.warning("transient error: %s", error)
+        return _json({"error": str(error)}, status_code=503, headers={"Retry-After": "30"})
+
+
+def _json(body: object, *, status_code: int = 200, headers: dict[str, str] | None = None) -> func.HttpResponse:
+    text = json.dumps(body, ensure_ascii=False, default=str)
+    return func.HttpResponse(text, status_code=status_code, mimetype="application/json", headers=headers)

@@ -1,0 +1,130 @@
+"""Make sure no run stays open forever, silently; and describe the runs for the status endpoint.
+
+``reconcile`` (run by a frequent timer and before every new run) looks at the open runs:
+
+* poisoned messages of running runs that no handler recorded (a hard crash on the last attempt) are recorded as
+  failed documents, so the run can complete;
+* a complete run still ``running`` (its finalizer crashed before claiming) is finalized;
+* a ``listing`` run without progress for ``stall_seconds`` is abandoned (its listing message was lost or poisoned);
+* a ``finalizing`` run whose claim is older than ``stall_seconds`` is reclaimed and finalized again (idempotent);
+* a ``running`` run without progress for ``stall_seconds`` while the work queue is empty has lost messages: it is
+  finalized as ``incomplete`` (the stale sweep still runs; the cutover hook does not).
+
+Until reconcile acts, ``status`` shows such a run with ``stalled: true``.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from ingestion.errors import BadInputError, IngestionError
+from ingestion.keys import document_key
+from ingestion.runs.records import DocumentMark, DocumentMessage, RunRecord, RunStatus, decode_message, utcnow
+from ingestion.runs.reindex import Reindexer
+
+log = logging.getLogger(__name__)
+
+RECENT_RUNS = 20
+
+
+async def start_run(reindexer: Reindexer, *, trigger: str) -> RunRecord:
+    """Reconcile the open runs (a failure there is logged, not fatal), then start a new run."""
+    try:
+        await reconcile(reindexer)
+    except IngestionError as error:
+        log.error("reconcile before starting a run failed: %s", error)
+    return await reindexer.start(trigger=trigger)
+
+
+async def reconcile(reindexer: Reindexer) -> list[RunRecord]:
+    """Act on every open run among the recent ones (see the module docstring); return what they became."""
+    store = reindexer.store
+    open_runs = [run for run in await store.recent(limit=RECENT_RUNS) if not run.status.terminal]
+    if any(run.status is RunStatus.RUNNING for run in open_runs):
+        await absorb_poison(reindexer, {run.run_id for run in open_runs if run.status is RunStatus.RUNNING})
+    results = []
+    for stale in open_runs:
+        run = await store.get(stale.run_id)
+        if run is not None:
+            await _reconcile_one(reindexer, run)
+            results.append(await store.get(run.run_id) or run)
+    return results
+
+
+async def _reconcile_one(reindexer: Reindexer, run: RunRecord) -> None:
+    store, stall = reindexer.store, reindexer.policy.stall_seconds
+    now = utcnow()
+    if run.status is RunStatus.RUNNING and run.complete:
+        await reindexer.finalize_if_complete(run)
+    elif not run.stalled(now, stall):
+        return
+    elif run.status is RunStatus.LISTING:
+        log.warning("run %s: listing never finished; abandoned", run.run_id)
+        await store.update_header(run, status=RunStatus.ABANDONED, finished_at=now, note="listing never finished")
+    elif run.status is RunStatus.FINALIZING and _claim_expired(run, stall):
+        claimed = await store.update_header(run, finalize_started_at=now)
+        if claimed is not None:
+            log.warning("run %s: finalization did not finish; finalizing again", run.run_id)
+            await reindexer.finalize(claimed, complete=run.complete)
+    elif run.status is RunStatus.RUNNING and await reindexer.queue.approximate_count() == 0:
+        claimed = await store.update_header(run, status=RunStatus.FINALIZING, finalize_started_at=now)
+        if claimed is not None:
+            log.warning("run %s: stalled with an empty queue; finalizing as incomplete", run.run_id)
+            await reindexer.finalize(claimed, complete=False)
+
+
+def _claim_expired(run: RunRecord, stall_seconds: float) -> bool:
+    started = run.finalize_started_at or run.updated_at
+    return utcnow() - started > timedelta(seconds=stall_seconds)
+
+
+async def absorb_poison(reindexer: Reindexer, run_ids: set[str]) -> int:
+    """Record as failed every poisoned document message of ``run_ids`` that is not recorded yet; return how many."""
+    store, queue = reindexer.store, reindexer.queue
+    recorded = 0
+    for body in await queue.poison_messages():
+        try:
+            message = decode_message(body)
+        except BadInputError:
+            continue
+        if not isinstance(message, DocumentMessage) or message.run_id not in run_ids:
+            continue
+        attempts = reindexer.policy.max_dequeue_count
+        reason = f"{message.path}: moved to {queue.poison_name} after {attempts} failed attempts"
+        mark = DocumentMark(message.path, "failed", error=reason, attempts=attempts, poisoned=True)
+        if await store.record(message.run_id, document_key(message.source_id), mark):
+            recorded += 1
+    if recorded:
+        log.warning("recorded %d poisoned documents found in %s", recorded, queue.poison_name)
+    return recorded
+
+
+async def status(reindexer: Reindexer, *, failures: int = 100) -> dict[str, object]:
+    """Current and last runs (with their failed documents), the index, the queues and live-trigger failures."""
+    store, queue, index = reindexer.store, reindexer.queue, reindexer.pipeline.index
+    runs = await store.recent(limit=RECENT_RUNS)
+    current = next((run for run in runs if not run.status.terminal), None)
+    last = next((run for run in runs if run.status.terminal), None)
+    stats = await index.stats()
+    return {
+        "index": {
+            "name": stats.name,
+            "schema_version": reindexer.pipeline.options.schema_version,
+            "documents": stats.documents,
+            "chunks": stats.chunks,
+        },
+        "current": await _view(reindexer, current, failures),
+        "last": await _view(reindexer, last, failures),
+        "open_runs": [run.run_id for run in runs if not run.status.terminal],
+        "queues": await queue.counts(),
+        "live_failures": await store.live_failures(limit=failures),
+    }
+
+
+async def _view(reindexer: Reindexer, run: RunRecord | None, failures: int) -> dict[str, object] | None:
+    if run is None:
+        return None
+    view = run.as_dict(now=utcnow(), stall_seconds=reindexer.policy.stall_seconds)
+    view["failures"] = await reindexer.store.failures(run.run_id, limit=failures) if run.failed else []
+    return view

@@ -1,0 +1,268 @@
+"""Full reindex runs fanned out over a storage queue, counted durably, finalized exactly once.
+
+    start:     create the run (status listing) and enqueue ONE listing message
+    listing:   enumerate the source, enqueue one document message per document, then set ``expected`` (-> running)
+    document:  bring the document up to date (the pipeline skips unchanged ones), then record it in the run with one
+               atomic table transaction (document mark + counter); the write that makes the run complete claims it
+    finalize:  the claimant (running -> finalizing, ETag-conditional: one winner) deletes index documents whose source
+               is gone, calls the cutover hook, and records the run done
+
+Why a listing *message* rather than listing in the timer: the host retries a failed queue message (a timer is never
+retried), the HTTP route answers at once, and the listing gets the queue function's timeout.
+
+Crashes and redelivery. Processing a document is idempotent (unchanged documents are skipped), and its mark is
+created only if absent, in the same transaction as the counter update: a redelivered message finds the mark and
+counts nothing. A crash after the index write but before the record simply redelivers the message (then recorded as
+unchanged). A crash after the record but before finalizing is caught by the redelivered message, which still checks
+completion; a crash during finalization leaves the run ``finalizing`` until ``reconcile`` reclaims it.
+
+Poison. Bad input is recorded as a failed document and the message completes (no retry). Transient errors are
+raised so the host retries; on the last attempt (``dequeue_count >= max_dequeue_count``, equal to host.json's
+``maxDequeueCount``) the document is recorded as failed *before* re-raising, so the run still completes when the host
+moves the message to ``<queue>-poison``. ``reconcile`` also records poisoned messages it finds (a hard crash on the
+last attempt never reached our handler).
+
+Overlapping runs each count in their own partition; both may finalize; the stale sweep re-checks every candidate
+against the source just before deleting it, so a document created after the sweep's listing is never removed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+
+from ingestion.errors import BadInputError, IngestionError
+from ingestion.keys import document_key
+from ingestion.models import DocumentResult, Outcome
+from ingestion.pipeline import Pipeline
+from ingestion.runs.queue import WorkQueue
+from ingestion.runs.records import (
+    DocumentMark,
+    DocumentMessage,
+    ListMessage,
+    RunRecord,
+    RunStatus,
+    decode_message,
+    encode_message,
+    new_run_id,
+    utcnow,
+)
+from ingestion.runs.store import RunStore
+from ingestion.sources.base import Source
+
+log = logging.getLogger(__name__)
+
+FinalizeHook = Callable[[RunRecord], Awaitable[None]]
+
+
+async def no_cutover(run: RunRecord) -> None:
+    """The default finalize hook: nothing to switch while there is one index version.
+
+    HOOK for schema versions (a later issue): a complete run that built a new physical index is where the alias is
+    swapped to it (``create_or_update_alias``), and the old index deleted after the alias propagated. It runs after
+    the stale sweep and before the run is recorded done; it must be idempotent, because a finalization that crashed
+    is run again by ``reconcile``; raising releases the run so that a later attempt finalizes it.
+    """
+    return None
+
+
+@dataclass(frozen=True)
+class RunPolicy:
+    max_dequeue_count: int = 5
+    """The host's ``maxDequeueCount`` (host.json): the attempt at which a failure is final."""
+    stall_seconds: float = 3600.0
+    """A non-terminal run without progress for this long is stalled: reconcile acts on it."""
+
+
+class Reindexer:
+    """Starts, processes, finalizes and reconciles full reindex runs of one source into the pipeline's index."""
+
+    def __init__(
+        self,
+        *,
+        pipeline: Pipeline,
+        source: Source,
+        store: RunStore,
+        queue: WorkQueue,
+        policy: RunPolicy = RunPolicy(),
+        on_finalized: FinalizeHook = no_cutover,
+    ) -> None:
+        self.pipeline = pipeline
+        self.source = source
+        self.store = store
+        self.queue = queue
+        self.policy = policy
+        self.on_finalized = on_finalized
+
+    async def start(self, *, trigger: str) -> RunRecord:
+        """Record a new run and enqueue its listing message; returns the run (status ``listing``)."""
+        now = utcnow()
+        run = RunRecord(
+            run_id=new_run_id(now),
+            status=RunStatus.LISTING,
+            trigger=trigger,
+            scope=self.source.scope,
+            index_name=self.pipeline.index.name,
+            started_at=now,
+            updated_at=now,
+        )
+        run = await self.store.create(run)
+        try:
+            await self.queue.send(encode_message(ListMessage(run.run_id)))
+        except IngestionError as error:
+            with contextlib.suppress(IngestionError):
+                await self.store.update_header(run, status=RunStatus.ABANDONED, note=f"not started: {error}")
+            raise
+        log.info("run %s started by %s", run.run_id, trigger)
+        return run
+
+    async def handle(self, body: bytes | str, *, dequeue_count: int) -> DocumentResult | None:
+        """Process one queue message. Raises only what the host should retry (transient and configuration errors)."""
+        try:
+            message = decode_message(body)
+        except BadInputError as error:
+            log.error("dropped a malformed reindex message: %s", error)  # retrying cannot fix it
+            return None
+        if isinstance(message, ListMessage):
+            await self.list_run(message.run_id, last_attempt=dequeue_count >= self.policy.max_dequeue_count)
+            return None
+        return await self.process(message, dequeue_count=dequeue_count)
+
+    # -- listing ----------------------------------------------------------------------------------------------------
+
+    async def list_run(self, run_id: str, *, last_attempt: bool = False) -> RunRecord | None:
+        run = await self.store.get(run_id)
+        if run is None or run.status is not RunStatus.LISTING:
+            log.info("run %s: listing skipped (run is %s)", run_id, run.status if run else "missing")
+            return run
+        try:
+            expected = await self.queue.send_all(self._document_messages(run_id))
+        except Exception as error:
+            if last_attempt:
+                await self._abandon(run, f"listing failed: {_reason(error)}")
+            raise
+        while run is not None and run.status is RunStatus.LISTING:
+            listed = await self.store.update_header(
+                run, status=RunStatus.RUNNING, expected=expected, listed_at=utcnow()
+            )
+            if listed is not None:
+                log.info("run %s: %d documents enqueued", run_id, expected)
+                break
+            run = await self.store.get(run_id)
+        run = await self.store.get(run_id)  # documents may all be done already: whoever completes it finalizes
+        await self.finalize_if_complete(run)
+        return run
+
+    async def _document_messages(self, run_id: str) -> AsyncIterator[str]:
+        async for item in self.source.list():
+            yield encode_message(DocumentMessage(run_id, item.source_id, item.path))
+
+    async def _abandon(self, run: RunRecord, note: str) -> None:
+        with contextlib.suppress(IngestionError):
+            await self.store.update_header(run, status=RunStatus.ABANDONED, note=note, finished_at=utcnow())
+
+    # -- one document -----------------------------------------------------------------------------------------------
+
+    async def process(self, message: DocumentMessage, *, dequeue_count: int) -> DocumentResult | None:
+        key = document_key(message.source_id)
+        try:
+            result = await self._ingest(message)
+        except Exception as error:
+            if dequeue_count >= self.policy.max_dequeue_count:
+                await self._give_up(message, key, dequeue_count, error)
+            raise
+        # A redelivered message re-ingests (cheap: the pipeline skips unchanged documents) and counts nothing.
+        counted = await self.store.record(message.run_id, key, _mark(result, attempts=dequeue_count))
+        if counted is None:
+            log.warning("message for unknown run %s: %s ingested, not recorded", message.run_id, message.path)
+            return result
+        if not counted:
+            log.info("run %s: %s was already recorded (redelivered message)", message.run_id, message.path)
+        await self.finalize_if_complete(await self.store.get(message.run_id))
+        return result
+
+    async def _ingest(self, message: DocumentMessage) -> DocumentResult:
+        if not message.source_id.startswith(self.source.scope):
+            error = f"{message.path}: not a document of {self.source.scope}"
+            return DocumentResult(message.path, Outcome.FAILED, error=error)
+        item = await self.source.get(message.source_id)
+        if item is None:  # gone since the listing: make sure the index forgets it too
+            return await self.pipeline.delete(message.source_id, source_path=message.path)
+        return await self.pipeline.ingest(self.source, item, raise_transient=True)
+
+    async def _give_up(self, message: DocumentMessage, key: str, attempts: int, error: BaseException) -> None:
+        """Last attempt failed: record the document as failed so the run can complete, then the host poisons it."""
+        reason = f"{message.path}: gave up after {attempts} attempts: {_reason(error)}"
+        mark = DocumentMark(message.path, "failed", error=reason, attempts=attempts, poisoned=True)
+        try:
+            await self.store.record(message.run_id, key, mark)
+            await self.finalize_if_complete(await self.store.get(message.run_id))
+        except IngestionError as record_error:  # reconcile finds the poisoned message later
+            log.error("run %s: could not record %s as failed: %s", message.run_id, message.path, record_error)
+
+    # -- finalization -----------------------------------------------------------------------------------------------
+
+    async def finalize_if_complete(self, run: RunRecord | None) -> bool:
+        """Claim and finalize ``run`` if it is running and complete; True if this call finalized it."""
+        while run is not None and run.status is RunStatus.RUNNING and run.complete:
+            claimed = await self.store.update_header(run, status=RunStatus.FINALIZING, finalize_started_at=utcnow())
+            if claimed is not None:
+                await self.finalize(claimed, complete=True)
+                return True
+            run = await self.store.get(run.run_id)  # someone else changed the header: decide again
+        return False
+
+    async def finalize(self, run: RunRecord, *, complete: bool) -> RunRecord | None:
+        """Finalize a run this caller has claimed (status ``finalizing``): sweep, hook, record it done."""
+        try:
+            deleted = await self._sweep(run)
+            if complete:
+                await self.on_finalized(run)
+        except BaseException:
+            with contextlib.suppress(IngestionError):  # release the claim: the next attempt finalizes it
+                await self.store.update_header(run, status=RunStatus.RUNNING, finalize_started_at=None)
+            raise
+        status = RunStatus.DONE if complete else RunStatus.INCOMPLETE
+        note = run.note if complete else f"finalized with {self._pending(run)} documents never recorded"
+        done = await self.store.update_header(
+            run, status=status, finished_at=utcnow(), stale_deleted=deleted, note=note
+        )
+        if done is None:
+            log.warning("run %s: finalized, but another worker changed the record meanwhile", run.run_id)
+        else:
+            log.info(
+                "run %s %s: %d done, %d failed, %d stale deleted", run.run_id, status, run.done, run.failed, deleted
+            )
+        return done
+
+    @staticmethod
+    def _pending(run: RunRecord) -> int:
+        return max((run.expected or 0) - run.recorded, 0)
+
+    async def _sweep(self, run: RunRecord) -> int:
+        """Delete index documents under the source's scope whose source no longer exists; return how many."""
+        scope = self.source.scope
+        if run.scope != scope:
+            log.warning("run %s: scope %s is no longer the source's (%s): no sweep", run.run_id, run.scope, scope)
+            return 0
+        indexed = [doc async for doc in self.pipeline.index.list_documents(prefix=scope)]  # snapshot the index first
+        present = {item.source_id async for item in self.source.list()}  # then the source: a failure deletes nothing
+        deleted = 0
+        for doc in indexed:
+            if doc.source_id in present or not (scope.endswith("/") or doc.source_id == scope):
+                continue
+            if await self.source.get(doc.source_id) is not None:  # created after the listing above
+                continue
+            result = await self.pipeline.delete(doc.source_id, source_path=doc.source_path)
+            deleted += result.outcome is Outcome.DELETED
+        return deleted
+
+
+def _mark(result: DocumentResult, *, attempts: int) -> DocumentMark:
+    return DocumentMark(result.source_path, result.outcome.value, error=result.error, attempts=attempts)
+
+
+def _reason(error: BaseException) -> str:
+    return str(error) if isinstance(error, IngestionError) else f"internal error: {type(error).__name__}"

@@ -1,0 +1,83 @@
+"""host.json and local.settings.sample.json agree with the code that relies on them."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from ingestion.settings import STORAGE_CONNECTION, Settings
+from tests.functions.host import bindings, fresh_app
+
+ROOT = Path(__file__).resolve().parents[2]
+HOST = json.loads((ROOT / "host.json").read_text())
+LOCAL = json.loads((ROOT / "local.settings.sample.json").read_text())["Values"]
+# Settings.from_env reads these as alternatives to the DocumentStorage connection string used locally.
+ALTERNATIVES = {
+    "AZURE_STORAGE_CONNECTION_STRING",
+    "AZURE_STORAGE_ACCOUNT_URL",
+    f"{STORAGE_CONNECTION}__blobServiceUri",
+    f"{STORAGE_CONNECTION}__queueServiceUri",
+    f"{STORAGE_CONNECTION}__tableServiceUri",
+}
+
+
+class RecordingEnv(dict[str, str]):
+    """An empty environment that remembers every name Settings.from_env asks for."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.asked: list[str] = []
+
+    def get(self, name: str, default: object = None) -> object:  # type: ignore[override]
+        self.asked.append(name)
+        return super().get(name, default)
+
+
+def binding_values() -> list[dict[str, object]]:
+    return [binding for function in fresh_app().app.get_functions() for binding in bindings(function)]
+
+
+def test_host_json_pins_the_bundle_and_matches_the_retry_policy() -> None:
+    assert HOST["version"] == "2.0"
+    assert HOST["extensionBundle"] == {"id": "Microsoft.Azure.Functions.ExtensionBundle", "version": "[4.*, 5.0.0)"}
+    queues = HOST["extensions"]["queues"]
+    # The handler records a document as failed on the attempt the host will poison: both must agree.
+    assert queues["maxDequeueCount"] == Settings().reindex_max_dequeue_count == 5
+    assert queues["messageEncoding"] == "base64"  # the queue clients use TextBase64EncodePolicy
+    assert 1 <= queues["batchSize"] <= 32
+    assert HOST["extensions"]["blobs"]["poisonBlobThreshold"] == 5
+    hours, minutes, seconds = (int(part) for part in HOST["functionTimeout"].split(":"))
+    assert 0 < hours * 3600 + minutes * 60 + seconds <= 30 * 60  # Flex default; longer needs an explicit choice
+
+
+def test_local_settings_name_every_setting_the_app_reads() -> None:
+    env = RecordingEnv()
+    Settings.from_env(env)
+    assert set(env.asked) - ALTERNATIVES - set(LOCAL) == set()
+    assert LOCAL["FUNCTIONS_WORKER_RUNTIME"] == "python"
+    assert LOCAL["AzureWebJobsStorage"] == LOCAL[STORAGE_CONNECTION] == "UseDevelopmentStorage=true"
+
+
+def test_local_settings_are_valid_and_safe_for_local_development() -> None:
+    settings = Settings.from_env(LOCAL)
+    assert (settings.embedding_backend, settings.index_backend) == ("local", "local")
+    assert settings.blob_trigger_source == "LogsAndContainerScan"  # Azurite has no Event Grid
+    assert settings.reindex_schedule == "0 0 2 * * *"
+    assert not any(key.endswith("_API_KEY") and value for key, value in LOCAL.items())
+
+
+@pytest.mark.parametrize("binding", binding_values(), ids=lambda binding: str(binding.get("name")))
+def test_every_setting_a_binding_names_exists_locally(binding: dict[str, object]) -> None:
+    for value in binding.values():
+        for name in re.findall(r"%([^%]+)%", str(value)):
+            assert name in LOCAL, f"{name} must be an app setting: the host resolves %{name}%"
+    if "connection" in binding:
+        assert binding["connection"] in LOCAL
+
+
+def test_docs_describe_every_local_setting() -> None:
+    docs = (ROOT / "docs" / "functions.md").read_text()
+    assert [name for name in LOCAL if f"`{name}`" not in docs] == []

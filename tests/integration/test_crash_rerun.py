@@ -11,8 +11,8 @@ import time
 from pathlib import Path
 
 import pytest
-from ingestion.indexing.local import LocalIndex
 
+from ingestion.indexing.local import LocalIndex
 from ingestion.keys import document_key
 
 REPO = Path(__file__).resolve().parents[2]

@@ -10,9 +10,11 @@ BeautifulSoup's get_text; .txt/.md/.rst/.py read as plain text), and the same te
 * encode: ``enc.encode(text, disallowed_special=())`` of each text, the floor for anything that counts tokens.
 
 A file containing a special-token string (``<|endoftext|>``...) is left out for all three, since langchain's length
-function refuses it. The contenders run in ``--rounds`` interleaved rounds (default 5) and each one's best round
-counts, which evens out the noise of a shared machine. Chunk statistics (count, mean and
-max tokens, chunks over the cap) are computed after timing, with the same encoding. The last line is machine-readable::
+function refuses it. The contenders run in ``--rounds`` interleaved rounds (default 5, rotating who goes first, with
+the garbage collector paused as timeit does) and each one's median round counts: on a shared machine that is steadier
+than the best round. Chunk statistics (count, mean and max tokens, chunks over the cap, and for ours any chunk whose
+``tokens`` differs from a recount) are computed after timing, with the same encoding. The last line is
+machine-readable::
 
     ours_MBps=X langchain_MBps=Y encode_MBps=Z
 
@@ -24,6 +26,7 @@ from __future__ import annotations
 import argparse
 import gc
 import os
+import statistics
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -61,9 +64,10 @@ def load_texts(root: Path, limit_mb: float | None) -> list[tuple[str, str]]:
     return texts
 
 
-def best_seconds(contenders: dict[str, Callable[[], object]], rounds: int) -> dict[str, tuple[float, object]]:
-    """Each contender's best wall-clock time over ``rounds`` interleaved rounds (in rotating order), with its result."""
-    best: dict[str, tuple[float, object]] = {name: (float("inf"), None) for name in contenders}
+def median_seconds(contenders: dict[str, Callable[[], object]], rounds: int) -> dict[str, tuple[float, object]]:
+    """Median wall-clock seconds of each contender over ``rounds`` interleaved rounds (rotating order), and a result."""
+    seconds: dict[str, list[float]] = {name: [] for name in contenders}
+    results: dict[str, object] = {}
     names = list(contenders)
     for round_index in range(rounds):
         for name in names[round_index % len(names) :] + names[: round_index % len(names)]:  # rotate who goes first
@@ -76,8 +80,9 @@ def best_seconds(contenders: dict[str, Callable[[], object]], rounds: int) -> di
                 elapsed = time.perf_counter() - started
             finally:
                 gc.enable()
-            best[name] = (min(best[name][0], elapsed), result)
-    return best
+            seconds[name].append(elapsed)
+            results[name] = result
+    return {name: (statistics.median(seconds[name]), results[name]) for name in names}
 
 
 def chunk_stats(token_counts: Sequence[int], cap: int) -> str:
@@ -94,7 +99,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--max-tokens", type=int, default=512)
     parser.add_argument("--overlap", type=int, default=64)
     parser.add_argument("--limit-mb", type=float, default=None, help="stop reading files after this many MB of text")
-    parser.add_argument("--rounds", type=int, default=5, help="interleaved rounds per contender; the best counts")
+    parser.add_argument("--rounds", type=int, default=5, help="interleaved rounds per contender; the median counts")
     args = parser.parse_args(argv)
 
     tokenizer = get_tokenizer()
@@ -118,7 +123,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     plain = [text for _, text in texts]
 
-    timed = best_seconds(
+    timed = median_seconds(
         {
             "encode": lambda: [enc.encode(t, disallowed_special=()) for t in plain],
             "langchain": lambda: [splitter.split_text(t) for t in plain],

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 import pytest
 
 from ingestion.chunking import Chunker
+from ingestion.chunking.meter import AdditiveMeter, tables_for
 from ingestion.models import Chunk, CrackedDocument, PageSpan
 from ingestion.tokenizer import get_tokenizer
 
@@ -162,6 +163,20 @@ def test_random_documents_respect_every_invariant(tokenizer, cap, overlap):
         check_invariants(chunker.chunk(document), doc, document, tokenizer, cap, overlap)
 
 
+def test_span_counts_from_one_encoding_match_the_tokenizer(tokenizer):
+    """The additivity argument in ingestion/chunking/meter.py, checked on arbitrary spans of messy text."""
+    rng = random.Random(11)
+    pieces = [*WORDS, *ODD, CJK[:9], "12345", " ", "  ", "\n", "\n\n", " \n ", ".\n", "|", "x" * 40]
+    for _ in range(60):
+        text = "".join(rng.choice(pieces) + rng.choice(["", " ", "\n"]) for _ in range(rng.randint(1, 200)))
+        meter = AdditiveMeter(text, tables_for(tokenizer.encoding))
+        assert meter.total == tokenizer.count(text)
+        for _ in range(25):
+            start = rng.randint(0, len(text))
+            end = rng.randint(start, len(text))
+            assert meter.exact(start, end) == tokenizer.count(text[start:end]), (text, start, end)
+
+
 def test_generic_tokenizer_path_keeps_the_same_invariants(tokenizer):
     chunker = Chunker(CountingOnly(tokenizer), max_tokens=64, overlap_tokens=16)
     for seed in range(4):
@@ -170,7 +185,7 @@ def test_generic_tokenizer_path_keeps_the_same_invariants(tokenizer):
         check_invariants(chunker.chunk(document), doc, document, tokenizer, 64, 16)
 
 
-def test_large_mixed_document_encoded_in_parallel_units(tokenizer):
+def test_large_mixed_document_spanning_many_encoding_units(tokenizer):
     parts = [random_document(seed) for seed in range(500, 540)]
     doc = Generated()
     for part in parts:

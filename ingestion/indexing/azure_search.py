@@ -1,0 +1,378 @@
+"""The Azure AI Search index: ``AzureSearchIndex`` implements ``ingestion.indexing.base.Index`` with the async
+clients of azure-search-documents 12.0.0 (REST api-version 2026-04-01).
+
+One search document per chunk (``index_schemas``; ``LATEST`` unless told a version). There is no separate record
+table: every chunk carries its document's record (``document_hash`` = ``record.content_hash``, ``fingerprint``,
+``chunk_count``, ``source_id``, ``last_indexed``), and **chunk 0 is the commit record**: ``get_document`` reads
+chunk ``<parent>_0`` and ``list_documents`` reads every chunk with ``ordinal eq 0``.
+
+``replace_document`` therefore writes in this order, each step confirmed item by item (``azure_batches``):
+
+1. upload every chunk except chunk 0 (batches of <= 1,000 actions and <= 16 MB of JSON, retried within bounds);
+2. find the document's stored chunk keys (``parent_id eq '<key>'``, every page) and delete those not in the new set;
+3. upload chunk 0 last: only now does ``get_document`` return the new record.
+
+Crash and failure cases (Azure AI Search has no transactions; the next run repairs what a failed one left):
+
+- fails or dies during 1 or 2: the old chunk 0 still holds the old ``document_hash`` / ``fingerprint`` (or there is
+  no chunk 0 for a new document), so the next run sees the document as changed and redoes it. Until then searches
+  may see a mix of new chunks and old ones (chunk 0 and any old tail not yet deleted); vectors stay valid because
+  ``chunk_hash`` names the embedding space, so ``get_vectors`` may offer any of them for reuse.
+- a chunk refused with 400 (DocumentRejectedError): steps 2 and 3 do not run, the document is not recorded.
+- fails writing chunk 0 (3): as above, the old record stays; the new chunks are in place and are rewritten next run.
+  A *timed-out* write of chunk 0 may still have been applied: reported as failed, yet recorded, which is harmless
+  because every other chunk had been confirmed before chunk 0 was sent.
+- dies after 3: the document is done; nothing is left to repair.
+- ``delete_document`` deletes chunk 0 last too, so a failed delete leaves the record listed and the next sync deletes
+  the rest. Two concurrent ``replace_document`` calls for one key are not isolated from each other (no transactions):
+  the pipeline never issues them.
+
+Limits: listings page through ``$skip``, which the service caps at 100,000, so a single listing (documents of an
+index, chunks of one document) past 100,000 matches raises ConfigurationError rather than silently stopping.
+``Edm.DateTimeOffset`` keeps milliseconds, so ``indexed_at`` is stored (and returned) truncated to milliseconds.
+
+Auth: ``AzureKeyCredential`` when an API key is given, else ``DefaultAzureCredential`` (created on first use). Over
+plain http a token is refused by azure-core unless told otherwise; that is allowed here for loopback hosts only
+(emulators and fakes). Queries go through azure-core's retry policy (POST searches included, as they are reads);
+``search`` uses ``SearchClient.search``, listings read raw pages (``azure_listing``: the SDK's per-field model
+conversion is too slow for vectors), and indexing requests are sent by ``azure_batches`` with its own bounded
+retries. SDK errors become ``ingestion.errors`` (``azure_errors``) before they leave this package.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import AsyncIterator, Sequence
+from typing import Any
+from urllib.parse import urlsplit
+
+import numpy as np
+from azure.core.credentials import AzureKeyCredential
+from azure.core.credentials_async import AsyncTokenCredential
+from azure.core.exceptions import AzureError, ResourceExistsError, ResourceNotFoundError
+from azure.core.pipeline.policies import SansIOHTTPPolicy
+from azure.search.documents.aio import SearchClient
+from azure.search.documents.indexes.aio import SearchIndexClient
+from azure.search.documents.indexes.models import SearchIndex
+from azure.search.documents.models import VectorizedQuery
+
+from index_schemas import LATEST, TO_DOCUMENT, VERSIONS, SchemaParams
+from index_schemas.v1 import SEMANTIC_CONFIGURATION, Field
+from ingestion.errors import ConfigurationError
+from ingestion.indexing.azure_batches import API_VERSION, MAX_ACTIONS, MAX_BYTES, BatchSender, RetryPolicy, encode
+from ingestion.indexing.azure_errors import translate
+from ingestion.indexing.azure_listing import READ_METHODS, list_rows
+from ingestion.indexing.azure_query import (
+    HIT_FIELDS,
+    RECORD_FIELDS,
+    check_chunks,
+    equals,
+    hit_from,
+    json_document,
+    query_text,
+    record_from,
+    timestamp,
+)
+from ingestion.indexing.base import IndexStats
+from ingestion.keys import chunk_key
+from ingestion.models import DocumentRecord, IndexChunk, SearchHit, SearchMode
+from ingestion.settings import Settings
+
+HYBRID_DEPTH = 50
+"""The vector side of HYBRID asks for ``max(HYBRID_DEPTH, 2 * top)`` neighbours (as the local store fuses)."""
+_LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
+
+
+class _AllowHttpTokens(SansIOHTTPPolicy):  # type: ignore[type-arg]
+    """Lets a bearer token go over http to a loopback host (azure-core refuses non-TLS by default)."""
+
+    def on_request(self, request: Any) -> None:
+        request.context.options["enforce_https"] = False
+
+
+class AzureSearchIndex:
+    """Index (or alias) ``index_name`` on the service at ``endpoint`` with ``dimensions``-long vectors.
+
+    ``credential`` is an ``AzureKeyCredential`` or an async token credential; None means ``DefaultAzureCredential``.
+    ``version`` is the schema version the index follows (default ``index_schemas.LATEST``): ``ensure`` creates that
+    version's definition and chunks are written with its ``TO_DOCUMENT``. ``semantic`` forces semantic ranking of
+    TEXT and HYBRID queries on or off (None: on when the index defines the ``default`` semantic configuration). Bad
+    names, versions, dimensions or endpoints raise ConfigurationError; nothing talks to the service until the first
+    call.
+    """
+
+    def __init__(
+        self,
+        endpoint: str,
+        index_name: str,
+        dimensions: int,
+        *,
+        credential: AzureKeyCredential | AsyncTokenCredential | None = None,
+        version: int | None = None,
+        semantic: bool | None = None,
+        max_batch_actions: int = MAX_ACTIONS,
+        max_batch_bytes: int = MAX_BYTES,
+        max_attempts: int = 5,
+        backoff_seconds: float = 0.5,
+        backoff_max_seconds: float = 30.0,
+        timeout_seconds: float = 60.0,
+    ) -> None:
+        self.version = LATEST if version is None else version
+        if self.version not in VERSIONS:
+            raise ConfigurationError(f"unknown index schema version {self.version}; known: {sorted(VERSIONS)}")
+        self.definition = VERSIONS[self.version](SchemaParams(name=index_name, dimensions=dimensions))
+        parts = urlsplit(endpoint)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ConfigurationError(f"AZURE_SEARCH_ENDPOINT={endpoint!r} is not an http(s) URL")
+        loopback = parts.hostname in _LOOPBACK
+        if parts.scheme == "http" and not loopback and not isinstance(credential, AzureKeyCredential):
+            raise ConfigurationError("AZURE_SEARCH_ENDPOINT must use https when authenticating with a token")
+        if max_attempts < 1 or backoff_seconds < 0 or timeout_seconds <= 0:
+            raise ValueError("max_attempts must be >= 1, backoff_seconds >= 0 and timeout_seconds > 0")
+        self.name = index_name
+        self.endpoint = endpoint.rstrip("/")
+        self.dimensions = dimensions
+        self._credential = credential
+        self._own_credential = credential is None
+        self._http_tokens = parts.scheme == "http" and loopback
+        self._semantic = semantic
+        self._policy = RetryPolicy(max_attempts=max_attempts, base=backoff_seconds, cap=backoff_max_seconds)
+        self._batch_limits = (max_batch_actions, max_batch_bytes)
+        self._timeout = timeout_seconds
+        self._search: SearchClient | None = None
+        self._indexes: SearchIndexClient | None = None
+        self._sender: BatchSender | None = None
+        self._to_document = TO_DOCUMENT[self.version]
+
+    @classmethod
+    def from_settings(
+        cls, settings: Settings, *, dimensions: int, index_name: str | None = None, **options: Any
+    ) -> AzureSearchIndex:
+        """From AZURE_SEARCH_ENDPOINT, AZURE_SEARCH_INDEX (unless ``index_name``) and AZURE_SEARCH_API_KEY."""
+        if not settings.azure_search_endpoint:
+            raise ConfigurationError("AZURE_SEARCH_ENDPOINT is required for the Azure AI Search index")
+        key = settings.azure_search_api_key
+        credential = AzureKeyCredential(key.get()) if key is not None else None
+        name = index_name or settings.azure_search_index
+        return cls(settings.azure_search_endpoint, name, dimensions, credential=credential, **options)
+
+    # -- clients -------------------------------------------------------------------------------------------------------
+    def _options(self) -> dict[str, Any]:
+        options: dict[str, Any] = {
+            "api_version": API_VERSION,
+            "retry_total": self._policy.max_attempts - 1,
+            "retry_backoff_factor": self._policy.base,
+            "retry_backoff_max": self._policy.cap,
+            "connection_timeout": self._timeout,
+            "read_timeout": self._timeout,
+        }
+        if self._http_tokens and not isinstance(self._credential, AzureKeyCredential):
+            options["per_call_policies"] = [_AllowHttpTokens()]
+        return options
+
+    def _get_credential(self) -> AzureKeyCredential | AsyncTokenCredential:
+        if self._credential is None:
+            from azure.identity.aio import DefaultAzureCredential
+
+            self._credential = DefaultAzureCredential()
+        return self._credential
+
+    def _client(self) -> SearchClient:
+        if self._search is None:
+            self._search = SearchClient(self.endpoint, self.name, self._get_credential(), **self._options())
+        return self._search
+
+    def _index_client(self) -> SearchIndexClient:
+        if self._indexes is None:
+            self._indexes = SearchIndexClient(self.endpoint, self._get_credential(), **self._options())
+        return self._indexes
+
+    def _batches(self) -> BatchSender:
+        if self._sender is None:
+            actions, size = self._batch_limits
+            self._sender = BatchSender(
+                self._client(), self.name, policy=self._policy, max_actions=actions, max_bytes=size
+            )
+        return self._sender
+
+    async def close(self) -> None:
+        for client in (self._search, self._indexes):
+            if client is not None:
+                await client.close()
+        self._search = self._indexes = self._sender = None
+        if self._own_credential and self._credential is not None:
+            close = getattr(self._credential, "close", None)
+            if close is not None:
+                await close()
+            self._credential = None
+
+    # -- definition ----------------------------------------------------------------------------------------------------
+    async def ensure(self) -> None:
+        """Create the index from schema v1 unless an index or alias has this name; never change an existing one."""
+        what = f"ensure index {self.name}"
+        try:
+            try:
+                existing = await self._index_client().get_index(self.name)
+            except ResourceNotFoundError:
+                try:
+                    existing = await self._index_client().create_index(self.definition)
+                except ResourceExistsError:  # created meanwhile by another worker
+                    existing = await self._index_client().get_index(self.name)
+        except AzureError as error:
+            raise translate(error, what=what) from None
+        self._adopt(existing)
+
+    def _adopt(self, definition: SearchIndex) -> None:
+        """Check an existing definition fits (fields, vector dimensions) and learn whether it ranks semantically."""
+        fields = {str(f.name): f for f in definition.fields or []}
+        missing = [str(f.name) for f in self.definition.fields if str(f.name) not in fields]
+        if missing:
+            raise ConfigurationError(f"index {self.name} lacks field(s) {', '.join(missing)} of schema v{self.version}")
+        found = fields[Field.EMBEDDING].vector_search_dimensions
+        if found != self.dimensions:
+            raise ConfigurationError(
+                f"index {self.name} stores {found}-dimension vectors but the embedder makes {self.dimensions}; "
+                "build a new index version"
+            )
+        if self._semantic is None:
+            configurations = (definition.semantic_search.configurations or []) if definition.semantic_search else []
+            self._semantic = any(c.name == SEMANTIC_CONFIGURATION for c in configurations)
+
+    async def _uses_semantic(self) -> bool:
+        if self._semantic is None:
+            try:
+                self._adopt(await self._index_client().get_index(self.name))
+            except AzureError as error:
+                raise translate(error, what=f"read index {self.name}") from None
+        return bool(self._semantic)
+
+    # -- reads ---------------------------------------------------------------------------------------------------------
+    def _rows(self, *, what: str, filter: str, select: list[str]) -> AsyncIterator[dict[str, Any]]:
+        return list_rows(self._client(), self.name, filter=filter, select=select, what=what)
+
+    async def _chunk_keys(self, parent_key: str, *, what: str) -> set[str]:
+        rows = self._rows(what=what, filter=equals(Field.PARENT_ID, parent_key), select=[Field.ID])
+        return {str(row[Field.ID]) async for row in rows}
+
+    async def get_document(self, parent_key: str) -> DocumentRecord | None:
+        try:
+            found = await self._client().get_document(
+                chunk_key(parent_key, 0), selected_fields=list(RECORD_FIELDS), retry_on_methods=READ_METHODS
+            )
+        except ResourceNotFoundError as error:
+            if _index_missing(error):
+                raise translate(error, what=f"read document {parent_key}") from None
+            return None
+        except AzureError as error:
+            raise translate(error, what=f"read document {parent_key}") from None
+        return record_from(found)
+
+    async def get_vectors(self, parent_key: str) -> dict[str, np.ndarray]:
+        select = [Field.CHUNK_HASH, Field.EMBEDDING]
+        rows = self._rows(
+            what=f"read vectors of {parent_key}", filter=equals(Field.PARENT_ID, parent_key), select=select
+        )
+        return {
+            str(row[Field.CHUNK_HASH]): np.asarray(row[Field.EMBEDDING], dtype=np.float32)
+            async for row in rows
+            if row.get(Field.EMBEDDING) is not None
+        }
+
+    async def list_documents(self, *, prefix: str = "") -> AsyncIterator[DocumentRecord]:
+        # OData has no startswith for filters: every record is read and the prefix is applied here.
+        seen: set[str] = set()
+        async for row in self._rows(what="list documents", filter=f"{Field.ORDINAL} eq 0", select=list(RECORD_FIELDS)):
+            record = record_from(row)
+            if record.source_id.startswith(prefix) and record.key not in seen:
+                seen.add(record.key)
+                yield record
+
+    async def stats(self) -> IndexStats:
+        what = f"read statistics of {self.name}"
+        try:
+            client = self._client()
+            chunks = await client.get_document_count(retry_on_methods=READ_METHODS)
+            records = await client.search(
+                search_text=None, filter=f"{Field.ORDINAL} eq 0", top=0, include_total_count=True,
+                retry_on_methods=READ_METHODS,
+            )  # fmt: skip
+            documents = await records.get_count()
+        except AzureError as error:
+            raise translate(error, what=what) from None
+        return IndexStats(name=self.name, documents=int(documents or 0), chunks=int(chunks))
+
+    # -- writes --------------------------------------------------------------------------------------------------------
+    async def replace_document(self, record: DocumentRecord, chunks: Sequence[IndexChunk]) -> None:
+        what = f"write document {record.source_path}"
+        commit = chunk_key(record.key, 0)
+        chunks = list(chunks)
+        check_chunks(record, chunks, self.dimensions, commit)
+        record = dataclasses.replace(record, indexed_at=timestamp(record.indexed_at))
+        sender = self._batches()
+        actions = [encode("upload", json_document(self._to_document(record, chunk))) for chunk in chunks]
+        for action in actions:
+            sender.check_size(action, what=what)
+        await sender.send([a for a in actions if a.key != commit], what=what)
+        keep = {a.key for a in actions}
+        stale = sorted((await self._chunk_keys(record.key, what=what)) - keep)
+        await sender.send([encode("delete", {Field.ID: key}) for key in stale], what=what)
+        await sender.send([a for a in actions if a.key == commit], what=what)
+
+    async def delete_document(self, parent_key: str) -> bool:
+        what = f"delete document {parent_key}"
+        keys = await self._chunk_keys(parent_key, what=what)
+        if not keys:
+            return False
+        commit = chunk_key(parent_key, 0)
+        sender = self._batches()
+        await sender.send([encode("delete", {Field.ID: key}) for key in sorted(keys - {commit})], what=what)
+        if commit in keys:
+            await sender.send([encode("delete", {Field.ID: commit})], what=what)
+        return True
+
+    # -- search --------------------------------------------------------------------------------------------------------
+    async def search(
+        self,
+        text: str,
+        *,
+        vector: np.ndarray | None = None,
+        mode: SearchMode = SearchMode.HYBRID,
+        top: int = 5,
+        source_path: str | None = None,
+    ) -> list[SearchHit]:
+        mode = SearchMode(mode)
+        if top < 1:
+            raise ValueError(f"top must be >= 1, got {top}")
+        query = None if mode is SearchMode.TEXT else self._query_vector(vector, mode)
+        words = None if mode is SearchMode.VECTOR else query_text(text)
+        if words is None and query is None:
+            return []
+        options: dict[str, Any] = {"select": list(HIT_FIELDS), "top": top, "retry_on_methods": READ_METHODS}
+        if source_path is not None:
+            options["filter"] = equals(Field.SOURCE_PATH, source_path)
+        if query is not None:
+            k = max(HYBRID_DEPTH, 2 * top) if mode is SearchMode.HYBRID else top
+            vector_query = VectorizedQuery(vector=query.tolist(), k_nearest_neighbors=k, fields=Field.EMBEDDING.value)
+            options["vector_queries"] = [vector_query]
+        if words is not None and await self._uses_semantic():
+            options.update(query_type="semantic", semantic_configuration_name=SEMANTIC_CONFIGURATION)
+        try:
+            results = await self._client().search(search_text=words, **options)
+            hits = [hit_from(row) async for row in results]
+        except AzureError as error:
+            raise translate(error, what=f"search {self.name}") from None
+        return hits[:top]
+
+    def _query_vector(self, vector: np.ndarray | None, mode: SearchMode) -> np.ndarray:
+        if vector is None:
+            raise ValueError(f"{mode.value} search needs a query vector")
+        query = np.asarray(vector, dtype=np.float32)
+        if query.shape != (self.dimensions,) or not np.isfinite(query).all():
+            raise ValueError(f"query vector must be {self.dimensions} finite numbers, got shape {query.shape}")
+        return query
+
+
+def _index_missing(error: ResourceNotFoundError) -> bool:
+    """A 404 for a document lookup means either no such document or no such index; only the body tells which."""
+    message = str(getattr(getattr(error, "error", None), "message", "") or "")
+    return message.lower().startswith("the index")

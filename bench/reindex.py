@@ -36,18 +36,14 @@ from ingestion.functions import reindex  # noqa: E402
 from ingestion.functions.services import build_services, close_services, set_services  # noqa: E402
 from ingestion.settings import Settings  # noqa: E402
 from tests.functions.host import FunctionsHost  # noqa: E402
-from tests.support.azurite import START_ATTEMPTS, Azurite, _launch, _stop, azurite_binary  # noqa: E402
+from tests.support.azurite import Azurite, azurite_binary, start_azurite, stop_azurite  # noqa: E402
 
 
-def start_azurite(location: Path) -> tuple[object, Azurite]:
+def launch_azurite(location: Path) -> tuple[object, Azurite]:
     binary = azurite_binary()
     if binary is None:
         raise SystemExit("Azurite not installed: set AZURITE_BIN or run `make test` (installs it under .tools/)")
-    for _ in range(START_ATTEMPTS):
-        started = _launch(binary, location)
-        if started is not None:
-            return started
-    raise SystemExit(f"Azurite did not start; see {location}/azurite.log")
+    return start_azurite(binary, location)
 
 
 async def upload_corpus(connection_string: str, container: str, files: list[Path], root: Path) -> int:
@@ -149,7 +145,7 @@ async def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench-reindex-") as tmp:
         scratch = Path(tmp)
         (scratch / "azurite").mkdir()
-        process, azurite = start_azurite(scratch / "azurite")
+        process, azurite = launch_azurite(scratch / "azurite")
         try:
             size = await upload_corpus(azurite.connection_string, "corpus", files, args.corpus)
             print(f"{len(files)} documents, {size / 1e6:.1f} MB from {args.corpus}; hash embedder, local SQLite index")
@@ -170,7 +166,7 @@ async def main() -> None:
                         f"{rate / base:>6.2f}x"
                     )
         finally:
-            _stop(process)  # type: ignore[arg-type]
+            stop_azurite(process)  # type: ignore[arg-type]
 
 
 if __name__ == "__main__":

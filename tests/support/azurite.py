@@ -113,22 +113,27 @@ def _launch(binary: Path, location: Path) -> tuple[subprocess.Popen[bytes], Azur
     raise RuntimeError(f"Azurite did not accept connections within {START_TIMEOUT:.0f} s; see {location}/azurite.log")
 
 
+def start_azurite(binary: Path, location: Path) -> tuple[subprocess.Popen[bytes], Azurite]:
+    """Start Azurite (retrying on a port race); the caller stops it with ``stop_azurite``."""
+    for _ in range(START_ATTEMPTS):
+        started = _launch(binary, location)
+        if started is not None:
+            return started
+    log = (location / "azurite.log").read_text(errors="replace")[-2000:]
+    raise RuntimeError(f"Azurite exited at start {START_ATTEMPTS} times; last output:\n{log}")
+
+
+stop_azurite = _stop
+
+
 @pytest.fixture(scope="session")
 def azurite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Azurite]:
     """A running Azurite (blob, queue and table on 127.0.0.1), stopped at the end of the session."""
     binary = azurite_binary()
     if binary is None:
         pytest.skip(f"Azurite not installed: set AZURITE_BIN or run `make test` (looked for {DEFAULT_BIN})")
-    location = tmp_path_factory.mktemp("azurite")
-    for _ in range(START_ATTEMPTS):
-        started = _launch(binary, location)
-        if started is not None:
-            break
-    else:
-        log = (location / "azurite.log").read_text(errors="replace")[-2000:]
-        raise RuntimeError(f"Azurite exited at start {START_ATTEMPTS} times; last output:\n{log}")
-    process, server = started
+    process, server = start_azurite(binary, tmp_path_factory.mktemp("azurite"))
     try:
         yield server
     finally:
-        _stop(process)
+        stop_azurite(process)

@@ -2,18 +2,24 @@
 
 ``VERSIONS[v](params)`` builds version ``v``'s ``SearchIndex``; ``TO_DOCUMENT[v](record, chunk)`` maps one chunk to
 that version's search document. An alias (``grounding``) names whichever physical index (``grounding-v1``) is live;
-``physical_name`` spells the physical name. ``field_specs`` flattens a definition into plain values for backends that
-are not Azure AI Search (the local SQLite store derives its tables from them).
+``physical_name`` spells the physical name and ``parse_physical_name`` reads it back. ``field_specs`` flattens a
+definition into plain values for backends that are not Azure AI Search (the local SQLite store derives its tables
+from them). ``index_schemas.diff`` classifies the changes between two definitions as in place or rebuild.
+
+``LATEST`` is the version a fresh deployment creates and ``schema apply`` / ``schema migrate`` target by default. A
+newer registered version is available to ``--to N`` before it is released; releasing it is bumping ``LATEST`` (see
+docs/schema-versions.md).
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from azure.search.documents.indexes.models import SearchField, SearchIndex
 
-from index_schemas import v1
+from index_schemas import v1, v2
 from index_schemas.params import COMPRESSIONS, SchemaParams, VectorizerParams
 from ingestion.errors import ConfigurationError
 from ingestion.models import DocumentRecord, IndexChunk
@@ -28,12 +34,17 @@ __all__ = [
     "SchemaParams",
     "VectorizerParams",
     "field_specs",
+    "parse_physical_name",
     "physical_name",
 ]
 
-VERSIONS: dict[int, Callable[[SchemaParams], SearchIndex]] = {v1.VERSION: v1.build}
-TO_DOCUMENT: dict[int, Callable[[DocumentRecord, IndexChunk], dict[str, object]]] = {v1.VERSION: v1.to_document}
-LATEST = max(VERSIONS)
+VERSIONS: dict[int, Callable[[SchemaParams], SearchIndex]] = {v1.VERSION: v1.build, v2.VERSION: v2.build}
+TO_DOCUMENT: dict[int, Callable[[DocumentRecord, IndexChunk], dict[str, object]]] = {
+    v1.VERSION: v1.to_document,
+    v2.VERSION: v2.to_document,
+}
+# v2 (an in-place upgrade of v1) is registered but not yet released: deployments stay on v1 until LATEST moves.
+LATEST = 1
 
 VECTOR_TYPE = "Collection(Edm.Single)"
 
@@ -59,14 +70,29 @@ class FieldSpec:
         return self.dimensions is not None
 
 
-def physical_name(alias: str, version: int) -> str:
-    """``grounding``, 1 -> ``grounding-v1``; ConfigurationError if the result is not a valid index name."""
+def physical_name(alias: str, version: int, *, rebuild: int = 1) -> str:
+    """``grounding``, 1 -> ``grounding-v1``; ConfigurationError if the result is not a valid index name.
+
+    ``rebuild`` numbers later rebuilds of one version (new vector dimensions or compression need a new index but no
+    new schema version): ``grounding``, 2, rebuild=3 -> ``grounding-v2-r3``.
+    """
     if version not in VERSIONS:
         raise ConfigurationError(f"unknown index schema version {version}; known: {sorted(VERSIONS)}")
-    name = f"{alias}-v{version}"
+    if rebuild < 1:
+        raise ValueError(f"rebuild must be >= 1, got {rebuild}")
+    name = f"{alias}-v{version}" + (f"-r{rebuild}" if rebuild > 1 else "")
     if not is_valid_index_name(name):
         raise ConfigurationError(f"{name!r} is not a valid Azure AI Search index name")
     return name
+
+
+def parse_physical_name(alias: str, name: str) -> tuple[int, int] | None:
+    """``(version, rebuild)`` when ``name`` is one of ``alias``'s physical names (``grounding-v2-r3`` -> (2, 3)), else
+    None. Unregistered versions parse too: an index may outlive the code that defined it."""
+    match = re.fullmatch(re.escape(alias) + r"-v([1-9][0-9]{0,5})(?:-r([2-9]|[1-9][0-9]{1,5}))?", name)
+    if match is None:
+        return None
+    return int(match.group(1)), int(match.group(2) or 1)
 
 
 def field_specs(index: SearchIndex) -> list[FieldSpec]:

@@ -7,6 +7,9 @@ fingerprint mean the document is skipped with zero embedding calls. Otherwise it
 vectors are reused for every chunk whose embedded text (and embedding model) is unchanged; only the rest is embedded.
 The index writes new chunks, deletes stale ones and only then records the document as done (see indexing/base.py).
 
+``reuse_from`` (a schema migration's live index) lends vectors to documents the target index has no record of yet:
+chunk hashes include the embedding model and dimensions, so only vectors of the same embedding space can match.
+
 Failures follow ingestion/errors.py: a bad document is recorded as failed with a one-line reason and the run goes on;
 a transient failure (already retried inside the adapters) fails that document too, or is re-raised for callers that have
 their own retry (the Functions host); a configuration error stops everything.
@@ -69,6 +72,7 @@ class Pipeline:
         embedder: Embedder,
         index: Index,
         options: PipelineOptions = PipelineOptions(),
+        reuse_from: Index | None = None,
     ) -> None:
         self.cracker = cracker
         self.chunker = chunker
@@ -76,14 +80,19 @@ class Pipeline:
         self.embedder = embedder
         self.index = index
         self.options = options
-        self.fingerprint = pipeline_fingerprint(
-            tokenizer=tokenizer.name,
-            max_tokens=chunker.max_tokens,
-            overlap_tokens=chunker.overlap_tokens,
-            embed_headings=options.embed_headings,
-            model_id=embedder.model_id,
-            dimensions=embedder.dimensions,
-            schema_version=options.schema_version,
+        self.reuse_from = reuse_from
+        self.fingerprint = self.fingerprint_for(options.schema_version)
+
+    def fingerprint_for(self, schema_version: int) -> str:
+        """The fingerprint this pipeline's settings give documents of index schema ``schema_version``."""
+        return pipeline_fingerprint(
+            tokenizer=self.tokenizer.name,
+            max_tokens=self.chunker.max_tokens,
+            overlap_tokens=self.chunker.overlap_tokens,
+            embed_headings=self.options.embed_headings,
+            model_id=self.embedder.model_id,
+            dimensions=self.embedder.dimensions,
+            schema_version=schema_version,
         )
 
     # ---- one document -------------------------------------------------------------------------------------------
@@ -116,13 +125,13 @@ class Pipeline:
         existing = await self.index.get_document(key)
         if existing and existing.content_hash == item.version and existing.fingerprint == self.fingerprint:
             return DocumentResult(item.path, Outcome.UNCHANGED)
-        data = await source.read(item, max_bytes=self.options.max_document_bytes)
-        document = await self._crack(item, data)
-        del data
-        chunks = await asyncio.to_thread(self.chunker.chunk, document)
-        if not chunks:
-            raise NoTextError(f"{item.path}: no extractable text")
-        reusable = await self.index.get_vectors(key) if existing else {}
+        document, chunks = await self.chunk_document(source, item)
+        if existing:
+            reusable = await self.index.get_vectors(key)
+        elif self.reuse_from is not None:
+            reusable = await self.reuse_from.get_vectors(key)
+        else:
+            reusable = {}
         index_chunks, tokens = await self._embed(item, key, document, chunks, reusable)
         record = DocumentRecord(
             key=key,
@@ -136,6 +145,22 @@ class Pipeline:
         await self.index.replace_document(record, index_chunks)
         outcome = Outcome.ADDED if existing is None else Outcome.UPDATED
         return DocumentResult(item.path, outcome, chunks=len(index_chunks), tokens_embedded=tokens)
+
+    async def chunk_document(self, source: Source, item: SourceItem) -> tuple[CrackedDocument, list[Chunk]]:
+        """Read, crack and chunk one document (NoTextError when it yields no chunk)."""
+        data = await source.read(item, max_bytes=self.options.max_document_bytes)
+        document = await self._crack(item, data)
+        del data
+        chunks = await asyncio.to_thread(self.chunker.chunk, document)
+        if not chunks:
+            raise NoTextError(f"{item.path}: no extractable text")
+        return document, list(chunks)
+
+    def embedding_inputs(self, document: CrackedDocument, chunks: Sequence[Chunk]) -> list[tuple[str, str, str]]:
+        """``(title, embedded text, chunk hash)`` for each chunk, in order."""
+        titles = [chunk.title or document.title for chunk in chunks]
+        texts = [self.embedding_text(title, chunk.text) for title, chunk in zip(titles, chunks, strict=True)]
+        return [(title, text, self.chunk_hash(text)) for title, text in zip(titles, texts, strict=True)]
 
     async def _crack(self, item: SourceItem, data: bytes) -> CrackedDocument:
         crack = self.cracker.crack
@@ -151,9 +176,10 @@ class Pipeline:
         chunks: Sequence[Chunk],
         reusable: dict[str, Any],
     ) -> tuple[list[IndexChunk], int]:
-        titles = [chunk.title or document.title for chunk in chunks]
-        texts = [self.embedding_text(title, chunk.text) for title, chunk in zip(titles, chunks, strict=True)]
-        hashes = [self.chunk_hash(text) for text in texts]
+        inputs = self.embedding_inputs(document, chunks)
+        titles = [title for title, _, _ in inputs]
+        texts = [text for _, text, _ in inputs]
+        hashes = [digest for _, _, digest in inputs]
         missing: dict[str, str] = {}
         for text, digest in zip(texts, hashes, strict=True):
             if digest not in reusable and digest not in missing:

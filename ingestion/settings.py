@@ -7,6 +7,7 @@ document. Secrets are wrapped in ``Secret`` so that no repr, log line or error m
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from collections.abc import Callable, Mapping
@@ -98,6 +99,10 @@ class Settings:
     runs_table: str = "reindexruns"
     reindex_max_dequeue_count: int = 5
     reindex_stall_seconds: int = 3600
+    # Index schema versions (ingestion/schema/): how long an index the alias left is kept for rollback, and the
+    # embedding price a migration's dry run multiplies its token estimate by (None: the model's list price if known).
+    schema_retention_hours: int = 72
+    embedding_price_per_million: float | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -154,6 +159,8 @@ class Settings:
             runs_table=read.table_name("RUNS_TABLE", "reindexruns"),
             reindex_max_dequeue_count=read.integer("REINDEX_MAX_DEQUEUE_COUNT", 5, minimum=1, maximum=100),
             reindex_stall_seconds=read.integer("REINDEX_STALL_SECONDS", 3600, minimum=60),
+            schema_retention_hours=read.integer("SCHEMA_RETENTION_HOURS", 72, minimum=0, maximum=24 * 365),
+            embedding_price_per_million=read.optional_number("EMBEDDING_PRICE_PER_MILLION", minimum=0.0),
         )
         settings.validate()
         return settings
@@ -239,6 +246,14 @@ class _Reader:
         if value is None:
             return default
         _check_range(name, value, minimum, None)
+        return value
+
+    def optional_number(self, name: str, *, minimum: float | None = None) -> float | None:
+        value = self._parse(name, float, "a number")
+        if value is not None:
+            if not math.isfinite(value):
+                raise ConfigurationError(f"{name}={value} is not a finite number")
+            _check_range(name, value, minimum, None)
         return value
 
     def boolean(self, name: str, default: bool) -> bool:

@@ -5,12 +5,14 @@ Imports of the Azure SDK adapters happen inside the builders, so the local stack
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import index_schemas
 from ingestion.chunking import Chunker
 from ingestion.embedding.base import Embedder
 from ingestion.errors import ConfigurationError
+from ingestion.indexing.admin import IndexAdmin
 from ingestion.indexing.base import Index
 from ingestion.pipeline import Pipeline, PipelineOptions
 from ingestion.settings import Settings
@@ -37,15 +39,58 @@ def index_name(settings: Settings, version: int | None = None) -> str:
     return index_schemas.physical_name(settings.azure_search_index, version or index_schemas.LATEST)
 
 
-def build_index(settings: Settings, *, dimensions: int, name: str | None = None) -> Index:
-    name = name or index_name(settings)
+@dataclass(frozen=True)
+class IndexTarget:
+    """A physical index and the schema version it follows."""
+
+    name: str
+    version: int
+
+
+def resolve_target(settings: Settings) -> IndexTarget:
+    """The physical index readers and writers use: the one the alias (AZURE_SEARCH_INDEX) points at, else (no alias
+    yet) the latest version's physical name. Local: read from the SQLite file. Azure AI Search: the latest version's
+    physical name until the Azure index admin resolves the alias (see docs/schema-versions.md)."""
+    if settings.index_backend == "local":
+        from ingestion.indexing.local_admin import read_target
+
+        found = read_target(Path(settings.local_index_path), settings.azure_search_index)
+        if found is not None:
+            return IndexTarget(*found)
+    return IndexTarget(index_name(settings), index_schemas.LATEST)
+
+
+def build_index(settings: Settings, *, dimensions: int, name: str | None = None, version: int | None = None) -> Index:
+    """An index on physical ``name`` at schema ``version``; without ``name``, on ``resolve_target(settings)``."""
+    if name is None:
+        target = resolve_target(settings)
+        name, version = target.name, target.version
     if settings.index_backend == "azure_search":
         from ingestion.indexing.azure_search import AzureSearchIndex
 
         return AzureSearchIndex.from_settings(settings, dimensions=dimensions, index_name=name)
     from ingestion.indexing.local import LocalIndex
 
-    return LocalIndex(Path(settings.local_index_path), name=name, dimensions=dimensions, rrf_k=settings.rrf_k)
+    return LocalIndex(
+        Path(settings.local_index_path), name=name, dimensions=dimensions, version=version, rrf_k=settings.rrf_k
+    )
+
+
+def build_admin(settings: Settings) -> IndexAdmin:
+    """The administrator of the alias's physical indexes (schema versions, alias swaps, retention)."""
+    if settings.index_backend == "azure_search":
+        raise ConfigurationError(
+            "the schema commands do not manage Azure AI Search indexes yet (INDEX_BACKEND=azure_search); "
+            "use INDEX_BACKEND=local, or create the index version and alias in the portal"
+        )
+    from ingestion.indexing.local_admin import LocalIndexAdmin
+
+    return LocalIndexAdmin(Path(settings.local_index_path), settings.azure_search_index, rrf_k=settings.rrf_k)
+
+
+def schema_params(settings: Settings, *, name: str, dimensions: int) -> index_schemas.SchemaParams:
+    """What a definition is built from for this deployment. The local store has no vectorizer or compression."""
+    return index_schemas.SchemaParams(name=name, dimensions=dimensions)
 
 
 def build_cracker(settings: Settings) -> object:
@@ -63,20 +108,34 @@ def build_chunker(settings: Settings) -> Chunker:
     return Chunker(get_tokenizer(), max_tokens=settings.chunk_max_tokens, overlap_tokens=settings.chunk_overlap_tokens)
 
 
-def build_pipeline(settings: Settings, *, index: Index | None = None, embedder: Embedder | None = None) -> Pipeline:
+def build_pipeline(
+    settings: Settings,
+    *,
+    index: Index | None = None,
+    embedder: Embedder | None = None,
+    schema_version: int | None = None,
+    reuse_from: Index | None = None,
+) -> Pipeline:
+    """The pipeline writing into ``index`` (default: the alias's target, at its schema version) with
+    ``schema_version`` (default: that of the resolved target) in its fingerprint."""
     embedder = embedder or build_embedder(settings)
+    if index is None:
+        target = resolve_target(settings)
+        index = build_index(settings, dimensions=embedder.dimensions, name=target.name, version=target.version)
+        schema_version = schema_version or target.version
     return Pipeline(
         cracker=build_cracker(settings),
         chunker=build_chunker(settings),
         tokenizer=get_tokenizer(),
         embedder=embedder,
-        index=index or build_index(settings, dimensions=embedder.dimensions),
+        index=index,
         options=PipelineOptions(
             max_document_bytes=settings.max_document_bytes,
             max_concurrency=settings.max_concurrency,
             embed_headings=settings.embed_headings,
-            schema_version=index_schemas.LATEST,
+            schema_version=schema_version or index_schemas.LATEST,
         ),
+        reuse_from=reuse_from,
     )
 
 

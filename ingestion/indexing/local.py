@@ -4,8 +4,10 @@
 definition in ``index_schemas`` (see ``local_schema``), so both backends store and mean the same fields.
 
 - One file can hold several physical indexes (``grounding-v1``, ``grounding-v2``...), each in its own tables, plus a
-  shared ``aliases`` table. For now ``set_alias`` creates or moves an alias to this index and ``resolve_alias`` reads
-  one; schema migrations and alias swaps across versions build on these later.
+  shared ``aliases`` table. ``set_alias`` creates or moves an alias to this index and ``resolve_alias`` reads one;
+  versions, in-place upgrades, alias swaps and retention are ``local_admin.LocalIndexAdmin``'s (the ``IndexAdmin``
+  of ``ingestion/indexing/admin.py``). Each index has one schema ``version`` (default: ``index_schemas.LATEST``)
+  whose definition its tables derive from; opening an index at another version than the file records fails.
 - ``replace_document`` is one ``BEGIN IMMEDIATE`` transaction: upsert the chunks, delete the document's other chunks,
   write the record. Any failure rolls all of it back, so the previous version stays searchable and intact.
 - Concurrency: one connection (``check_same_thread=False``) guarded by a ``threading.Lock``; every call runs in a
@@ -73,9 +75,10 @@ _HIT_COLUMNS = (
 class LocalIndex:
     """A physical index named ``name`` with ``dimensions``-long vectors, stored in the SQLite file at ``path``.
 
-    ``rrf_k`` is the RRF constant of HYBRID search; ``busy_timeout`` (seconds) is how long a write waits for another
-    process's lock before failing with TransientError; ``page_size`` is how many records ``list_documents`` reads per
-    query. A bad name or dimensions raise ConfigurationError; nothing touches the file until the first call.
+    ``version`` is the schema version (``index_schemas.VERSIONS``) its tables and documents follow; ``rrf_k`` is the
+    RRF constant of HYBRID search; ``busy_timeout`` (seconds) is how long a write waits for another process's lock
+    before failing with TransientError; ``page_size`` is how many records ``list_documents`` reads per query. A bad
+    name, version or dimensions raise ConfigurationError; nothing touches the file until the first call.
     """
 
     def __init__(
@@ -84,20 +87,24 @@ class LocalIndex:
         name: str,
         dimensions: int,
         *,
+        version: int | None = None,
         rrf_k: int = 60,
         busy_timeout: float = 5.0,
         page_size: int = 500,
     ) -> None:
         if rrf_k < 0 or busy_timeout < 0 or page_size < 1:
             raise ValueError("rrf_k and busy_timeout must be >= 0 and page_size >= 1")
+        self.version = LATEST if version is None else version
+        if self.version not in VERSIONS:
+            raise ConfigurationError(f"local index {name}: unknown index schema version {self.version}")
         # Validates the name and dimensions (ConfigurationError) and gives the field definitions.
-        definition = VERSIONS[LATEST](SchemaParams(name=name, dimensions=dimensions))
+        definition = VERSIONS[self.version](SchemaParams(name=name, dimensions=dimensions))
         self.path = Path(path)
         self.name = name
         self.dimensions = dimensions
         self.rrf_k = rrf_k
         self._schema = LocalSchema.for_index(definition)
-        self._to_document = TO_DOCUMENT[LATEST]
+        self._to_document = TO_DOCUMENT[self.version]
         self._upsert = self._schema.upsert_sql()
         self._busy_ms = int(busy_timeout * 1000)
         self._page_size = page_size
@@ -226,10 +233,12 @@ class LocalIndex:
         if dimensions != self.dimensions:
             raise ConfigurationError(
                 f"local index {self.name} in {self.path} holds {dimensions}-dimension vectors, not {self.dimensions}: "
-                "use a new index name"
+                "use a new index name (python -m ingestion schema migrate)"
             )
-        if version != LATEST or prefix != self._schema.prefix:
-            raise ConfigurationError(f"local index {self.name} in {self.path} has schema v{version}, not v{LATEST}")
+        if version != self.version or prefix != self._schema.prefix:
+            raise ConfigurationError(
+                f"local index {self.name} in {self.path} has schema v{version}, not v{self.version}"
+            )
 
     def _ensure_sync(self) -> None:
         with self._session(require_index=False) as conn:
@@ -243,7 +252,7 @@ class LocalIndex:
                     conn.execute(
                         "INSERT INTO indexes (name, prefix, schema_version, dimensions, created_at) "
                         "VALUES (?, ?, ?, ?, ?)",
-                        (self.name, self._schema.prefix, LATEST, self.dimensions, datetime.now(UTC).isoformat()),
+                        (self.name, self._schema.prefix, self.version, self.dimensions, datetime.now(UTC).isoformat()),
                     )
                 else:
                     self._check_compatible(row)

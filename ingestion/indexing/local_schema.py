@@ -137,6 +137,36 @@ class LocalSchema:
                 statements.append(f"CREATE INDEX IF NOT EXISTS {name} ON {self.chunks} ({quote(spec.name)})")
         return statements
 
+    def upgrade_ddl(self, old: LocalSchema) -> list[str]:
+        """Statements that turn ``old``'s tables (same index) into this schema's, for in-place changes only.
+
+        New columns are appended (``ALTER TABLE ... ADD COLUMN``, null in existing rows) with their b-tree indexes;
+        when the searchable text fields change, the FTS table and its triggers are recreated and rebuilt from the
+        chunks. ValueError for anything else (a removed or retyped field needs a new index).
+        """
+        before = {f.name: f for f in old.fields}
+        for spec in before.values():
+            now = next((f for f in self.fields if f.name == spec.name), None)
+            if now is None or (now.type, now.collection, now.dimensions, now.key) != (
+                spec.type, spec.collection, spec.dimensions, spec.key,
+            ):  # fmt: skip
+                raise ValueError(f"field {spec.name} was removed or retyped: that needs a new index")
+        added = [f for f in self.fields if f.name not in before]
+        if any(f.key or f.is_vector for f in added):
+            raise ValueError("a new key or vector field needs a new index in the local store")
+        statements = [f"ALTER TABLE {self.chunks} ADD COLUMN {_column(f)}" for f in added]
+        if [f.name for f in self.text_fields] != [f.name for f in old.text_fields]:
+            statements += [f"DROP TRIGGER IF EXISTS {self._trigger(e)}" for e in ("ai", "ad", "au")]
+            statements.append(f"DROP TABLE IF EXISTS {self.fts}")
+        statements += self.ddl()
+        if [f.name for f in self.text_fields] != [f.name for f in old.text_fields]:
+            statements.append(f"INSERT INTO {self.fts} ({self.fts}) VALUES ('rebuild')")
+        return statements
+
+    def drop_ddl(self) -> list[str]:
+        """Statements that remove this index's tables (their triggers and column indexes go with them)."""
+        return [f"DROP TABLE IF EXISTS {table}" for table in (self.fts, self.chunks, self.documents)]
+
     def _triggers(self, text: list[str]) -> list[str]:
         fts_table = self.fts
         old = ", ".join(["old." + c for c in text])

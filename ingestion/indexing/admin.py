@@ -1,0 +1,106 @@
+"""Index administration: the physical indexes behind one alias, their schema versions, and the alias itself.
+
+Readers query the alias (``AZURE_SEARCH_INDEX``, default ``grounding``); it points at exactly one physical index
+named ``<alias>-v<N>`` (or ``<alias>-v<N>-r<K>`` for the K-th rebuild of version N, e.g. new vector dimensions).
+The schema commands (``ingestion/schema/``) do everything through this Protocol, so each backend supplies one small
+implementation: ``local_admin.LocalIndexAdmin`` (the SQLite file) and, for Azure AI Search, an admin over
+``SearchIndexClient`` (indexes, ``create_or_update_alias``).
+
+Every physical index carries, besides its definition, a little bookkeeping the commands rely on: the schema
+``version`` it conforms to (an in-place upgrade raises it without renaming the index), its ``state`` (``building``
+from creation until a migration has verified it, then ``ready``) and ``retired_at`` (when the alias last moved away
+from it; retention counts from there).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Protocol
+
+from azure.search.documents.indexes.models import SearchIndex
+
+from ingestion.indexing.base import Index
+
+
+class IndexState(StrEnum):
+    BUILDING = "building"
+    READY = "ready"
+
+
+@dataclass(frozen=True)
+class PhysicalIndex:
+    """One physical index behind the alias and its bookkeeping (see the module docstring)."""
+
+    name: str
+    version: int
+    dimensions: int
+    state: IndexState = IndexState.READY
+    created_at: datetime | None = None
+    retired_at: datetime | None = None
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "name": self.name,
+            "version": self.version,
+            "dimensions": self.dimensions,
+            "state": str(self.state),
+            "created_at": self.created_at.isoformat() if self.created_at else None,
+            "retired_at": self.retired_at.isoformat() if self.retired_at else None,
+        }
+
+
+class IndexAdmin(Protocol):
+    alias: str
+    """The name readers query (``grounding``)."""
+
+    propagation_seconds: float
+    """How long an alias swap takes to reach every reader (Azure AI Search: about 10 s; local: 0). An index the
+    alias left is never deleted sooner than this after the swap."""
+
+    async def list_indexes(self) -> list[PhysicalIndex]:
+        """Every physical index named after ``alias`` (``<alias>-v<N>[-r<K>]``), oldest version first."""
+        ...
+
+    async def get_definition(self, name: str) -> SearchIndex | None:
+        """The definition the service holds for physical index ``name`` (what drift is measured against), or None
+        when there is no such index. Bookkeeping kept inside the definition (if any) is not part of it."""
+        ...
+
+    async def create_index(self, definition: SearchIndex, *, version: int) -> PhysicalIndex:
+        """Create ``definition.name`` empty, in state BUILDING, recorded as schema ``version``.
+
+        ConfigurationError if an index of that name exists already (nothing is overwritten)."""
+        ...
+
+    async def update_index(self, definition: SearchIndex, *, version: int) -> PhysicalIndex:
+        """Apply ``definition`` to the existing index ``definition.name`` in place and record it as ``version``.
+
+        The caller has checked with ``index_schemas.diff`` that every change is IN PLACE; an implementation still
+        refuses (ConfigurationError) a change it cannot make without a rebuild, and leaves the index unchanged."""
+        ...
+
+    async def mark_ready(self, name: str) -> None:
+        """Record that index ``name`` is complete and verified (state READY)."""
+        ...
+
+    async def delete_index(self, name: str) -> bool:
+        """Delete physical index ``name``; returns whether it existed. ConfigurationError while the alias points at
+        it (the service refuses that too)."""
+        ...
+
+    async def get_alias(self) -> str | None:
+        """The physical index the alias points at, or None when there is no alias yet."""
+        ...
+
+    async def set_alias(self, name: str) -> None:
+        """Create the alias or move it to ``name`` (which must exist), atomically for readers. The index it pointed at
+        before, if another, gets ``retired_at`` = now; ``name``'s ``retired_at`` is cleared."""
+        ...
+
+    def open_index(self, index: PhysicalIndex) -> Index:
+        """An ``Index`` (reader and writer) on physical index ``index``; the caller closes it."""
+        ...
+
+    async def close(self) -> None: ...

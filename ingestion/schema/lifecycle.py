@@ -1,0 +1,229 @@
+"""What is live behind the alias, how it drifts from its definition, in-place upgrades, rollback and retention.
+
+- The *live* index is the alias's target; before any alias exists, ``<alias>-v<LATEST>`` if it exists (what readers
+  fall back to).
+- *Drift* is every difference between the definition the service holds for the live index and the definition its
+  schema version gives for this deployment now (``index_schemas.diff``): someone edited the index by hand, a
+  released version's module was edited, or a setting that shapes it changed (vector dimensions).
+- *Retention*: an index the alias moved away from is kept ``SCHEMA_RETENTION_HOURS`` (and never less than the
+  admin's propagation delay) for ``rollback``, then deleted by ``gc``, which ``apply`` and ``migrate`` also run when
+  they finish. Indexes still *building* (an unfinished migration) are never collected: ``migrate`` resumes them and
+  ``migrate --abort`` deletes them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from azure.search.documents.indexes.models import SearchIndex
+
+from index_schemas import LATEST, VERSIONS, SchemaParams, physical_name
+from index_schemas.diff import SchemaDiff, diff_indexes
+from ingestion.errors import ConfigurationError
+from ingestion.indexing.admin import IndexAdmin, IndexState, PhysicalIndex
+
+
+def _default_params(name: str, dimensions: int) -> SchemaParams:
+    return SchemaParams(name=name, dimensions=dimensions)
+
+
+@dataclass(frozen=True)
+class SchemaConfig:
+    """What the schema commands need from the deployment: the embedder's ``dimensions``, the retention, and how
+    a definition's parameters are built (``wiring.schema_params``: vectorizer and compression on Azure)."""
+
+    dimensions: int
+    retention: timedelta = timedelta(hours=72)
+    params: Callable[[str, int], SchemaParams] = _default_params
+
+    def definition(self, version: int, name: str) -> SearchIndex:
+        if version not in VERSIONS:
+            raise ConfigurationError(f"unknown index schema version {version}; known: {sorted(VERSIONS)}")
+        return VERSIONS[version](self.params(name, self.dimensions))
+
+
+async def find_live(admin: IndexAdmin, indexes: list[PhysicalIndex] | None = None) -> PhysicalIndex | None:
+    """The index readers use: the alias's target, else ``<alias>-v<LATEST>`` when it exists, else None."""
+    indexes = await admin.list_indexes() if indexes is None else indexes
+    target = await admin.get_alias()
+    name = target or physical_name(admin.alias, LATEST)
+    found = next((index for index in indexes if index.name == name), None)
+    if target is not None and found is None:
+        raise ConfigurationError(f"alias {admin.alias} points at {target}, which is not one of its versioned indexes")
+    return found
+
+
+def default_version(live: PhysicalIndex | None) -> int:
+    """The version ``apply`` and ``migrate`` target without ``--to``: LATEST, or the live index's own version when
+    it is newer (a registered version applied before its release is never downgraded by default)."""
+    return max(LATEST, live.version) if live is not None else LATEST
+
+
+async def drift(admin: IndexAdmin, config: SchemaConfig, live: PhysicalIndex) -> SchemaDiff:
+    """Changes from the definition the live index holds to the one its version defines now."""
+    current = await admin.get_definition(live.name)
+    if current is None:
+        raise ConfigurationError(f"index {live.name} vanished")
+    return diff_indexes(current, config.definition(live.version, live.name))
+
+
+def delete_after(index: PhysicalIndex, admin: IndexAdmin, config: SchemaConfig) -> datetime | None:
+    """When ``gc`` may delete ``index`` (None: never, it is live, building or was never retired)."""
+    if index.state is not IndexState.READY or index.retired_at is None:
+        return None
+    return index.retired_at + max(config.retention, timedelta(seconds=admin.propagation_seconds))
+
+
+async def collect_garbage(admin: IndexAdmin, config: SchemaConfig, *, now: datetime | None = None) -> list[str]:
+    """Delete every retired index whose retention has passed; never the alias's target. Returns the names."""
+    now = now or datetime.now(UTC)
+    live = await admin.get_alias()
+    deleted = []
+    for index in await admin.list_indexes():
+        due = delete_after(index, admin, config)
+        if index.name != live and due is not None and now >= due and await admin.delete_index(index.name):
+            deleted.append(index.name)
+    return deleted
+
+
+@dataclass
+class Status:
+    alias: str
+    alias_target: str | None
+    live: PhysicalIndex | None
+    documents: int | None = None
+    chunks: int | None = None
+    drift: SchemaDiff = field(default_factory=SchemaDiff)
+    latest: int = LATEST
+    upgrade: SchemaDiff | None = None
+    others: list[tuple[PhysicalIndex, datetime | None]] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "alias": self.alias,
+            "alias_target": self.alias_target,
+            "live": self.live.as_dict() if self.live else None,
+            "documents": self.documents,
+            "chunks": self.chunks,
+            "drift": self.drift.as_dict(),
+            "latest_version": self.latest,
+            "upgrade": self.upgrade.as_dict() if self.upgrade is not None else None,
+            "indexes": [
+                {**index.as_dict(), "delete_after": due.isoformat() if due else None} for index, due in self.others
+            ],
+        }
+
+
+async def status(admin: IndexAdmin, config: SchemaConfig) -> Status:
+    """The live index, its counts and drift, the upgrade to LATEST if it is older, and every other index."""
+    indexes = await admin.list_indexes()
+    live = await find_live(admin, indexes)
+    result = Status(alias=admin.alias, alias_target=await admin.get_alias(), live=live)
+    result.others = [(i, delete_after(i, admin, config)) for i in indexes if live is None or i.name != live.name]
+    if live is None:
+        return result
+    index = admin.open_index(live)
+    try:
+        stats = await index.stats()
+    finally:
+        await index.close()
+    result.documents, result.chunks = stats.documents, stats.chunks
+    result.drift = await drift(admin, config, live)
+    if live.version < LATEST:
+        current = await admin.get_definition(live.name)
+        result.upgrade = diff_indexes(current, config.definition(LATEST, live.name))
+    return result
+
+
+@dataclass
+class ApplyResult:
+    alias: str
+    index: str
+    version_before: int | None
+    version: int
+    created: bool = False
+    alias_set: bool = False
+    changes: SchemaDiff = field(default_factory=SchemaDiff)
+    deleted: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "alias": self.alias,
+            "index": self.index,
+            "version_before": self.version_before,
+            "version": self.version,
+            "created": self.created,
+            "alias_set": self.alias_set,
+            "changes": self.changes.as_dict(),
+            "deleted": self.deleted,
+        }
+
+
+async def apply(admin: IndexAdmin, config: SchemaConfig, *, version: int | None = None) -> ApplyResult:
+    """Create ``version`` if nothing is live, else bring the live index to it IN PLACE; point the alias at it.
+
+    ``version`` defaults to ``default_version``. ConfigurationError (nothing changed) when that needs a rebuild: the
+    message says to run ``schema migrate``."""
+    indexes = await admin.list_indexes()
+    live = await find_live(admin, indexes)
+    version = default_version(live) if version is None else version
+    config.definition(version, physical_name(admin.alias, version))  # unknown version: fail before anything
+    if live is None:
+        name = physical_name(admin.alias, version)
+        if any(index.name == name for index in indexes):
+            live = next(index for index in indexes if index.name == name)
+        else:
+            await admin.create_index(config.definition(version, name), version=version)
+            await admin.mark_ready(name)
+            await admin.set_alias(name)
+            result = ApplyResult(admin.alias, name, None, version, created=True, alias_set=True)
+            result.deleted = await collect_garbage(admin, config)
+            return result
+    if live.version > version:
+        raise ConfigurationError(
+            f"{live.name} is at schema v{live.version}, newer than v{version}: use `schema rollback` to go back"
+        )
+    current = await admin.get_definition(live.name)
+    changes = diff_indexes(current, config.definition(version, live.name))
+    if changes.rebuild:
+        listed = "; ".join(change.describe() for change in changes.rebuild)
+        raise ConfigurationError(
+            f"{live.name} cannot become v{version} in place ({listed}): run `python -m ingestion schema migrate "
+            f"--to {version}` to rebuild it as a new index"
+        )
+    result = ApplyResult(admin.alias, live.name, live.version, version, changes=changes)
+    if changes or live.version != version:
+        await admin.update_index(config.definition(version, live.name), version=version)
+    if await admin.get_alias() != live.name:
+        await admin.set_alias(live.name)
+        result.alias_set = True
+    result.deleted = await collect_garbage(admin, config)
+    return result
+
+
+async def rollback(admin: IndexAdmin, config: SchemaConfig, *, to: str | None = None, force: bool = False) -> dict:
+    """Point the alias back at the most recently retired ready index (or ``to``: a name or a version number)."""
+    current = await admin.get_alias()
+    if current is None:
+        raise ConfigurationError(f"alias {admin.alias} does not exist yet: nothing to roll back")
+    candidates = [i for i in await admin.list_indexes() if i.name != current and i.state is IndexState.READY]
+    if to is not None:
+        candidates = [i for i in candidates if to in (i.name, str(i.version))]
+    else:
+        candidates = [i for i in candidates if i.retired_at is not None]
+    if not candidates:
+        wanted = f" matching {to!r}" if to is not None else ""
+        raise ConfigurationError(
+            f"no earlier ready index{wanted} is kept for alias {admin.alias} "
+            "(retired indexes are deleted SCHEMA_RETENTION_HOURS after the swap)"
+        )
+    target = max(candidates, key=lambda i: (i.retired_at or datetime.min.replace(tzinfo=UTC), i.version))
+    if target.dimensions != config.dimensions and not force:
+        raise ConfigurationError(
+            f"{target.name} holds {target.dimensions}-dimension vectors but the embedder makes {config.dimensions}: "
+            "restore the embedding settings first (or pass --force)"
+        )
+    await admin.set_alias(target.name)
+    return {"alias": admin.alias, "from": current, "to": target.name, "version": target.version}

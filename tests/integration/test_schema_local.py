@@ -1,0 +1,485 @@
+"""Versioned schemas on the local store: apply in place, migrate with verification and alias swap, embedding reuse,
+interrupted migrations, queries during a migration, rollback, retention, drift, and the ``schema`` command line."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sqlite3
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+import pytest
+from azure.search.documents.indexes.models import SearchableField, SearchIndex
+
+import index_schemas
+from index_schemas import SchemaParams, v1, v2
+from ingestion import wiring
+from ingestion.cli import main
+from ingestion.embedding.hashing import HashEmbedder
+from ingestion.errors import ConfigurationError
+from ingestion.indexing.admin import IndexState
+from ingestion.indexing.local_admin import LocalIndexAdmin
+from ingestion.models import SearchMode, SourceItem
+from ingestion.schema import lifecycle
+from ingestion.schema.estimate import estimate_migration
+from ingestion.schema.migrate import MigrationResult, migrate, plan_migration
+from ingestion.schema.migrate import abort as migrate_abort
+from ingestion.settings import Settings
+from ingestion.sources.local import LocalFolderSource
+
+ALIAS = "grounding"
+TOPICS = {
+    "backup.md": "# Backups\n\nBackups run nightly to the geo-redundant vault in West Europe.\n",
+    "tokens.md": "# Token limits\n\nEvery chunk stays under the token cap of the embedding model.\n",
+    "invoices.txt": "Invoices go to the finance mailbox and are paid within one month.\n",
+    "keys.md": "# Keys\n\nThe alpha service rotates its keys every ninety days.\n",
+    "cluster.md": "# Cluster\n\nThe beta cluster lives in Sweden Central with three zones.\n",
+    "onboarding.html": "<html><head><title>Onboarding</title></head><body><h1>Onboarding</h1>"
+    "<p>New staff get a laptop and a badge on day one.</p></body></html>",
+}
+
+
+class Embedder:
+    """The hash embedder, counting what it embeds; can fail after ``fail_after`` calls or sleep in each call."""
+
+    def __init__(self, dimensions: int = 384, *, fail_after: int | None = None, delay: float = 0.0) -> None:
+        self.inner = HashEmbedder(dimensions)
+        self.model_id, self.dimensions = self.inner.model_id, dimensions
+        self.max_input_tokens = self.inner.max_input_tokens
+        self.fail_after, self.delay, self.calls, self.texts = fail_after, delay, 0, 0
+
+    async def embed(self, texts: Sequence[str]) -> np.ndarray:
+        if self.fail_after is not None and self.calls >= self.fail_after:
+            raise ConfigurationError("embedding deployment refused the credential (injected)")
+        self.calls += 1
+        self.texts += len(texts)
+        await asyncio.sleep(self.delay)
+        return await self.inner.embed(texts)
+
+    async def close(self) -> None:
+        return None
+
+
+class SlowSource(LocalFolderSource):
+    """A folder whose reads take ``delay`` seconds, so that a migration is long enough to query through."""
+
+    def __init__(self, root: Path, delay: float) -> None:
+        super().__init__(root)
+        self.delay = delay
+
+    async def read(self, item: SourceItem, *, max_bytes: int) -> bytes:
+        await asyncio.sleep(self.delay)
+        return await super().read(item, max_bytes=max_bytes)
+
+
+def build_v3(params: SchemaParams) -> SearchIndex:
+    """A REBUILD change a developer might make: ``source_path`` stops being facetable."""
+    index = v2.build(params)
+    next(f for f in index.fields if f.name == "source_path").facetable = False
+    return index
+
+
+@pytest.fixture
+def v3(monkeypatch: pytest.MonkeyPatch) -> int:
+    """Register v3 as a developer adding index_schemas/v3.py would (the registry is ours, not the SDK's)."""
+    monkeypatch.setitem(index_schemas.VERSIONS, 3, build_v3)
+    monkeypatch.setitem(index_schemas.TO_DOCUMENT, 3, v2.to_document)
+    return 3
+
+
+@dataclass
+class Env:
+    root: Path
+    settings: Settings
+    admin: LocalIndexAdmin
+
+    def config(self, dimensions: int = 384, hours: int = 72) -> lifecycle.SchemaConfig:
+        return lifecycle.SchemaConfig(dimensions=dimensions, retention=timedelta(hours=hours))
+
+    async def ingest(self, embedder: Embedder | None = None) -> None:
+        pipeline = wiring.build_pipeline(self.settings, embedder=embedder or Embedder())
+        await pipeline.index.ensure()
+        result = await pipeline.run(LocalFolderSource(self.root))
+        await pipeline.close()
+        assert result.failed == 0
+
+    async def migrate(self, version: int, embedder: Embedder, **kwargs: object) -> MigrationResult:
+        source = kwargs.pop("source", None) or LocalFolderSource(self.root)
+        plan = await plan_migration(self.admin, self.config(embedder.dimensions), version=version)
+
+        def pipeline_for(index, schema_version, live):  # type: ignore[no-untyped-def]
+            return wiring.build_pipeline(
+                self.settings, index=index, embedder=embedder, schema_version=schema_version, reuse_from=live
+            )
+
+        return await migrate(self.admin, self.config(embedder.dimensions), plan, source=source,
+                             pipeline_for=pipeline_for, **kwargs)  # fmt: skip
+
+    async def search(self, text: str, dimensions: int = 384) -> tuple[str, list[str]]:
+        """What a reader sees: the index the alias resolves to now, and the hits' source file names."""
+        index = wiring.build_index(self.settings, dimensions=dimensions)
+        try:
+            hits = await index.search(text, mode=SearchMode.TEXT, top=3)
+        finally:
+            await index.close()
+        return index.name, [Path(h.source_path).name for h in hits]
+
+    async def names(self) -> dict[str, tuple[int, str]]:
+        return {i.name: (i.version, str(i.state)) for i in await self.admin.list_indexes()}
+
+
+@pytest.fixture
+async def env(tmp_path: Path) -> AsyncIterator[Env]:
+    root = tmp_path / "docs"
+    root.mkdir()
+    for name, text in TOPICS.items():
+        (root / name).write_text(text)
+    settings = Settings(embedding_backend="hash", local_index_path=tmp_path / "index.sqlite")
+    admin = LocalIndexAdmin(settings.local_index_path, ALIAS)
+    yield Env(root, settings, admin)
+    await admin.close()
+
+
+def columns(env: Env, name: str) -> list[str]:
+    from ingestion.indexing.local_schema import table_prefix
+
+    with sqlite3.connect(env.settings.local_index_path) as conn:
+        return [row[1] for row in conn.execute(f'PRAGMA table_info("{table_prefix(name)}_chunks")')]
+
+
+# ---- apply --------------------------------------------------------------------------------------------------------
+
+
+async def test_apply_creates_the_latest_version_and_the_alias_then_is_idempotent(env: Env) -> None:
+    first = await lifecycle.apply(env.admin, env.config())
+    assert (first.index, first.version, first.created, first.alias_set) == ("grounding-v1", 1, True, True)
+    assert await env.admin.get_alias() == "grounding-v1" and await env.names() == {"grounding-v1": (1, "ready")}
+    again = await lifecycle.apply(env.admin, env.config())
+    assert (again.created, again.alias_set, bool(again.changes), again.deleted) == (False, False, False, [])
+    status = await lifecycle.status(env.admin, env.config())
+    assert (status.alias_target, status.documents, bool(status.drift)) == ("grounding-v1", 0, False)
+
+
+async def test_apply_v2_in_place_keeps_serving_and_ingest_backfills_with_zero_tokens(env: Env) -> None:
+    await env.ingest()
+    assert await env.search("ninety days") == ("grounding-v1", ["keys.md"])  # no alias yet: the fallback name
+    result = await lifecycle.apply(env.admin, env.config(), version=2)
+    assert (result.index, result.version_before, result.version, result.alias_set) == ("grounding-v1", 1, 2, True)
+    assert [(c.path, c.what) for c in result.changes.changes] == [
+        ("fields.file_type", "added"),
+        ("scoringProfiles.title-boost", "added"),
+    ]
+    assert "file_type" in columns(env, "grounding-v1")
+    assert await env.search("ninety days") == ("grounding-v1", ["keys.md"])
+    assert not (await lifecycle.status(env.admin, env.config())).drift
+
+    embedder = Embedder()
+    pipeline = wiring.build_pipeline(env.settings, embedder=embedder)
+    rerun = await pipeline.run(LocalFolderSource(env.root))
+    await pipeline.close()
+    assert (rerun.updated, rerun.tokens_embedded, embedder.texts) == (len(TOPICS), 0, 0)
+    with sqlite3.connect(env.settings.local_index_path) as conn:
+        from ingestion.indexing.local_schema import table_prefix
+
+        types = {row[0] for row in conn.execute(f'SELECT file_type FROM "{table_prefix("grounding-v1")}_chunks"')}
+    assert types == {"md", "txt", "html"}
+
+
+async def test_apply_refuses_a_rebuild_and_changes_nothing(env: Env, v3: int) -> None:
+    await env.ingest()
+    await lifecycle.apply(env.admin, env.config())
+    before = (await env.admin.get_definition("grounding-v1")).as_dict()
+    with pytest.raises(ConfigurationError, match=r"fields.source_path.facetable.*schema migrate --to 3"):
+        await lifecycle.apply(env.admin, env.config(), version=v3)
+    with pytest.raises(ConfigurationError, match=r"fields.embedding.dimensions: 384 -> 256.*migrate"):
+        await lifecycle.apply(env.admin, env.config(dimensions=256))
+    assert (await env.admin.get_definition("grounding-v1")).as_dict() == before
+    assert await env.names() == {"grounding-v1": (1, "ready")}
+
+
+def build_v4(params: SchemaParams) -> SearchIndex:
+    """An IN PLACE change that touches full-text search: a new searchable field."""
+    index = v1.build(params)
+    index.fields.append(SearchableField(name="summary", analyzer_name=v1.ANALYZER))
+    return index
+
+
+def v4_document(record, chunk):  # type: ignore[no-untyped-def]
+    return {**v1.to_document(record, chunk), "summary": f"digest of {Path(chunk.source_path).stem}"}
+
+
+async def test_an_added_searchable_field_rebuilds_full_text_in_place(env: Env, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(index_schemas.VERSIONS, 4, build_v4)
+    monkeypatch.setitem(index_schemas.TO_DOCUMENT, 4, v4_document)
+    await env.ingest()
+    result = await lifecycle.apply(env.admin, env.config(), version=4)
+    assert [(c.path, str(c.kind)) for c in result.changes.changes] == [("fields.summary", "in place")]
+    from ingestion.indexing.local_schema import table_prefix
+
+    with sqlite3.connect(env.settings.local_index_path) as conn:
+        fts = [row[1] for row in conn.execute(f'PRAGMA table_info("{table_prefix("grounding-v1")}_fts")')]
+    assert fts == ["title", "content", "summary"]
+    assert await env.search("ninety days") == ("grounding-v1", ["keys.md"])  # old rows were re-indexed for FTS
+    assert (await env.search("digest"))[1] == []
+    await env.ingest()
+    assert len((await env.search("digest"))[1]) == 3  # top 3 of the six documents now holding a summary
+
+
+async def test_the_local_admin_refuses_what_the_service_would(env: Env, v3: int) -> None:
+    await lifecycle.apply(env.admin, env.config())
+    definition = await env.admin.get_definition("grounding-v1")
+    with pytest.raises(ConfigurationError, match="already exists"):
+        await env.admin.create_index(definition, version=1)
+    with pytest.raises(ConfigurationError, match="target of alias grounding"):
+        await env.admin.delete_index("grounding-v1")
+    with pytest.raises(ConfigurationError, match="no such local index"):
+        await env.admin.set_alias("grounding-v7")
+    v3_definition = build_v3(SchemaParams("grounding-v1", 384))
+    with pytest.raises(ConfigurationError, match="cannot be applied in place"):
+        await env.admin.update_index(v3_definition, version=v3)
+    with pytest.raises(ConfigurationError, match="fields differ"):
+        await env.admin.update_index(v3_definition, version=2)
+    assert await env.admin.delete_index("grounding-v9") is False
+    assert await env.names() == {"grounding-v1": (1, "ready")}
+
+
+# ---- migrate ------------------------------------------------------------------------------------------------------
+
+
+async def test_a_field_only_rebuild_embeds_zero_tokens_and_swaps_the_alias(env: Env, v3: int) -> None:
+    await env.ingest()
+    estimate = await dry_run(env, v3, Embedder())
+    assert (estimate.tokens, estimate.reembed_all, estimate.read, estimate.chunks) == (0, False, 0, len(TOPICS))
+    assert await env.names() == {"grounding-v1": (1, "ready")}  # the dry run changed nothing
+
+    embedder = Embedder()
+    result = await env.migrate(v3, embedder)
+    assert result.swapped and result.verification.ok, result.verification.problems
+    assert (result.run.added, result.run.tokens_embedded, embedder.texts) == (len(TOPICS), 0, 0)
+    assert (result.verification.documents, result.verification.chunks) == (len(TOPICS), len(TOPICS))
+    assert await env.admin.get_alias() == "grounding-v3"
+    assert await env.search("ninety days") == ("grounding-v3", ["keys.md"])
+    indexes = {i.name: i for i in await env.admin.list_indexes()}
+    assert indexes["grounding-v1"].retired_at is not None and indexes["grounding-v3"].state is IndexState.READY
+
+
+async def test_a_dimension_change_reembeds_everything_and_the_estimate_says_so(env: Env) -> None:
+    await env.ingest()
+    estimate = await dry_run(env, 1, Embedder(256))
+    assert estimate.reembed_all and estimate.read == len(TOPICS) and estimate.reused_chunks == 0
+    embedder = Embedder(256)
+    result = await env.migrate(1, embedder)
+    assert result.swapped and result.plan.target == "grounding-v1-r2"  # a rebuild of the same version
+    assert result.run.tokens_embedded == estimate.tokens > 0 and embedder.texts == len(TOPICS)
+    assert await env.search("ninety days", dimensions=256) == ("grounding-v1-r2", ["keys.md"])
+
+
+async def test_an_interrupted_migration_leaves_the_alias_and_resumes(env: Env) -> None:
+    await env.ingest()
+    await lifecycle.apply(env.admin, env.config())
+    env.settings = replace(env.settings, max_concurrency=1)  # so exactly two documents finish before the failure
+    failing = Embedder(256, fail_after=2)
+    with pytest.raises(ConfigurationError, match="injected"):
+        await env.migrate(1, failing)
+    assert await env.admin.get_alias() == "grounding-v1"
+    assert await env.search("ninety days") == ("grounding-v1", ["keys.md"])
+    assert await env.names() == {"grounding-v1": (1, "ready"), "grounding-v1-r2": (1, "building")}
+    partial = env.admin.open_index((await env.admin.list_indexes())[1])
+    assert (await partial.stats()).documents == 2
+    await partial.close()
+
+    plan = await plan_migration(env.admin, env.config(256), version=1)
+    assert plan.resume is not None and plan.target == "grounding-v1-r2"
+    resumed = Embedder(256)
+    result = await env.migrate(1, resumed)
+    assert result.swapped and result.plan.resume is not None
+    assert (result.run.unchanged, result.run.added) == (2, len(TOPICS) - 2)  # the two finished before the failure
+    assert failing.texts + resumed.texts == len(TOPICS)
+    assert await env.admin.get_alias() == "grounding-v1-r2"
+
+
+async def test_a_cancelled_migration_leaves_the_alias_untouched(env: Env, v3: int) -> None:
+    await env.ingest()
+    task = asyncio.create_task(env.migrate(v3, Embedder(), source=SlowSource(env.root, delay=1.0)))
+    while "grounding-v3" not in await env.names():
+        await asyncio.sleep(0.01)
+    await asyncio.sleep(0.1)
+    assert not task.done()
+    task.cancel()  # what a killed process leaves behind, short of the file itself
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert await env.search("ninety days") == ("grounding-v1", ["keys.md"])
+    assert (await env.names())["grounding-v3"] == (3, "building")
+    assert await migrate_abort(env.admin) == ["grounding-v3"]  # `schema migrate --abort`
+    assert await env.names() == {"grounding-v1": (1, "ready")}
+
+
+async def test_queries_through_the_alias_work_during_the_whole_migration(env: Env, v3: int) -> None:
+    await env.ingest()
+    await lifecycle.apply(env.admin, env.config())
+    task = asyncio.create_task(env.migrate(v3, Embedder(), source=SlowSource(env.root, delay=0.2)))
+    seen: list[str] = []
+    while not task.done():
+        name, hits = await env.search("invoices finance mailbox")
+        assert hits == ["invoices.txt"]
+        seen.append(name)
+        await asyncio.sleep(0.01)
+    assert (await task).swapped
+    seen.append((await env.search("invoices finance mailbox"))[0])
+    assert seen.count("grounding-v1") >= 5 and seen[-1] == "grounding-v3"
+    assert seen == sorted(seen)  # never back to the old index once swapped
+
+
+async def test_verification_refuses_failures_and_documents_outside_the_source(env: Env, v3: int) -> None:
+    await env.ingest()
+    other = env.root.parent / "other"
+    other.mkdir()
+    (other / "extra.md").write_text("# Extra\n\nAn extra document from another folder.\n")
+    pipeline = wiring.build_pipeline(env.settings, embedder=Embedder())
+    await pipeline.run(LocalFolderSource(other))
+    await pipeline.close()
+    (env.root / "broken.pdf").write_bytes(b"this is not a pdf")
+
+    result = await env.migrate(v3, Embedder())
+    assert not result.swapped and await env.admin.get_alias() is None
+    assert result.verification.outside_scope == 1 and result.verification.failed == 1
+    assert len(result.verification.problems) == 2
+    assert await env.search("extra document") == ("grounding-v1", ["extra.md"])
+
+    accepted = await env.migrate(v3, Embedder(), max_failures=1, allow_outside_scope=True)
+    assert accepted.swapped and accepted.plan.resume is not None
+    assert await env.search("extra document") == ("grounding-v3", [])
+    assert (await env.admin.list_indexes())[0].retired_at is not None  # the fallback index is retired, and kept
+
+
+# ---- rollback, retention, drift -----------------------------------------------------------------------------------
+
+
+async def test_rollback_and_retention(env: Env, v3: int) -> None:
+    await env.ingest()
+    await env.migrate(v3, Embedder())
+    swapped = await lifecycle.rollback(env.admin, env.config())
+    assert swapped == {"alias": ALIAS, "from": "grounding-v3", "to": "grounding-v1", "version": 1}
+    assert await env.search("ninety days") == ("grounding-v1", ["keys.md"])
+    assert await lifecycle.collect_garbage(env.admin, env.config()) == []
+    later = datetime.now(UTC) + timedelta(hours=73)
+    assert await lifecycle.collect_garbage(env.admin, env.config(), now=later) == ["grounding-v3"]
+    assert await env.names() == {"grounding-v1": (1, "ready")}
+    with pytest.raises(ConfigurationError, match="no earlier ready index"):
+        await lifecycle.rollback(env.admin, env.config())
+    assert columns(env, "grounding-v3") == []  # its tables are gone
+
+
+async def test_rollback_refuses_other_dimensions_unless_forced(env: Env) -> None:
+    await env.ingest()
+    await env.migrate(1, Embedder(256))
+    with pytest.raises(ConfigurationError, match="384-dimension"):
+        await lifecycle.rollback(env.admin, env.config(dimensions=256))
+    assert (await lifecycle.rollback(env.admin, env.config(dimensions=256), force=True))["to"] == "grounding-v1"
+
+
+async def test_status_reports_drift_and_apply_repairs_what_is_in_place(env: Env) -> None:
+    await lifecycle.apply(env.admin, env.config(), version=2)
+    edited = (await env.admin.get_definition("grounding-v2")).as_dict()
+    edited["scoringProfiles"] = []  # someone removed the profile by hand
+    with sqlite3.connect(env.settings.local_index_path) as conn:
+        conn.execute("UPDATE index_meta SET definition = ? WHERE name = ?", (json.dumps(edited), "grounding-v2"))
+    status = await lifecycle.status(env.admin, env.config())
+    assert [(c.path, c.what, str(c.kind)) for c in status.drift.changes] == [
+        ("scoringProfiles.title-boost", "added", "in place")
+    ]
+    assert [c.path for c in (await lifecycle.status(env.admin, env.config(dimensions=256))).drift.rebuild] == [
+        "fields.embedding.dimensions"
+    ]
+    await lifecycle.apply(env.admin, env.config())  # the live index is v2: apply keeps it there, no downgrade
+    assert not (await lifecycle.status(env.admin, env.config())).drift
+
+
+async def dry_run(env: Env, version: int, embedder: Embedder):  # type: ignore[no-untyped-def]
+    plan = await plan_migration(env.admin, env.config(embedder.dimensions), version=version)
+    live = env.admin.open_index(plan.live) if plan.live else None
+    pipeline = wiring.build_pipeline(env.settings, embedder=embedder, schema_version=version)
+    try:
+        return await estimate_migration(
+            pipeline,
+            LocalFolderSource(env.root),
+            live=live,
+            live_version=plan.live.version if plan.live else None,
+            live_dimensions=plan.live.dimensions if plan.live else None,
+            price=0.02,
+        )
+    finally:
+        await pipeline.index.close()
+        if live is not None:
+            await live.close()
+
+
+# ---- command line -------------------------------------------------------------------------------------------------
+
+
+def run_cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, dict | str]:
+    code = main(list(argv))
+    out = capsys.readouterr().out
+    return code, json.loads(out) if "--json" in argv else out
+
+
+@pytest.fixture
+def cli_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    for name in ("AZURE_OPENAI_ENDPOINT", "AZURE_SEARCH_ENDPOINT", "DOCUMENTINTELLIGENCE_ENDPOINT"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("EMBEDDING_BACKEND", "hash")
+    monkeypatch.setenv("LOCAL_INDEX_PATH", str(tmp_path / "cli.sqlite"))
+    root = tmp_path / "docs"
+    root.mkdir()
+    for name, text in TOPICS.items():
+        (root / name).write_text(text)
+    return root
+
+
+def test_the_schema_command_line(cli_env: Path, v3: int, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["ingest", str(cli_env), "--json"]) == 0
+    capsys.readouterr()
+    code, diff = run_cli(capsys, "schema", "diff", "live", "3", "--json")
+    assert code == 0 and diff["kind"] == "rebuild"
+    assert run_cli(capsys, "schema", "apply", "--to", "3")[0] == 2  # refused: needs migrate
+    assert run_cli(capsys, "schema", "migrate", "--to", "3")[0] == 2  # no source given
+    code, dry = run_cli(capsys, "schema", "migrate", str(cli_env), "--to", "3", "--dry-run", "--json")
+    assert code == 0 and dry["estimate"]["tokens_to_embed"] == 0 and dry["plan"]["target"] == "grounding-v3"
+    code, done = run_cli(capsys, "schema", "migrate", str(cli_env), "--to", "3", "--json")
+    assert code == 0 and done["swapped"] and done["run"]["tokens_embedded"] == 0
+    code, status = run_cli(capsys, "schema", "status", "--json")
+    assert code == 0 and status["alias_target"] == "grounding-v3" and status["documents"] == len(TOPICS)
+    code, hits = run_cli(capsys, "search", "ninety days", "--mode", "text", "--json")
+    assert code == 0 and Path(hits["hits"][0]["source"]).name == "keys.md"
+    assert run_cli(capsys, "status", "--json")[1]["index"] == "grounding-v3"
+    code, back = run_cli(capsys, "schema", "rollback", "--json")
+    assert code == 0 and back["to"] == "grounding-v1"
+    code, text = run_cli(capsys, "schema", "status")
+    assert code == 0 and "alias grounding -> grounding-v1" in text and "grounding-v3: schema v3, ready" in text
+    code, migrated_again = run_cli(capsys, "schema", "migrate", str(cli_env), "--to", "1", "--json")
+    assert code == 0 and migrated_again["plan"]["up_to_date"]
+    assert run_cli(capsys, "schema", "gc", "--json") == (0, {"deleted": []})  # kept 72 hours
+
+
+def test_gc_from_the_command_line_honours_the_retention(
+    cli_env: Path, v3: int, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert main(["ingest", str(cli_env), "--json"]) == 0
+    assert main(["schema", "migrate", str(cli_env), "--to", "3", "--json"]) == 0
+    capsys.readouterr()
+    monkeypatch.setenv("SCHEMA_RETENTION_HOURS", "0")
+    assert run_cli(capsys, "schema", "gc", "--json") == (0, {"deleted": ["grounding-v1"]})
+    code, status = run_cli(capsys, "schema", "status", "--json")
+    assert code == 0 and status["alias_target"] == "grounding-v3" and status["indexes"] == []
+
+
+def test_status_exits_1_on_drift(cli_env: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert run_cli(capsys, "schema", "apply", "--json")[0] == 0
+    with sqlite3.connect(Settings.from_env().local_index_path) as conn:
+        conn.execute("UPDATE index_meta SET definition = json_set(definition, '$.description', 'hand edit')")
+    code, status = run_cli(capsys, "schema", "status", "--json")
+    assert code == 1 and status["drift"]["changes"][0]["path"] == "description"

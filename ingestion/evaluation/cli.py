@@ -1,0 +1,60 @@
+"""``python -m ingestion eval GOLDEN.jsonl --root DIR [--mode hybrid|text|vector|all] [--top K] [--json]
+[--min-recall-at-5 X]``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from ingestion import wiring
+from ingestion.errors import ConfigurationError
+from ingestion.evaluation.runner import evaluate, load_golden, resolve_root
+from ingestion.models import SearchMode
+from ingestion.settings import Settings
+
+COLUMNS = ("recall@1", "recall@5", "recall@10", "mrr@10", "ndcg@10")
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser("eval", help="retrieval quality of the configured index on a golden set")
+    parser.add_argument("golden", type=Path, help='JSONL lines {"id", "query", "relevant": [paths relative to --root]}')
+    parser.add_argument("--root", required=True, help="folder the relevant paths are relative to (or 'container/')")
+    parser.add_argument("--mode", choices=[*(m.value for m in SearchMode), "all"], default=SearchMode.HYBRID.value)
+    parser.add_argument("--top", type=int, default=10, help="documents kept per query (metrics use up to 10)")
+    parser.add_argument("--min-recall-at-5", type=float, default=None, help="exit 1 when recall@5 is below this")
+    parser.add_argument("--json", action="store_true")
+    parser.set_defaults(handler=cmd_eval)
+
+
+async def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
+    if not args.golden.is_file():
+        raise ConfigurationError(f"{args.golden}: no such golden file")
+    if args.top < 1:
+        raise ConfigurationError("--top must be at least 1")
+    queries = load_golden(args.golden)
+    modes = list(SearchMode) if args.mode == "all" else [SearchMode(args.mode)]
+    embedder = wiring.build_embedder(settings)
+    index = wiring.build_index(settings, dimensions=embedder.dimensions)
+    try:
+        reports = [
+            await evaluate(queries, index=index, embedder=embedder, root=resolve_root(args.root), mode=m, top=args.top)
+            for m in modes
+        ]
+    finally:
+        await index.close()
+        await embedder.close()
+    if args.json:
+        print(json.dumps(reports[0] if len(reports) == 1 else {"modes": reports}))
+    else:
+        print(f"{'mode':<8}" + "".join(f"{c:>11}" for c in COLUMNS) + "     misses")
+        for report in reports:
+            print(
+                f"{report['mode']:<8}"
+                + "".join(f"{report[c]:>11.4f}" for c in COLUMNS)
+                + f"{len(report['misses']):>11}"
+            )
+    gate = args.min_recall_at_5
+    if gate is not None and any(report["recall@5"] < gate for report in reports):
+        return 1
+    return 0

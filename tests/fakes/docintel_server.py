@@ -30,7 +30,6 @@ fractional here to keep tests fast; the service sends whole seconds. It runs in 
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import binascii
 import hashlib
@@ -48,6 +47,8 @@ from typing import Any
 
 from aiohttp import web
 from pypdf import PasswordType, PdfReader
+
+from tests.fakes.loopback import LoopbackServer
 
 API_VERSION = "2024-11-30"
 MODELS = frozenset({"prebuilt-layout", "prebuilt-read"})
@@ -138,7 +139,7 @@ class _Reply(Exception):
         self.payload = {"error": error}
 
 
-class FakeDocumentIntelligenceServer:
+class FakeDocumentIntelligenceServer(LoopbackServer):
     def __init__(
         self,
         *,
@@ -162,52 +163,15 @@ class FakeDocumentIntelligenceServer:
         self._rejected: dict[str, tuple[str, str]] = {}
         self._failing_operations: deque[tuple[str, str]] = deque()
         self._operations: dict[str, _Operation] = {}
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._runner: web.AppRunner | None = None
-        self._thread: threading.Thread | None = None
-        self.url = ""
 
     # -- lifecycle ----------------------------------------------------------------------------------------------------
-    def start(self) -> str:
-        """Start serving on a free port of 127.0.0.1 and return the endpoint URL."""
-        ready = threading.Event()
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._serve, args=(ready,), name="fake-docintel", daemon=True)
-        self._thread.start()
-        if not ready.wait(10):
-            raise RuntimeError("fake Document Intelligence server did not start")
-        return self.url
+    thread_name = "fake-docintel"
 
-    def stop(self) -> None:
-        if self._loop is None or self._thread is None:
-            return
-        if self._runner is not None:
-            asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result(10)
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(10)
-        self._loop.close()
-        self._loop = None
-
-    def __enter__(self) -> FakeDocumentIntelligenceServer:
-        self.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    def _serve(self, ready: threading.Event) -> None:
-        assert self._loop is not None
-        asyncio.set_event_loop(self._loop)
+    def make_app(self) -> web.Application:
         app = web.Application(client_max_size=2 * self.max_bytes + 1024 * 1024)
         app.router.add_post(_PREFIX + "/{model:[^/:]+}:analyze", self._analyze)
         app.router.add_get(_PREFIX + "/{model}/analyzeResults/{operation}", self._result)
-        self._runner = web.AppRunner(app, access_log=None)
-        self._loop.run_until_complete(self._runner.setup())
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        self._loop.run_until_complete(site.start())
-        self.url = f"http://127.0.0.1:{self._runner.addresses[0][1]}"
-        ready.set()
-        self._loop.run_forever()
+        return app
 
     # -- programmable faults and counters -----------------------------------------------------------------------------
     def fail_next(

@@ -34,6 +34,7 @@ import numpy as np
 from aiohttp import web
 
 from ingestion.tokenizer import get_tokenizer
+from tests.fakes.loopback import LoopbackServer
 
 NATIVE_DIMENSIONS = {"text-embedding-3-small": 1536, "text-embedding-3-large": 3072, "text-embedding-ada-002": 1536}
 MAX_INPUTS = 2048
@@ -88,7 +89,7 @@ class _SlidingWindow:
         self._used += units
 
 
-class FakeOpenAIServer:
+class FakeOpenAIServer(LoopbackServer):
     def __init__(
         self,
         *,
@@ -119,53 +120,19 @@ class FakeOpenAIServer:
         self._malformed = 0
         self._delays: deque[float] = deque()
         self.records: list[RequestRecord] = []
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._runner: web.AppRunner | None = None
-        self._thread: threading.Thread | None = None
-        self.url = ""
 
     # -- lifecycle ----------------------------------------------------------------------------------------------------
+    thread_name = "fake-openai"
+
     def start(self) -> str:
-        """Start serving on a free port of 127.0.0.1 and return the base URL (the ``azure_endpoint``)."""
+        """Start serving and return the base URL (the ``azure_endpoint``); loads the tokenizer first."""
         get_tokenizer()
-        ready = threading.Event()
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._serve, args=(ready,), name="fake-openai", daemon=True)
-        self._thread.start()
-        if not ready.wait(10):
-            raise RuntimeError("fake Azure OpenAI server did not start")
-        return self.url
+        return super().start()
 
-    def stop(self) -> None:
-        if self._loop is None or self._thread is None:
-            return
-        if self._runner is not None:
-            asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result(10)
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(10)
-        self._loop.close()
-        self._loop = None
-
-    def __enter__(self) -> FakeOpenAIServer:
-        self.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    def _serve(self, ready: threading.Event) -> None:
-        assert self._loop is not None
-        asyncio.set_event_loop(self._loop)
+    def make_app(self) -> web.Application:
         app = web.Application(client_max_size=64 * 1024 * 1024)
         app.router.add_post("/openai/deployments/{deployment}/embeddings", self._embeddings)
-        self._runner = web.AppRunner(app, access_log=None)
-        self._loop.run_until_complete(self._runner.setup())
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        self._loop.run_until_complete(site.start())
-        port = self._runner.addresses[0][1]
-        self.url = f"http://127.0.0.1:{port}"
-        ready.set()
-        self._loop.run_forever()
+        return app
 
     # -- programmable faults and counters -----------------------------------------------------------------------------
     def fail_next(self, count: int, *, status: int = 500, retry_after: float | None = None) -> None:

@@ -47,6 +47,7 @@ from typing import Any
 
 from aiohttp import web
 
+from tests.fakes.loopback import LoopbackServer
 from tests.fakes.search_admin import AdminRoutes
 from tests.fakes.search_query import execute
 from tests.fakes.search_store import (
@@ -102,7 +103,7 @@ class _Fault:
     message: str
 
 
-class FakeSearchServer(AdminRoutes):
+class FakeSearchServer(LoopbackServer, AdminRoutes):
     def __init__(
         self,
         *,
@@ -128,52 +129,15 @@ class FakeSearchServer(AdminRoutes):
         self._item_faults: dict[str, deque[tuple[int, str]]] = {}
         self._delays: deque[tuple[str, float]] = deque()
         self._etag = 0
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._runner: web.AppRunner | None = None
-        self._thread: threading.Thread | None = None
-        self.url = ""
 
     # -- lifecycle ----------------------------------------------------------------------------------------------------
-    def start(self) -> str:
-        """Start serving on a free port of 127.0.0.1 and return the endpoint URL."""
-        ready = threading.Event()
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._serve, args=(ready,), name="fake-search", daemon=True)
-        self._thread.start()
-        if not ready.wait(10):
-            raise RuntimeError("fake Azure AI Search server did not start")
-        return self.url
+    thread_name = "fake-search"
 
-    def stop(self) -> None:
-        if self._loop is None or self._thread is None:
-            return
-        if self._runner is not None:
-            asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result(10)
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(10)
-        self._loop.close()
-        self._loop = None
-
-    def __enter__(self) -> FakeSearchServer:
-        self.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    def _serve(self, ready: threading.Event) -> None:
-        assert self._loop is not None
-        asyncio.set_event_loop(self._loop)
+    def make_app(self) -> web.Application:
         # Far above the 16 MB limit, so that the service's own 413 (not aiohttp's) answers oversized batches.
         app = web.Application(client_max_size=256 * 1024 * 1024)
         app.router.add_route("*", "/{tail:.*}", self._dispatch)
-        self._runner = web.AppRunner(app, access_log=None)
-        self._loop.run_until_complete(self._runner.setup())
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        self._loop.run_until_complete(site.start())
-        self.url = f"http://127.0.0.1:{self._runner.addresses[0][1]}"
-        ready.set()
-        self._loop.run_forever()
+        return app
 
     # -- programmable faults, counters and inspection -----------------------------------------------------------------
     def fail_requests(

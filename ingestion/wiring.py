@@ -49,12 +49,18 @@ class IndexTarget:
 
 def resolve_target(settings: Settings) -> IndexTarget:
     """The physical index readers and writers use: the one the alias (AZURE_SEARCH_INDEX) points at, else (no alias
-    yet) the latest version's physical name. Local: read from the SQLite file. Azure AI Search: the latest version's
-    physical name until the Azure index admin resolves the alias (see docs/schema-versions.md)."""
+    yet) the latest version's physical name. Local: read from the SQLite file. Azure AI Search: the service alias
+    (API key auth only; with a token the latest version's physical name, see docs/schema-versions.md)."""
     if settings.index_backend == "local":
         from ingestion.indexing.local_admin import read_target
 
         found = read_target(Path(settings.local_index_path), settings.azure_search_index)
+        if found is not None:
+            return IndexTarget(*found)
+    elif settings.index_backend == "azure_search":
+        from ingestion.indexing.azure_admin import read_target as read_azure_target
+
+        found = read_azure_target(settings)
         if found is not None:
             return IndexTarget(*found)
     return IndexTarget(index_name(settings), index_schemas.LATEST)
@@ -68,7 +74,7 @@ def build_index(settings: Settings, *, dimensions: int, name: str | None = None,
     if settings.index_backend == "azure_search":
         from ingestion.indexing.azure_search import AzureSearchIndex
 
-        return AzureSearchIndex.from_settings(settings, dimensions=dimensions, index_name=name)
+        return AzureSearchIndex.from_settings(settings, dimensions=dimensions, index_name=name, version=version)
     from ingestion.indexing.local import LocalIndex
 
     return LocalIndex(
@@ -79,10 +85,9 @@ def build_index(settings: Settings, *, dimensions: int, name: str | None = None,
 def build_admin(settings: Settings) -> IndexAdmin:
     """The administrator of the alias's physical indexes (schema versions, alias swaps, retention)."""
     if settings.index_backend == "azure_search":
-        raise ConfigurationError(
-            "the schema commands do not manage Azure AI Search indexes yet (INDEX_BACKEND=azure_search); "
-            "use INDEX_BACKEND=local, or create the index version and alias in the portal"
-        )
+        from ingestion.indexing.azure_admin import AzureIndexAdmin
+
+        return AzureIndexAdmin.from_settings(settings)
     from ingestion.indexing.local_admin import LocalIndexAdmin
 
     return LocalIndexAdmin(Path(settings.local_index_path), settings.azure_search_index, rrf_k=settings.rrf_k)

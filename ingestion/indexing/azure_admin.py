@@ -1,0 +1,261 @@
+"""``IndexAdmin`` for Azure AI Search: the physical indexes behind one alias, over the async ``SearchIndexClient``.
+
+Physical indexes are named ``<alias>-v<N>[-r<K>]``; the alias is a service alias (GA in api-version 2026-04-01, one
+alias -> one index). The bookkeeping the local store keeps in ``index_meta`` (schema ``version``, ``state``,
+``retired_at``, ``created_at``) lives here in the index's ``description`` as a small JSON object under the key
+``ingestion``; ``get_definition`` strips it, so drift checks compare only the real definition. An index without that
+JSON (made in the portal) counts as ready, never retired, at the version in its name.
+
+An alias swap takes about 10 s to reach every reader (``propagation_seconds``, a constructor parameter): retention
+(``schema gc``) never deletes the old index sooner than that after the swap. The service refuses (400) to delete an
+index an alias maps to; ``delete_index`` refuses first with a ConfigurationError.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from azure.core.credentials import AzureKeyCredential
+from azure.core.credentials_async import AsyncTokenCredential
+from azure.core.exceptions import AzureError, ResourceNotFoundError
+from azure.search.documents.indexes.aio import SearchIndexClient
+from azure.search.documents.indexes.models import SearchAlias, SearchIndex
+
+from index_schemas import VERSIONS, field_specs, parse_physical_name
+from index_schemas.diff import diff_indexes
+from ingestion.errors import ConfigurationError
+from ingestion.indexing.admin import IndexState, PhysicalIndex
+from ingestion.indexing.azure_batches import API_VERSION
+from ingestion.indexing.azure_errors import translate
+from ingestion.indexing.azure_search import AzureSearchIndex
+from ingestion.settings import Settings, is_valid_index_name
+
+META_KEY = "ingestion"
+PROPAGATION_SECONDS = 10.0
+
+
+class AzureIndexAdmin:
+    """The physical indexes behind ``alias`` on the service at ``endpoint`` (see ``admin.IndexAdmin``)."""
+
+    def __init__(
+        self,
+        endpoint: str,
+        alias: str,
+        *,
+        credential: AzureKeyCredential | AsyncTokenCredential | None = None,
+        propagation_seconds: float | None = None,
+        timeout_seconds: float = 60.0,
+    ) -> None:
+        if not is_valid_index_name(alias):
+            raise ConfigurationError(f"{alias!r} is not a valid index alias")
+        self.endpoint = endpoint
+        self.alias = alias
+        self.propagation_seconds = PROPAGATION_SECONDS if propagation_seconds is None else propagation_seconds
+        self._credential = credential
+        self._timeout = timeout_seconds
+        self._client: SearchIndexClient | None = None
+
+    @classmethod
+    def from_settings(cls, settings: Settings, **options: Any) -> AzureIndexAdmin:
+        if not settings.azure_search_endpoint:
+            raise ConfigurationError("AZURE_SEARCH_ENDPOINT is required for the Azure AI Search index admin")
+        key = settings.azure_search_api_key
+        credential = AzureKeyCredential(key.get()) if key is not None else None
+        return cls(settings.azure_search_endpoint, settings.azure_search_index, credential=credential, **options)
+
+    def _indexes(self) -> SearchIndexClient:
+        if self._client is None:
+            if self._credential is None:
+                from azure.identity.aio import DefaultAzureCredential
+
+                self._credential = DefaultAzureCredential()
+            self._client = SearchIndexClient(
+                self.endpoint,
+                self._credential,
+                api_version=API_VERSION,
+                connection_timeout=self._timeout,
+                read_timeout=self._timeout,
+            )
+        return self._client
+
+    # -- IndexAdmin ----------------------------------------------------------------------------------------------
+
+    async def list_indexes(self) -> list[PhysicalIndex]:
+        try:
+            found = [index async for index in self._indexes().list_indexes()]
+        except AzureError as exc:
+            raise translate(exc, what=f"list the indexes of alias {self.alias}") from exc
+        parsed = [(parse_physical_name(self.alias, str(i.name)), i) for i in found]
+        return [_physical(index) for key, index in sorted(((p, i) for p, i in parsed if p), key=lambda x: x[0])]
+
+    async def get_definition(self, name: str) -> SearchIndex | None:
+        raw = await self._get(name)
+        if raw is None:
+            return None
+        _, definition = _split(raw)
+        return definition
+
+    async def create_index(self, definition: SearchIndex, *, version: int) -> PhysicalIndex:
+        name = str(definition.name)
+        _check_version(version)
+        if await self._get(name) is not None:
+            raise ConfigurationError(f"Azure AI Search index {name} already exists")
+        now = datetime.now(UTC).isoformat()
+        meta = {"version": version, "state": IndexState.BUILDING.value, "created_at": now, "retired_at": None}
+        created = await self._put(_with_meta(definition, meta), what=f"create {name}", create=True)
+        return _physical(created)
+
+    async def update_index(self, definition: SearchIndex, *, version: int) -> PhysicalIndex:
+        name = str(definition.name)
+        _check_version(version)
+        raw = await self._get(name)
+        if raw is None:
+            raise ConfigurationError(f"Azure AI Search index {name} does not exist")
+        meta, current = _split(raw)
+        rebuild = diff_indexes(current, definition).rebuild
+        if rebuild:
+            change = rebuild[0].describe()
+            raise ConfigurationError(f"Azure AI Search index {name}: {change} cannot be applied in place")
+        updated = await self._put(_with_meta(definition, {**meta, "version": version}), what=f"update {name}")
+        return _physical(updated)
+
+    async def mark_ready(self, name: str) -> None:
+        await self._write_meta(name, state=IndexState.READY.value)
+
+    async def delete_index(self, name: str) -> bool:
+        if await self.get_alias() == name:
+            raise ConfigurationError(f"Azure AI Search index {name} is the target of alias {self.alias}: move it first")
+        try:
+            await self._indexes().delete_index(name)
+        except ResourceNotFoundError:
+            return False
+        except AzureError as exc:
+            raise translate(exc, what=f"delete index {name}") from exc
+        return True
+
+    async def get_alias(self) -> str | None:
+        try:
+            alias = await self._indexes().get_alias(self.alias)
+        except ResourceNotFoundError:
+            return None
+        except AzureError as exc:
+            raise translate(exc, what=f"resolve alias {self.alias}") from exc
+        return str(alias.indexes[0]) if alias.indexes else None
+
+    async def set_alias(self, name: str) -> None:
+        if await self._get(name) is None:
+            raise ConfigurationError(f"cannot point alias {self.alias} at {name}: no such Azure AI Search index")
+        previous = await self.get_alias()
+        try:
+            await self._indexes().create_or_update_alias(SearchAlias(name=self.alias, indexes=[name]))
+        except AzureError as exc:
+            raise translate(exc, what=f"point alias {self.alias} at {name}") from exc
+        if previous is not None and previous != name:
+            await self._write_meta(previous, retired_at=datetime.now(UTC).isoformat())
+        await self._write_meta(name, retired_at=None)
+
+    def open_index(self, index: PhysicalIndex) -> AzureSearchIndex:
+        return AzureSearchIndex(
+            self.endpoint, index.name, index.dimensions, credential=self._credential, version=index.version
+        )
+
+    async def close(self) -> None:
+        if self._client is not None:
+            await self._client.close()
+        self._client = None
+
+    # -- helpers -------------------------------------------------------------------------------------------------
+
+    async def _get(self, name: str) -> SearchIndex | None:
+        try:
+            return await self._indexes().get_index(name)
+        except ResourceNotFoundError:
+            return None
+        except AzureError as exc:
+            raise translate(exc, what=f"read the definition of {name}") from exc
+
+    async def _put(self, definition: SearchIndex, *, what: str, create: bool = False) -> SearchIndex:
+        try:
+            if create:
+                return await self._indexes().create_index(definition)
+            return await self._indexes().create_or_update_index(definition)
+        except AzureError as exc:
+            raise translate(exc, what=what) from exc
+
+    async def _write_meta(self, name: str, **changes: object) -> None:
+        raw = await self._get(name)
+        if raw is None:
+            raise ConfigurationError(f"Azure AI Search index {name} does not exist")
+        meta, definition = _split(raw)
+        await self._put(_with_meta(definition, {**meta, **changes}), what=f"record the state of {name}")
+
+
+def _check_version(version: int) -> None:
+    if version not in VERSIONS:
+        raise ConfigurationError(f"unknown index schema version {version}; known: {sorted(VERSIONS)}")
+
+
+def _split(raw: SearchIndex) -> tuple[dict[str, Any], SearchIndex]:
+    """The bookkeeping JSON kept in ``description`` and the definition without it (and without the etag)."""
+    body = raw.as_dict()
+    meta: dict[str, Any] = {}
+    try:
+        parsed = json.loads(body.get("description") or "")
+        if isinstance(parsed, dict) and isinstance(parsed.get(META_KEY), dict):
+            meta = parsed[META_KEY]
+            body.pop("description", None)
+    except ValueError:
+        pass
+    body.pop("@odata.etag", None)
+    return meta, SearchIndex(body)
+
+
+def _with_meta(definition: SearchIndex, meta: dict[str, Any]) -> SearchIndex:
+    body = definition.as_dict()
+    body.pop("@odata.etag", None)
+    body["description"] = json.dumps({META_KEY: meta}, sort_keys=True)
+    return SearchIndex(body)
+
+
+def _physical(raw: SearchIndex) -> PhysicalIndex:
+    meta, definition = _split(raw)
+    name = str(definition.name)
+    vectors = [spec for spec in field_specs(definition) if spec.is_vector]
+    dimensions = vectors[0].dimensions if vectors and vectors[0].dimensions else 0
+    parsed = parse_physical_name(name.rsplit("-v", 1)[0], name)
+    version = int(meta.get("version") or (parsed[0] if parsed else 0))
+    created, retired = meta.get("created_at"), meta.get("retired_at")
+    return PhysicalIndex(
+        name=name,
+        version=version,
+        dimensions=int(dimensions),
+        state=IndexState(meta.get("state") or IndexState.READY.value),
+        created_at=datetime.fromisoformat(created) if created else None,
+        retired_at=datetime.fromisoformat(retired) if retired else None,
+    )
+
+
+def read_target(settings: Settings) -> tuple[str, int] | None:
+    """``(name, version)`` of the index the alias points at, or None when there is no alias (for ``wiring``; sync:
+    one or two GETs with the synchronous client)."""
+    from azure.search.documents.indexes import SearchIndexClient as SyncIndexClient
+
+    key = settings.azure_search_api_key
+    if not settings.azure_search_endpoint or key is None:
+        return None  # token auth: resolved by the async admin only
+    alias = settings.azure_search_index
+    client = SyncIndexClient(settings.azure_search_endpoint, AzureKeyCredential(key.get()), api_version=API_VERSION)
+    try:
+        try:
+            found = client.get_alias(alias)
+        except ResourceNotFoundError:
+            return None
+        name = str(found.indexes[0])
+        index = _physical(client.get_index(name))
+    except AzureError as exc:
+        raise translate(exc, what=f"resolve alias {alias}") from exc
+    finally:
+        client.close()
+    return name, index.version

@@ -1,0 +1,143 @@
+"""Versioned schemas on Azure AI Search (the fake service, through the real SDK): the ``schema`` command line creates
+``<alias>-v<N>`` and the alias, migrates with vector reuse and an alias swap, rolls back, and retention-gated gc."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import replace
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+import index_schemas
+from index_schemas import v2
+from ingestion import wiring
+from ingestion.cli import main
+from ingestion.errors import ConfigurationError
+from ingestion.indexing import azure_admin
+from ingestion.indexing.admin import IndexState
+from ingestion.schema import lifecycle
+from ingestion.schema.migrate import migrate, plan_migration
+from ingestion.settings import Settings
+from ingestion.sources.local import LocalFolderSource
+from tests.fakes.search_server import FakeSearchServer
+from tests.integration.test_schema_local import TOPICS, Embedder, build_v3
+
+ALIAS = "grounding"
+
+
+def run_cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, dict | str]:
+    code = main(list(argv))
+    out = capsys.readouterr().out
+    return code, json.loads(out) if "--json" in argv else out
+
+
+@pytest.fixture
+def v3(monkeypatch: pytest.MonkeyPatch) -> int:
+    monkeypatch.setitem(index_schemas.VERSIONS, 3, build_v3)
+    monkeypatch.setitem(index_schemas.TO_DOCUMENT, 3, v2.to_document)
+    return 3
+
+
+@pytest.fixture
+def azure(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Path, FakeSearchServer]]:
+    server = FakeSearchServer()
+    server.start()
+    for name in ("AZURE_OPENAI_ENDPOINT", "DOCUMENTINTELLIGENCE_ENDPOINT", "AZURE_STORAGE_CONNECTION_STRING"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("EMBEDDING_BACKEND", "hash")
+    monkeypatch.setenv("INDEX_BACKEND", "azure_search")
+    monkeypatch.setenv("AZURE_SEARCH_ENDPOINT", server.url)
+    monkeypatch.setenv("AZURE_SEARCH_API_KEY", server.api_key)
+    monkeypatch.setattr(azure_admin, "PROPAGATION_SECONDS", 0.0)  # our constant, not the SDK's: no 10 s waits
+    root = tmp_path / "docs"
+    root.mkdir()
+    for name, text in TOPICS.items():
+        (root / name).write_text(text)
+    try:
+        yield root, server
+    finally:
+        server.stop()
+
+
+def test_apply_creates_v1_and_the_alias(azure, capsys: pytest.CaptureFixture[str]) -> None:
+    _, server = azure
+    code, _ = run_cli(capsys, "schema", "apply", "--json")
+    assert code == 0
+    assert server.aliases[ALIAS]["indexes"] == [f"{ALIAS}-v{index_schemas.LATEST}"]
+    code, status = run_cli(capsys, "schema", "status", "--json")
+    assert code == 0 and status["alias_target"] == f"{ALIAS}-v{index_schemas.LATEST}"
+    assert "drift" not in status or not status["drift"] or not status["drift"].get("changes")
+
+
+def test_migrate_swaps_the_alias_reuses_vectors_and_rolls_back(
+    azure, v3: int, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root, server = azure
+    assert run_cli(capsys, "schema", "apply", "--json")[0] == 0
+    old = server.aliases[ALIAS]["indexes"][0]
+    code, done = run_cli(capsys, "schema", "migrate", str(root), "--to", "3", "--json")
+    assert code == 0 and done["swapped"]
+    assert server.aliases[ALIAS]["indexes"] == [f"{ALIAS}-v3"]
+    assert old in server.indexes  # kept until retention
+    code, back = run_cli(capsys, "schema", "rollback", "--json")
+    assert code == 0 and back["to"] == old and server.aliases[ALIAS]["indexes"] == [old]
+    assert run_cli(capsys, "schema", "gc", "--json") == (0, {"deleted": []})  # kept 72 hours
+
+
+def test_a_field_only_migration_embeds_nothing(azure, v3: int, capsys: pytest.CaptureFixture[str]) -> None:
+    root, server = azure
+    assert main(["ingest", str(root), "--json"]) == 0
+    capsys.readouterr()
+    code, done = run_cli(capsys, "schema", "migrate", str(root), "--to", "3", "--json")
+    assert code == 0 and done["swapped"] and done["run"]["tokens_embedded"] == 0
+    assert server.aliases[ALIAS]["indexes"] == [f"{ALIAS}-v3"]
+    code, status = run_cli(capsys, "schema", "status", "--json")
+    assert code == 0 and status["alias_target"] == f"{ALIAS}-v3" and status["documents"] == len(TOPICS)
+    assert run_cli(capsys, "status", "--json")[1]["index"] == f"{ALIAS}-v3"  # writers follow the alias
+    code, hits = run_cli(capsys, "search", "ninety days", "--mode", "text", "--json")
+    assert code == 0 and Path(hits["hits"][0]["source"]).name == "keys.md"
+
+
+def test_gc_deletes_only_after_the_retention(
+    azure, v3: int, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root, server = azure
+    assert main(["schema", "apply", "--json"]) == 0
+    assert main(["schema", "migrate", str(root), "--to", "3", "--json"]) == 0
+    capsys.readouterr()
+    assert run_cli(capsys, "schema", "gc", "--json") == (0, {"deleted": []})
+    monkeypatch.setenv("SCHEMA_RETENTION_HOURS", "0")
+    old = f"{ALIAS}-v{index_schemas.LATEST}"
+    assert run_cli(capsys, "schema", "gc", "--json") == (0, {"deleted": [old]})
+    assert old not in server.indexes and server.aliases[ALIAS]["indexes"] == [f"{ALIAS}-v3"]
+
+
+async def test_an_interrupted_migration_leaves_the_alias_untouched(azure, v3: int) -> None:
+    root, server = azure
+    settings = replace(Settings.from_env(), max_concurrency=1)
+    admin = wiring.build_admin(settings)
+    config = lifecycle.SchemaConfig(dimensions=384, retention=timedelta(hours=72))
+    try:
+        await lifecycle.apply(admin, config)
+        live = f"{ALIAS}-v{index_schemas.LATEST}"
+        plan = await plan_migration(admin, config, version=3)
+        failing = Embedder(384, fail_after=2)
+
+        def pipeline_for(index, schema_version, live):  # type: ignore[no-untyped-def]
+            return wiring.build_pipeline(
+                settings, index=index, embedder=failing, schema_version=schema_version, reuse_from=live
+            )
+
+        with pytest.raises(ConfigurationError, match="injected"):
+            await migrate(admin, config, plan, source=LocalFolderSource(root), pipeline_for=pipeline_for)
+        assert server.aliases[ALIAS]["indexes"] == [live] and await admin.get_alias() == live
+        states = {i.name: (i.version, i.state) for i in await admin.list_indexes()}
+        assert states == {live: (index_schemas.LATEST, IndexState.READY), f"{ALIAS}-v3": (3, IndexState.BUILDING)}
+        with pytest.raises(ConfigurationError, match="target of alias"):
+            await admin.delete_index(live)
+        assert live in server.indexes
+    finally:
+        await admin.close()

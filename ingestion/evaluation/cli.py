@@ -9,7 +9,7 @@ from pathlib import Path
 
 from ingestion import wiring
 from ingestion.errors import ConfigurationError
-from ingestion.evaluation.runner import evaluate, load_golden, resolve_root
+from ingestion.evaluation.runner import evaluate, load_golden, resolve_roots
 from ingestion.models import SearchMode
 from ingestion.settings import Settings
 
@@ -21,7 +21,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("golden", type=Path, help='JSONL lines {"id", "query", "relevant": [paths relative to --root]}')
     parser.add_argument("--root", required=True, help="folder the relevant paths are relative to (or 'container/')")
     parser.add_argument("--mode", choices=[*(m.value for m in SearchMode), "all"], default=SearchMode.HYBRID.value)
-    parser.add_argument("--top", type=int, default=10, help="documents kept per query (metrics use up to 10)")
+    parser.add_argument("--top", type=int, default=10, help="distinct documents kept per query (default 10)")
     parser.add_argument("--min-recall-at-5", type=float, default=None, help="exit 1 when recall@5 is below this")
     parser.add_argument("--json", action="store_true")
     parser.set_defaults(handler=cmd_eval)
@@ -36,10 +36,12 @@ async def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
     modes = list(SearchMode) if args.mode == "all" else [SearchMode(args.mode)]
     embedder = wiring.build_embedder(settings)
     index = wiring.build_index(settings, dimensions=embedder.dimensions)
+    roots = resolve_roots(args.root)
     try:
+        if (await index.stats()).chunks == 0:
+            raise ConfigurationError(f"index {index.name} is empty: ingest the corpus under {args.root} first")
         reports = [
-            await evaluate(queries, index=index, embedder=embedder, root=resolve_root(args.root), mode=m, top=args.top)
-            for m in modes
+            await evaluate(queries, index=index, embedder=embedder, roots=roots, mode=m, top=args.top) for m in modes
         ]
     finally:
         await index.close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
@@ -12,8 +13,10 @@ from ingestion.evaluation.metrics import dedupe, summarize
 from ingestion.indexing.base import Index
 from ingestion.models import SearchMode
 
-# Chunks fetched per query so that ``top`` distinct documents remain after several chunks of one source collapse.
+# Chunks fetched per query (``max(MIN_CHUNKS, CHUNKS_PER_DOCUMENT * top)``) so that ``top`` distinct documents
+# remain after several chunks of one source collapse into one.
 CHUNKS_PER_DOCUMENT = 5
+MIN_CHUNKS = 50
 
 
 @dataclass(frozen=True)
@@ -48,15 +51,35 @@ def relative_source(source_path: str, root: str) -> str | None:
     return str(PurePosixPath(source_path[len(prefix) :]))
 
 
-def resolve_root(root: str) -> str:
-    """A local folder is resolved like the folder source does; anything else (``container/``) is taken as is."""
+def resolve_roots(root: str) -> tuple[str, ...]:
+    """The prefixes a golden ``--root`` may match in source paths.
+
+    Local folders are indexed by absolute resolved POSIX path, so an existing folder is resolved the same way; blobs
+    are indexed as ``<container>/<name>``, so the text as given (``container/``) is always tried too. A blob path
+    never starts with ``/`` and a local one always does, so the two cannot both match one hit.
+    """
+    given = PurePosixPath(root).as_posix()
     path = Path(root)
-    return path.resolve().as_posix() if path.exists() else root
+    if path.exists():
+        return (path.resolve().as_posix(), given)
+    return (given,)
+
+
+def relative_to_any(source_path: str, roots: Sequence[str]) -> str | None:
+    for root in roots:
+        relative = relative_source(source_path, root)
+        if relative is not None:
+            return relative
+    return None
 
 
 async def evaluate(
-    queries: list[GoldenQuery], *, index: Index, embedder: Embedder, root: str, mode: SearchMode, top: int
+    queries: list[GoldenQuery], *, index: Index, embedder: Embedder, roots: Sequence[str], mode: SearchMode, top: int
 ) -> dict[str, object]:
+    """Search each query, keep its first ``top`` distinct documents under one of ``roots``, and summarise.
+
+    Metrics at a k above ``top`` see only ``top`` documents.
+    """
     vectors = None if mode is SearchMode.TEXT else await embedder.embed([q.query for q in queries])
     rankings = []
     for i, query in enumerate(queries):
@@ -64,8 +87,8 @@ async def evaluate(
             query.query,
             vector=None if vectors is None else vectors[i],
             mode=mode,
-            top=max(top, 10) * CHUNKS_PER_DOCUMENT,
+            top=max(MIN_CHUNKS, CHUNKS_PER_DOCUMENT * top),
         )
-        ranked = dedupe([rel for hit in hits if (rel := relative_source(hit.source_path, root)) is not None])
-        rankings.append((query.id, ranked[: max(top, 10)], query.relevant))
-    return {"mode": mode.value, **summarize(rankings)}
+        ranked = dedupe([rel for hit in hits if (rel := relative_to_any(hit.source_path, roots)) is not None])
+        rankings.append((query.id, ranked[:top], query.relevant))
+    return {"mode": mode.value, "top": top, **summarize(rankings)}

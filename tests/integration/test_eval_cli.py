@@ -50,6 +50,16 @@ def test_eval_reports_metrics_and_gates(corpus, capsys: pytest.CaptureFixture[st
     assert main(["eval", str(golden), "--root", str(root), "--mode", "text", "--min-recall-at-5", "0.8"]) == 1
     assert main(["eval", str(golden), "--root", str(root), "--mode", "text", "--min-recall-at-5", "0.7"]) == 0
     capsys.readouterr()
+    second = golden.with_name("second.jsonl")  # the relevant page ranks second: only --top 2 or more finds it
+    second.write_text(
+        json.dumps({"id": "s1", "query": "passwords rotated quarter refunds", "relevant": ["faq/billing.md"]})
+    )
+    assert main(["eval", str(second), "--root", str(root), "--mode", "text", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert (report["top"], report["recall@1"], report["recall@5"], report["mrr@10"]) == (10, 0.0, 1.0, 0.5)
+    assert main(["eval", str(second), "--root", str(root), "--mode", "text", "--top", "1", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert (report["top"], report["recall@5"], report["misses"]) == (1, 0.0, ["s1"])
     assert main(["eval", str(golden), "--root", str(root), "--mode", "all", "--json"]) == 0
     modes = [r["mode"] for r in json.loads(capsys.readouterr().out)["modes"]]
     assert modes == ["hybrid", "text", "vector"]
@@ -61,3 +71,9 @@ def test_bad_golden_file_is_a_usage_error(corpus, tmp_path: Path, capsys: pytest
     bad.write_text('{"id": "x", "query": "q"}\n')
     assert main(["eval", str(bad), "--root", str(root)]) == 2
     assert "bad.jsonl:1" in capsys.readouterr().err
+
+
+def test_an_empty_index_is_a_usage_error(corpus, capsys: pytest.CaptureFixture[str]) -> None:
+    root, golden = corpus
+    assert main(["eval", str(golden), "--root", str(root)]) == 2
+    assert "empty" in capsys.readouterr().err

@@ -7,7 +7,7 @@ import math
 import pytest
 
 from ingestion.evaluation.metrics import dedupe, mrr_at, ndcg_at, recall_at, summarize
-from ingestion.evaluation.runner import relative_source
+from ingestion.evaluation.runner import relative_source, relative_to_any, resolve_roots
 
 
 def test_recall_counts_the_fraction_of_relevant_documents_found() -> None:
@@ -56,3 +56,14 @@ def test_summary_averages_and_lists_misses() -> None:
 )
 def test_sources_are_made_relative_to_the_root(source: str, root: str, expected: str | None) -> None:
     assert relative_source(source, root) == expected
+
+
+def test_a_root_matches_local_paths_resolved_and_blob_paths_as_given(tmp_path, monkeypatch) -> None:
+    (tmp_path / "documents").mkdir()
+    monkeypatch.chdir(tmp_path)
+    roots = resolve_roots("documents/")
+    assert roots == (f"{tmp_path.resolve().as_posix()}/documents", "documents")
+    assert relative_to_any(f"{tmp_path.resolve().as_posix()}/documents/faq/a.html", roots) == "faq/a.html"
+    assert relative_to_any("documents/faq/a.html", roots) == "faq/a.html"
+    assert relative_to_any("other/faq/a.html", roots) is None
+    assert resolve_roots("container/") == ("container",)

@@ -1,6 +1,8 @@
 """HTTP routes, all behind a function key (AuthLevel.FUNCTION): start a run, show status, health.
 
-    POST /api/reindex   start a full reindex run now -> 202 {"run", "status", ...}
+    POST /api/reindex   start a full reindex run now -> 202 {"run", "status", ...}; with {"schema_version": N} (body)
+                        or ?schema_version=N, a migration run into a new index at version N (400: not a registered
+                        version; 409: nothing to migrate, or another migration run is open)
     GET  /api/status    current and last runs with per-document failures, the index (name, version, counts), queues
     GET  /api/health    200 when the settings are valid and storage and the index answer, else 503 with the reason
 
@@ -18,6 +20,7 @@ import azure.functions as func
 
 from ingestion.errors import ConfigurationError, IngestionError, TransientError
 from ingestion.functions.services import get_services
+from ingestion.runs.migration import MigrationRefused
 from ingestion.runs.reconcile import start_run, status
 
 log = logging.getLogger(__name__)
@@ -28,12 +31,39 @@ bp = func.Blueprint()
 @bp.route(route="reindex", methods=["POST"], auth_level=func.AuthLevel.FUNCTION)
 async def reindex_now(req: func.HttpRequest) -> func.HttpResponse:
     async def start() -> func.HttpResponse:
+        try:
+            version = _schema_version(req)
+        except ValueError as error:
+            return _json({"error": str(error)}, status_code=400)
         services = await get_services()
-        run = await start_run(services.reindexer, trigger="http")
+        try:
+            run = await start_run(services.reindexer, trigger="http", schema_version=version)
+        except MigrationRefused as error:
+            return _json({"error": str(error)}, status_code=409 if error.conflict else 400)
         body = {"run": run.run_id, "status": run.status.value, "started_at": run.started_at.isoformat()}
-        return _json(body, status_code=202)
+        return _json({**body, "migration": run.migration}, status_code=202)
 
     return await _answer(start)
+
+
+def _schema_version(req: func.HttpRequest) -> int | None:
+    """``schema_version`` from the JSON body or the query string (None: a normal run); ValueError if malformed."""
+    value: object = req.params.get("schema_version")
+    if req.get_body():
+        try:
+            body = json.loads(req.get_body())
+        except ValueError:
+            raise ValueError('the body must be JSON, e.g. {"schema_version": 2}') from None
+        if not isinstance(body, dict):
+            raise ValueError('the body must be a JSON object, e.g. {"schema_version": 2}')
+        value = body.get("schema_version", value)
+    if value is None:
+        return None
+    if isinstance(value, str) and value.isdigit():
+        return int(value)
+    if type(value) is not int:
+        raise ValueError(f"schema_version must be a whole number, not {value!r}")
+    return value
 
 
 @bp.route(route="status", methods=["GET"], auth_level=func.AuthLevel.FUNCTION)

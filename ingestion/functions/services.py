@@ -3,24 +3,39 @@
 Nothing is built at import: the host indexes the app (imports function_app.py) before any setting is needed, and a
 cold start then pays for the pipeline (model, index, clients) once, on the first invocation. The cache belongs to
 the event loop it was built on (the worker has exactly one; tests and benchmarks start several).
+
+The main pipeline writes into the alias's target. When a migration run swaps the alias, ``follow_alias`` points it
+(and the reindexer and live updates sharing it) at the new target, reusing the embedder; the old index is closed with
+the Services. The process that swapped follows at once; every other process checks the alias when it first builds
+its Services and then at most every ``ALIAS_CHECK_SECONDS``, when a trigger asks for them.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
+import time
 from dataclasses import dataclass, field
+from datetime import timedelta
 
+from ingestion.errors import IngestionError
 from ingestion.functions.clients import StorageClients
+from ingestion.indexing.base import Index
 from ingestion.pipeline import Pipeline
 from ingestion.runs.live import LiveUpdates
+from ingestion.runs.migration import Migrations, derive_pipeline
 from ingestion.runs.queue import POISON_SUFFIX, WorkQueue
 from ingestion.runs.reindex import Reindexer, RunPolicy
 from ingestion.runs.store import RunStore
+from ingestion.schema.lifecycle import SchemaConfig, find_live
 from ingestion.settings import Settings
-from ingestion.wiring import build_pipeline
+from ingestion.wiring import build_admin, build_index, build_pipeline, schema_params
+
+log = logging.getLogger(__name__)
 
 BLOB_TRIGGER_POISON_QUEUE = "webjobs-blobtrigger-poison"
+ALIAS_CHECK_SECONDS = 60.0
 
 
 @dataclass
@@ -30,10 +45,28 @@ class Services:
     reindexer: Reindexer
     live: LiveUpdates
     _clients: StorageClients = field(repr=False)
+    _left: list[Index] = field(default_factory=list, repr=False)
+
+    async def follow_alias(self) -> Pipeline:
+        """Point the main pipeline at the alias's current target (after a migration's swap); return it. Asks the
+        index admin, which reads the alias with any credential (``wiring.resolve_target`` needs an API key on Azure)."""
+        old, migrations = self.pipeline, self.reindexer.migrations
+        live = await find_live(migrations.admin) if migrations is not None else None
+        if live is None or live.name == old.index.name:
+            return old
+        index = build_index(self.settings, dimensions=old.embedder.dimensions, name=live.name, version=live.version)
+        self.pipeline = derive_pipeline(old, index, version=live.version)
+        self.reindexer.pipeline = self.live.pipeline = self.pipeline
+        self._left.append(old.index)  # a concurrent invocation may still be using it: closed with the Services
+        return self.pipeline
 
     async def close(self) -> None:
         reindexer = self.reindexer
-        for close in (reindexer.queue.close, reindexer.store.close, reindexer.source.close, self.pipeline.close):
+        closers = [reindexer.queue.close, reindexer.store.close, reindexer.source.close, self.pipeline.close]
+        closers += [index.close for index in self._left]
+        if reindexer.migrations is not None:
+            closers.append(reindexer.migrations.close)
+        for close in closers:
             with contextlib.suppress(Exception):
                 await close()
         await self._clients.close()
@@ -57,6 +90,15 @@ async def build_services(settings: Settings, *, pipeline: Pipeline | None = None
     services = Services(
         settings, pipeline, reindexer, LiveUpdates(pipeline=pipeline, source=source, store=store), clients
     )
+    reindexer.migrations = Migrations(
+        admin=build_admin(settings),
+        config=SchemaConfig(
+            dimensions=pipeline.embedder.dimensions,
+            retention=timedelta(hours=settings.schema_retention_hours),
+            params=lambda name, dimensions: schema_params(settings, name=name, dimensions=dimensions),
+        ),
+        follow_alias=services.follow_alias,
+    )
     try:
         await pipeline.index.ensure()
         await store.ensure()
@@ -72,6 +114,7 @@ class _Cache:
     loop: asyncio.AbstractEventLoop
     lock: asyncio.Lock
     services: Services | None = None
+    alias_checked: float = field(default_factory=time.monotonic)
 
 
 _cache: _Cache | None = None
@@ -88,6 +131,13 @@ async def get_services() -> Services:
         async with cache.lock:
             if cache.services is None:
                 cache.services = await build_services(Settings.from_env())
+                cache.alias_checked = -ALIAS_CHECK_SECONDS  # check at once: wiring may not read the alias (tokens)
+    if time.monotonic() - cache.alias_checked > ALIAS_CHECK_SECONDS:
+        cache.alias_checked = time.monotonic()
+        try:
+            await cache.services.follow_alias()  # another process may have swapped it (a migration run)
+        except IngestionError as error:
+            log.warning("could not check the index alias (keeping %s): %s", cache.services.pipeline.index.name, error)
     return cache.services
 
 

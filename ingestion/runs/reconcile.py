@@ -28,13 +28,14 @@ log = logging.getLogger(__name__)
 RECENT_RUNS = 20
 
 
-async def start_run(reindexer: Reindexer, *, trigger: str) -> RunRecord:
-    """Reconcile the open runs (a failure there is logged, not fatal), then start a new run."""
+async def start_run(reindexer: Reindexer, *, trigger: str, schema_version: int | None = None) -> RunRecord:
+    """Reconcile the open runs (a failure there is logged, not fatal), then start a new run (a migration run to
+    ``schema_version`` when given)."""
     try:
         await reconcile(reindexer)
     except IngestionError as error:
         log.error("reconcile before starting a run failed: %s", error)
-    return await reindexer.start(trigger=trigger)
+    return await reindexer.start(trigger=trigger, schema_version=schema_version)
 
 
 async def reconcile(reindexer: Reindexer) -> list[RunRecord]:

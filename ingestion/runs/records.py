@@ -11,6 +11,11 @@ A run moves through these states (``RunStatus``); only the transitions drawn exi
 
 ``expected`` is unknown (None) until the listing finishes. A run is *complete* once its recorded documents (done +
 failed) reach ``expected``; done counts added, updated, unchanged and deleted documents.
+
+A *migration run* (``target_version`` set) writes into a new physical index, ``index_name``, at that schema version
+instead of the alias's target; its document messages name that index, and its finalization is the cutover (see
+ingestion/runs/migration.py). A migration run that finalized without the cutover (documents never recorded, or the
+target failed verification) ends ``incomplete`` with the reason in its note.
 """
 
 from __future__ import annotations
@@ -73,6 +78,8 @@ class RunRecord:
     finished_at: datetime | None = None
     stale_deleted: int = 0
     note: str = ""
+    target_version: int | None = None
+    """Set for a migration run: the schema version ``index_name`` (the new index) is built at."""
     etag: str = ""
 
     def count(self, name: str) -> int:
@@ -117,7 +124,15 @@ class RunRecord:
             "stale_deleted": self.stale_deleted,
             "stalled": self.stalled(now, stall_seconds),
             "note": self.note,
+            "migration": self.migration,
         }
+
+    @property
+    def migration(self) -> dict[str, object] | None:
+        """``{"target", "version"}`` of a migration run, else None."""
+        if self.target_version is None:
+            return None
+        return {"target": self.index_name, "version": self.target_version}
 
 
 @dataclass(frozen=True)
@@ -146,11 +161,13 @@ class ListMessage:
 
 @dataclass(frozen=True)
 class DocumentMessage:
-    """Bring one document up to date for ``run_id``."""
+    """Bring one document up to date for ``run_id``; in ``index`` at schema ``version`` for a migration run."""
 
     run_id: str
     source_id: str
     path: str
+    index: str | None = None
+    version: int | None = None
 
 
 Message = ListMessage | DocumentMessage
@@ -161,7 +178,10 @@ def encode_message(message: Message) -> str:
     if isinstance(message, ListMessage):
         return json.dumps({"v": MESSAGE_VERSION, "kind": "list", "run": message.run_id})
     body = {"v": MESSAGE_VERSION, "kind": "document", "run": message.run_id}
-    return json.dumps({**body, "source_id": message.source_id, "path": message.path}, ensure_ascii=False)
+    body = {**body, "source_id": message.source_id, "path": message.path}
+    if message.index is not None:
+        body = {**body, "index": message.index, "schema_version": message.version}
+    return json.dumps(body, ensure_ascii=False)
 
 
 def decode_message(body: bytes | str) -> Message:
@@ -178,8 +198,10 @@ def decode_message(body: bytes | str) -> Message:
     if kind == "list":
         return ListMessage(run_id)
     source_id, path = data.get("source_id"), data.get("path")
-    if kind == "document" and isinstance(source_id, str) and source_id and isinstance(path, str):
-        return DocumentMessage(run_id, source_id, path)
+    index, version = data.get("index"), data.get("schema_version")
+    migration = (index, version) == (None, None) or (isinstance(index, str) and index and type(version) is int)
+    if kind == "document" and isinstance(source_id, str) and source_id and isinstance(path, str) and migration:
+        return DocumentMessage(run_id, source_id, path, index, version)
     raise BadInputError(f"reindex message for run {run_id}: unknown kind or missing document")
 
 

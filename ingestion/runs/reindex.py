@@ -24,6 +24,9 @@ last attempt never reached our handler).
 
 Overlapping runs each count in their own partition; both may finalize; the stale sweep re-checks every candidate
 against the source just before deleting it, so a document created after the sweep's listing is never removed.
+
+Migration runs (``start(schema_version=N)``, see ingestion/runs/migration.py) write into a new index instead of the
+alias's target, and their cutover hook verifies it and swaps the alias; a refused cutover ends the run ``incomplete``.
 """
 
 from __future__ import annotations
@@ -31,12 +34,13 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from ingestion.errors import BadInputError, IngestionError
 from ingestion.keys import document_key
 from ingestion.models import DocumentResult, Outcome
 from ingestion.pipeline import Pipeline
+from ingestion.runs.migration import MigrationRefused, Migrations
 from ingestion.runs.queue import WorkQueue
 from ingestion.runs.records import (
     DocumentMark,
@@ -54,17 +58,18 @@ from ingestion.sources.base import Source
 
 log = logging.getLogger(__name__)
 
-FinalizeHook = Callable[[RunRecord], Awaitable[None]]
+WRITTEN = ("added", "updated", "unchanged")
+"""Outcomes after which the document is in the index the run writes to."""
+
+FinalizeHook = Callable[[RunRecord], Awaitable[str | None]]
+"""Called when a complete run finalizes, after the stale sweep and before the run is recorded: None to record it
+``done``, else the reason it could not cut over (the run is recorded ``incomplete`` with that note). It must be
+idempotent, because a finalization that crashed is run again by ``reconcile``; raising releases the run so that a
+later attempt finalizes it. The default, ``Reindexer.cutover``, swaps the alias for migration runs."""
 
 
-async def no_cutover(run: RunRecord) -> None:
-    """The default finalize hook: nothing to switch while there is one index version.
-
-    HOOK for schema versions (a later issue): a complete run that built a new physical index is where the alias is
-    swapped to it (``create_or_update_alias``), and the old index deleted after the alias propagated. It runs after
-    the stale sweep and before the run is recorded done; it must be idempotent, because a finalization that crashed
-    is run again by ``reconcile``; raising releases the run so that a later attempt finalizes it.
-    """
+async def no_cutover(run: RunRecord) -> str | None:
+    """A finalize hook that never switches anything."""
     return None
 
 
@@ -87,26 +92,35 @@ class Reindexer:
         store: RunStore,
         queue: WorkQueue,
         policy: RunPolicy = RunPolicy(),
-        on_finalized: FinalizeHook = no_cutover,
+        on_finalized: FinalizeHook | None = None,
+        migrations: Migrations | None = None,
     ) -> None:
         self.pipeline = pipeline
         self.source = source
         self.store = store
         self.queue = queue
         self.policy = policy
-        self.on_finalized = on_finalized
+        self.on_finalized = on_finalized or self.cutover
+        self.migrations = migrations
 
-    async def start(self, *, trigger: str) -> RunRecord:
-        """Record a new run and enqueue its listing message; returns the run (status ``listing``)."""
+    async def start(self, *, trigger: str, schema_version: int | None = None) -> RunRecord:
+        """Record a new run and enqueue its listing message; returns the run (status ``listing``).
+
+        With ``schema_version``, a migration run into a new index at that version (MigrationRefused if it cannot
+        start: unregistered version, nothing to migrate, another migration run open)."""
+        index_name, target_version = self.pipeline.index.name, None
+        if schema_version is not None:
+            index_name, target_version = await self._prepare_migration(schema_version), schema_version
         now = utcnow()
         run = RunRecord(
             run_id=new_run_id(now),
             status=RunStatus.LISTING,
             trigger=trigger,
             scope=self.source.scope,
-            index_name=self.pipeline.index.name,
+            index_name=index_name,
             started_at=now,
             updated_at=now,
+            target_version=target_version,
         )
         run = await self.store.create(run)
         try:
@@ -117,6 +131,16 @@ class Reindexer:
             raise
         log.info("run %s started by %s", run.run_id, trigger)
         return run
+
+    async def _prepare_migration(self, schema_version: int) -> str:
+        if self.migrations is None:
+            raise MigrationRefused("this deployment does not run migrations", conflict=False)
+        busy = [run for run in await self.store.recent() if not run.status.terminal and run.migration is not None]
+        if busy:
+            raise MigrationRefused(
+                f"migration run {busy[0].run_id} to {busy[0].index_name} is still {busy[0].status}", conflict=True
+            )
+        return await self.migrations.prepare(schema_version)
 
     async def handle(self, body: bytes | str, *, dequeue_count: int) -> DocumentResult | None:
         """Process one queue message. Raises only what the host should retry (transient and configuration errors)."""
@@ -138,7 +162,7 @@ class Reindexer:
             log.info("run %s: listing skipped (run is %s)", run_id, run.status if run else "missing")
             return run
         try:
-            expected = await self.queue.send_all(self._document_messages(run_id))
+            expected = await self.queue.send_all(self._document_messages(run))
         except Exception as error:
             if last_attempt:
                 await self._abandon(run, f"listing failed: {_reason(error)}")
@@ -155,9 +179,10 @@ class Reindexer:
         await self.finalize_if_complete(run)
         return run
 
-    async def _document_messages(self, run_id: str) -> AsyncIterator[str]:
+    async def _document_messages(self, run: RunRecord) -> AsyncIterator[str]:
+        index = run.index_name if run.target_version is not None else None
         async for item in self.source.list():
-            yield encode_message(DocumentMessage(run_id, item.source_id, item.path))
+            yield encode_message(DocumentMessage(run.run_id, item.source_id, item.path, index, run.target_version))
 
     async def _abandon(self, run: RunRecord, note: str) -> None:
         with contextlib.suppress(IngestionError):
@@ -187,10 +212,24 @@ class Reindexer:
         if not message.source_id.startswith(self.source.scope):
             error = f"{message.path}: not a document of {self.source.scope}"
             return DocumentResult(message.path, Outcome.FAILED, error=error)
+        try:
+            pipeline = await self._pipeline_for(message.index, message.version)
+        except BadInputError as error:  # the migration's target is gone: retrying cannot help
+            return DocumentResult(message.path, Outcome.FAILED, error=f"{message.path}: {error}")
         item = await self.source.get(message.source_id)
         if item is None:  # gone since the listing: make sure the index forgets it too
-            return await self.pipeline.delete(message.source_id, source_path=message.path)
-        return await self.pipeline.ingest(self.source, item, raise_transient=True)
+            result = await pipeline.delete(message.source_id, source_path=message.path)
+            # A migration counts it as deleted whether or not the new index held it: verification expects it absent.
+            return replace(result, outcome=Outcome.DELETED) if message.index is not None else result
+        return await pipeline.ingest(self.source, item, raise_transient=True)
+
+    async def _pipeline_for(self, index: str | None, version: int | None) -> Pipeline:
+        """The main pipeline, or for a migration run's ``index`` the pipeline writing into it at ``version``."""
+        if index is None:
+            return self.pipeline
+        if self.migrations is None or version is None:
+            raise BadInputError(f"a migration message for {index}, but this deployment does not run migrations")
+        return await self.migrations.pipeline(self.pipeline, index, version)
 
     async def _give_up(self, message: DocumentMessage, key: str, attempts: int, error: BaseException) -> None:
         """Last attempt failed: record the document as failed so the run can complete, then the host poisons it."""
@@ -216,16 +255,21 @@ class Reindexer:
 
     async def finalize(self, run: RunRecord, *, complete: bool) -> RunRecord | None:
         """Finalize a run this caller has claimed (status ``finalizing``): sweep, hook, record it done."""
+        refused = None
         try:
-            deleted = await self._sweep(run)
+            swept = await self._sweep(run)
             if complete:
-                await self.on_finalized(run)
+                refused = await self.on_finalized(await self._after_sweep(run, swept))
+            if complete and refused is None and run.target_version is not None:
+                swept += await self._sweep(run)  # deletions that reached only the old index during the migration
         except BaseException:
             with contextlib.suppress(IngestionError):  # release the claim: the next attempt finalizes it
                 await self.store.update_header(run, status=RunStatus.RUNNING, finalize_started_at=None)
             raise
-        status = RunStatus.DONE if complete else RunStatus.INCOMPLETE
+        deleted = len(swept)
+        status = RunStatus.DONE if complete and refused is None else RunStatus.INCOMPLETE
         note = run.note if complete else f"finalized with {self._pending(run)} documents never recorded"
+        note = refused or note
         done = await self.store.update_header(
             run, status=status, finished_at=utcnow(), stale_deleted=deleted, note=note
         )
@@ -237,26 +281,48 @@ class Reindexer:
             )
         return done
 
+    async def cutover(self, run: RunRecord) -> str | None:
+        """The default finalize hook: for a migration run, verify its index and swap the alias (see migration.py)."""
+        if run.target_version is None or self.migrations is None:
+            return None
+        return await self.migrations.cut_over(run, main=self.pipeline, source=self.source)
+
     @staticmethod
     def _pending(run: RunRecord) -> int:
         return max((run.expected or 0) - run.recorded, 0)
 
-    async def _sweep(self, run: RunRecord) -> int:
-        """Delete index documents under the source's scope whose source no longer exists; return how many."""
+    async def _after_sweep(self, run: RunRecord, swept: list[str]) -> RunRecord:
+        """``run`` as the cutover hook must see it: a document this migration run wrote and the sweep then deleted
+        (its source is gone) counts as deleted, so that verification does not expect it in the new index."""
+        if run.target_version is None or not swept:
+            return run
+        written = [key for key in swept if await self.store.outcome(run.run_id, key) in WRITTEN]
+        return replace(run, counts={**run.counts, "deleted": run.count("deleted") + len(written)})
+
+    async def _sweep(self, run: RunRecord) -> list[str]:
+        """Delete index documents under the source's scope whose source no longer exists; return their keys."""
         scope = self.source.scope
         if run.scope != scope:
             log.warning("run %s: scope %s is no longer the source's (%s): no sweep", run.run_id, run.scope, scope)
-            return 0
-        indexed = [doc async for doc in self.pipeline.index.list_documents(prefix=scope)]  # snapshot the index first
+            return []
+        try:
+            pipeline = await self._pipeline_for(
+                run.index_name if run.target_version is not None else None, run.target_version
+            )
+        except BadInputError as error:  # the migration's target is gone: nothing to sweep
+            log.warning("run %s: no sweep: %s", run.run_id, error)
+            return []
+        indexed = [doc async for doc in pipeline.index.list_documents(prefix=scope)]  # snapshot the index first
         present = {item.source_id async for item in self.source.list()}  # then the source: a failure deletes nothing
-        deleted = 0
+        deleted: list[str] = []
         for doc in indexed:
             if doc.source_id in present or not (scope.endswith("/") or doc.source_id == scope):
                 continue
             if await self.source.get(doc.source_id) is not None:  # created after the listing above
                 continue
-            result = await self.pipeline.delete(doc.source_id, source_path=doc.source_path)
-            deleted += result.outcome is Outcome.DELETED
+            result = await pipeline.delete(doc.source_id, source_path=doc.source_path)
+            if result.outcome is Outcome.DELETED:
+                deleted.append(doc.key)
         return deleted
 
 

@@ -2,7 +2,7 @@
 
 Layout: one partition per run (PartitionKey = run id) holding
 
-    RowKey ``a``            the header: status, trigger, scope, times, expected, note
+    RowKey ``a``            the header: status, trigger, scope, index, times, expected, note, target version
     RowKey ``c00``..``c15`` counter shards: added, updated, unchanged, deleted, failed, poisoned, updated_at
     RowKey ``m-<doc key>``  one mark per processed document: outcome, error, attempts
 
@@ -50,6 +50,7 @@ LIVE_PARTITION = "live"
 DEFAULT_SHARDS = 16
 _RECORD_ATTEMPTS = 40
 _NO_EXPECTED = -1
+_NO_VERSION = 0  # schema versions start at 1
 
 
 class RunStore:
@@ -132,6 +133,11 @@ class RunStore:
                 raise _translate(error, f"recording {mark.source_path} in run {run_id}") from error
             await asyncio.sleep(random.uniform(0, 0.005 * (attempt + 1)))  # another writer won this shard: retry
         raise TransientError(f"run {run_id}: counter shard {row} too contended to record {mark.source_path}")
+
+    async def outcome(self, run_id: str, document_key: str) -> str | None:
+        """The outcome the run recorded for the document, or None when it recorded none."""
+        mark = await self._get_entity(run_id, MARK_PREFIX + document_key, f"reading run {run_id}")
+        return None if mark is None else str(mark.get("outcome", ""))
 
     async def failures(self, run_id: str, *, limit: int = 100) -> list[dict[str, object]]:
         """Failed documents of a run (at most ``limit``): source, error, attempts, poisoned."""
@@ -224,6 +230,7 @@ def _header_entity(run: RunRecord) -> dict[str, Any]:
         "finished_at": run.finished_at,
         "stale_deleted": run.stale_deleted,
         "note": run.note,
+        "target_version": _NO_VERSION if run.target_version is None else run.target_version,
     }
 
 
@@ -231,6 +238,7 @@ def _run_from(header: Mapping[str, Any], shards: list[Mapping[str, Any]]) -> Run
     counts = {name: sum(int(shard.get(name, 0)) for shard in shards) for name in COUNTERS}
     progress = [header["updated_at"], *(shard["updated_at"] for shard in shards if "updated_at" in shard)]
     expected = int(header.get("expected", _NO_EXPECTED))
+    target_version = int(header.get("target_version", _NO_VERSION))  # absent in records older than migration runs
     return RunRecord(
         run_id=header["PartitionKey"],
         status=RunStatus(header["status"]),
@@ -246,6 +254,7 @@ def _run_from(header: Mapping[str, Any], shards: list[Mapping[str, Any]]) -> Run
         finished_at=header.get("finished_at"),
         stale_deleted=int(header.get("stale_deleted", 0)),
         note=header.get("note", ""),
+        target_version=None if target_version == _NO_VERSION else target_version,
         etag=header.metadata["etag"],
     )
 

@@ -162,11 +162,7 @@ async def migrate(
     on_result: ResultCallback | None = None,
 ) -> MigrationResult:
     """Build (or resume) ``plan.target`` from ``source``, verify it, and swap the alias if it passed."""
-    if plan.up_to_date:
-        raise ConfigurationError(f"{plan.target} already is schema v{plan.version}: nothing to migrate")
-    for stale in plan.stale:
-        await admin.delete_index(stale.name)
-    target = plan.resume or await admin.create_index(config.definition(plan.version, plan.target), version=plan.version)
+    target = await prepare_target(admin, config, plan)
     live_index = admin.open_index(plan.live) if plan.live is not None else None
     pipeline = pipeline_for(admin.open_index(target), plan.version, live_index)
     try:
@@ -186,13 +182,31 @@ async def migrate(
     result = MigrationResult(plan, run, verification)
     if not verification.ok:
         return result
-    await admin.mark_ready(target.name)
-    if plan.live is not None and await admin.get_alias() is None:
-        await admin.set_alias(plan.live.name)  # so the fallback index is retired (and kept) like any other
-    await admin.set_alias(target.name)
+    result.deleted = await cut_over(admin, config, target.name, live=plan.live)
     result.swapped = True
-    result.deleted = await collect_garbage(admin, config)
     return result
+
+
+async def prepare_target(admin: IndexAdmin, config: SchemaConfig, plan: MigrationPlan) -> PhysicalIndex:
+    """Delete the plan's abandoned builds and create its target (state ``building``), or return the one it resumes."""
+    if plan.up_to_date:
+        raise ConfigurationError(f"{plan.target} already is schema v{plan.version}: nothing to migrate")
+    for stale in plan.stale:
+        await admin.delete_index(stale.name)
+    if plan.resume is not None:
+        return plan.resume
+    return await admin.create_index(config.definition(plan.version, plan.target), version=plan.version)
+
+
+async def cut_over(admin: IndexAdmin, config: SchemaConfig, target: str, *, live: PhysicalIndex | None) -> list[str]:
+    """Step 4 for a verified ``target``: mark it ready, move the alias to it (retiring ``live``, the index readers
+    used until now), then collect garbage; returns the names ``gc`` deleted. Idempotent: running it again once the
+    alias points at ``target`` changes nothing but the garbage collection."""
+    await admin.mark_ready(target)
+    if live is not None and live.name != target and await admin.get_alias() is None:
+        await admin.set_alias(live.name)  # so the fallback index is retired (and kept) like any other
+    await admin.set_alias(target)
+    return await collect_garbage(admin, config)
 
 
 async def abort(admin: IndexAdmin) -> list[str]:

@@ -51,6 +51,12 @@ def test_counts_completion_and_stall() -> None:
     )
 
 
+def test_a_migration_run_shows_its_target_and_version() -> None:
+    assert run().migration is None and run().as_dict(now=T0, stall_seconds=60)["migration"] is None
+    migration = run(index_name="grounding-v3", target_version=3)
+    assert migration.as_dict(now=T0, stall_seconds=60)["migration"] == {"target": "grounding-v3", "version": 3}
+
+
 def test_a_mark_must_have_a_known_outcome_and_only_failures_are_poisoned() -> None:
     with pytest.raises(ValueError, match="unknown outcome"):
         DocumentMark("p", "exploded")
@@ -58,7 +64,14 @@ def test_a_mark_must_have_a_known_outcome_and_only_failures_are_poisoned() -> No
         DocumentMark("p", "added", poisoned=True)
 
 
-@pytest.mark.parametrize("message", [ListMessage("r1"), DocumentMessage("r1", "blob:a/c/é x.pdf", "c/é x.pdf")])
+@pytest.mark.parametrize(
+    "message",
+    [
+        ListMessage("r1"),
+        DocumentMessage("r1", "blob:a/c/é x.pdf", "c/é x.pdf"),
+        DocumentMessage("r1", "blob:a/c/x.md", "c/x.md", "grounding-v3", 3),  # a migration run's document
+    ],
+)
 def test_messages_round_trip(message: ListMessage | DocumentMessage) -> None:
     assert decode_message(encode_message(message).encode("utf-8")) == message
 
@@ -73,6 +86,10 @@ def test_messages_round_trip(message: ListMessage | DocumentMessage) -> None:
         json.dumps({"v": 1, "kind": "list"}).encode(),
         json.dumps({"v": 1, "kind": "document", "run": "r", "path": "p"}).encode(),
         json.dumps({"v": 1, "kind": "shred", "run": "r"}).encode(),
+        json.dumps({"v": 1, "kind": "document", "run": "r", "source_id": "s", "path": "p", "index": "ix"}).encode(),
+        json.dumps(
+            {"v": 1, "kind": "document", "run": "r", "source_id": "s", "path": "p", "schema_version": 3}
+        ).encode(),
     ],
 )
 def test_malformed_messages_are_bad_input(body: bytes) -> None:

@@ -1,0 +1,177 @@
+"""Migration runs: a full reindex run that builds a new index schema version beside the live index, then cuts over.
+
+    start      plan exactly as ``schema migrate`` does (``migrate.plan_migration``) and create or resume the target
+               ``<alias>-v<N>[-r<K>]`` in state ``building``; refused (``MigrationRefused``) for an unregistered
+               version, when the live index already is that version, or while another migration run is open
+    documents  every document message names the target; a pipeline on the target at version N writes it, copying
+               vectors from the live index wherever the chunk hash matches (``reuse_from``, as ``schema migrate``).
+               One such pipeline per target and process, sharing the main pipeline's embedder, cracker and chunker
+    finalize   the cutover hook (``cut_over``): verify the target (``migrate.verify``), then ``migrate.cut_over``
+               (ready, alias swap, the old index retired, gc); the process's main pipeline follows the alias, and a
+               catch-up pass re-ingests, into the new index, every document modified since the run started
+
+Queries use the alias throughout, and blob events keep writing into the live index (the main pipeline) until the
+swap: a document changed during the run reaches the old index at once and the new one through its run message (if it
+was processed after the change) or through the catch-up pass. A failed verification leaves the alias untouched and
+the target ``building``; the run ends ``incomplete`` with the problems in its note, and the next migration run to the
+same version resumes the target (``schema migrate --abort`` deletes it).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import replace
+from datetime import timedelta
+
+from index_schemas import VERSIONS
+from ingestion.errors import BadInputError
+from ingestion.indexing.admin import IndexAdmin
+from ingestion.indexing.base import Index
+from ingestion.models import Outcome, RunResult
+from ingestion.pipeline import Pipeline
+from ingestion.runs.records import RunRecord
+from ingestion.schema import migrate
+from ingestion.schema.lifecycle import SchemaConfig, find_live
+from ingestion.sources.base import Source
+
+log = logging.getLogger(__name__)
+
+CATCH_UP_MARGIN = timedelta(minutes=5)
+"""The catch-up pass also re-ingests documents modified this long before the run started (clock skew between the
+storage service and the Functions host); an unchanged document costs one index read."""
+
+
+class MigrationRefused(BadInputError):
+    """A migration run cannot start. ``conflict``: the index or the runs refuse it now (HTTP 409); else the request
+    itself is wrong (HTTP 400)."""
+
+    def __init__(self, message: str, *, conflict: bool) -> None:
+        super().__init__(message)
+        self.conflict = conflict
+
+
+def derive_pipeline(main: Pipeline, index: Index, *, version: int, reuse_from: Index | None = None) -> Pipeline:
+    """A pipeline like ``main`` (same cracker, chunker, tokenizer, embedder and options) writing into ``index`` at
+    schema ``version``; nothing is built anew, so the embedding model is loaded once per process."""
+    return Pipeline(
+        cracker=main.cracker,
+        chunker=main.chunker,
+        tokenizer=main.tokenizer,
+        embedder=main.embedder,
+        index=index,
+        options=replace(main.options, schema_version=version),
+        reuse_from=reuse_from,
+    )
+
+
+class Migrations:
+    """Plans migration runs, keeps one pipeline per target, and cuts over when a run finalizes."""
+
+    def __init__(
+        self,
+        *,
+        admin: IndexAdmin,
+        config: SchemaConfig,
+        follow_alias: Callable[[], Awaitable[Pipeline]],
+        max_failures: int = 0,
+    ) -> None:
+        self.admin = admin
+        self.config = config
+        self.follow_alias = follow_alias
+        """Called after a swap: points the process's main pipeline at the alias's new target and returns it."""
+        self.max_failures = max_failures
+        self._pipelines: dict[str, Pipeline] = {}
+
+    async def prepare(self, version: int) -> str:
+        """Plan a migration to ``version`` and create or resume its target; the target's name."""
+        if type(version) is not int or version not in VERSIONS:
+            known = ", ".join(map(str, sorted(VERSIONS)))
+            raise MigrationRefused(f"schema_version must be a registered version ({known}), not {version!r}",
+                                   conflict=False)  # fmt: skip
+        plan = await migrate.plan_migration(self.admin, self.config, version=version)
+        if plan.up_to_date:
+            raise MigrationRefused(f"{plan.target} already is schema v{version}: nothing to migrate", conflict=True)
+        target = await migrate.prepare_target(self.admin, self.config, plan)
+        for stale in plan.stale:
+            await self._forget(stale.name)
+        log.info("migration to v%d: %s %s", version, "resuming" if plan.resume else "building", target.name)
+        return target.name
+
+    async def pipeline(self, main: Pipeline, target: str, version: int) -> Pipeline:
+        """The pipeline writing into ``target`` at ``version`` and reusing vectors from the live index."""
+        pipeline = self._pipelines.get(target)
+        if pipeline is None:
+            indexes = await self.admin.list_indexes()
+            found = next((index for index in indexes if index.name == target), None)
+            if found is None:
+                raise BadInputError(f"migration target {target} no longer exists (aborted?)")
+            live = await find_live(self.admin, indexes)
+            reuse = self.admin.open_index(live) if live is not None and live.name != target else None
+            pipeline = self._pipelines.setdefault(
+                target, derive_pipeline(main, self.admin.open_index(found), version=version, reuse_from=reuse)
+            )
+        return pipeline
+
+    async def cut_over(self, run: RunRecord, *, main: Pipeline, source: Source) -> str | None:
+        """The finalize hook of a complete migration run: verify, swap, follow the alias, catch up.
+
+        None when the alias points at the run's target afterwards; else why not (the alias is untouched). Idempotent:
+        once the alias points at the target, running it again only repeats gc and the catch-up."""
+        if run.target_version is None:
+            return None
+        if await self.admin.get_alias() != run.index_name:
+            indexes = await self.admin.list_indexes()
+            if all(index.name != run.index_name for index in indexes):
+                return f"not swapped: {run.index_name} no longer exists (aborted?)"
+            target = await self.pipeline(main, run.index_name, run.target_version)
+            listed = (run.expected or 0) - run.count(Outcome.DELETED.value)  # gone since the listing: not in target
+            check = await migrate.verify(
+                target.index,
+                RunResult(documents=listed, failed=run.failed),
+                live=target.reuse_from,
+                scope=source.scope,
+                max_failures=self.max_failures,
+                allow_outside_scope=False,
+            )
+            if not check.ok:
+                log.error("run %s: %s not swapped: %s", run.run_id, run.index_name, "; ".join(check.problems))
+                return f"not swapped, {run.index_name} kept building: " + "; ".join(check.problems)
+            deleted = await migrate.cut_over(
+                self.admin, self.config, run.index_name, live=await find_live(self.admin, indexes)
+            )
+            log.info("run %s: alias %s -> %s; gc deleted %s", run.run_id, self.admin.alias, run.index_name, deleted)
+        main = await self.follow_alias()
+        caught = await self.catch_up(run, main=main, source=source)
+        log.info("run %s: catch-up re-ingested %d documents changed during the migration", run.run_id, caught)
+        return None
+
+    async def catch_up(self, run: RunRecord, *, main: Pipeline, source: Source) -> int:
+        """Re-ingest into ``main`` (now on the new index) every document modified since the run started; how many
+        were added or updated. Documents deleted meanwhile are left to the stale sweep that follows."""
+        since = run.started_at - CATCH_UP_MARGIN
+        changed = 0
+        async for item in source.list():
+            if item.last_modified >= since:
+                result = await main.ingest(source, item, raise_transient=True)
+                changed += result.outcome in (Outcome.ADDED, Outcome.UPDATED)
+        return changed
+
+    async def _forget(self, target: str) -> None:
+        pipeline = self._pipelines.pop(target, None)
+        if pipeline is not None:
+            await _close_indexes(pipeline)
+
+    async def close(self) -> None:
+        for target in list(self._pipelines):
+            await self._forget(target)
+        await self.admin.close()
+
+
+async def _close_indexes(pipeline: Pipeline) -> None:
+    """Close what a derived pipeline owns: its indexes (the embedder and cracker belong to the main pipeline)."""
+    for index in (pipeline.index, pipeline.reuse_from):
+        if index is not None:
+            with contextlib.suppress(Exception):
+                await index.close()

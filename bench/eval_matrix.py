@@ -2,7 +2,7 @@
 
     python3 ../shared/eval/build_golden.py --out .cache/golden           # once: stripped corpora (~30 s)
     .venv/bin/python bench/eval_matrix.py [--sets django_faq,debian_faq] [--sizes 128,256,512] [--overlaps 0,64]
-        [--headings on|off|both] [--rrf-k 20,60,100] [--fresh] [--json OUT]
+        [--headings on|off|both] [--rrf-k 20,60,100] [--vector-weights 1,6] [--fresh] [--json OUT]
 
 For each set, only the regular ``*.html`` files of ``<golden>/<set>_corpus_stripped`` are staged under ``--work``
 (other files leak the questions; debian-faq's ``X.html`` symlinks would make every page a second document). For each
@@ -10,12 +10,12 @@ For each set, only the regular ``*.html`` files of ``<golden>/<set>_corpus_strip
 ``<work>/<set>/c<size>-o<overlap>-h<0|1>.sqlite``; an existing file is brought up to date by the pipeline (unchanged
 documents are skipped), ``--fresh`` deletes it first. A chunk whose embedded text an earlier setting of the same run
 already embedded borrows that vector (``reuse_from``; exact: same text, same model). Each index is then evaluated in
-text and vector mode once, and in hybrid mode once per RRF k (k changes only the fusion, so the index is reused).
-Prints recall@5 and MRR@10 tables.
+text and vector mode once, and in hybrid mode once per RRF k and vector weight (they change only the fusion, so the
+index is reused). Prints recall@5 and MRR@10 tables; ``+`` marks a hybrid cell >= the better single mode.
 
-Every cell equals the CLI on the same index, e.g. for size 256, overlap 0, headings on, k 60:
+Every cell equals the CLI on the same index, e.g. for size 256, overlap 0, headings on, k 60, vector weight 6:
 
-    CHUNK_MAX_TOKENS=256 CHUNK_OVERLAP_TOKENS=0 EMBED_HEADINGS=true RRF_K=60 \\
+    CHUNK_MAX_TOKENS=256 CHUNK_OVERLAP_TOKENS=0 EMBED_HEADINGS=true RRF_K=60 HYBRID_VECTOR_WEIGHT=6 \\
     LOCAL_INDEX_PATH=.cache/eval-matrix/django_faq/c256-o0-h1.sqlite .venv/bin/python -m ingestion eval \\
         .cache/golden/shared/django_faq.jsonl --root .cache/eval-matrix/django_faq/corpus --mode all
 """
@@ -72,7 +72,7 @@ def remove_index(path: Path) -> None:
         Path(f"{path}{suffix}").unlink(missing_ok=True)
 
 
-def settings_for(setting: Setting, index_path: Path, *, rrf_k: int = 60) -> Settings:
+def settings_for(setting: Setting, index_path: Path, *, rrf_k: int = 60, vector_weight: float = 1.0) -> Settings:
     """Local embedder and local index only; nothing is inherited from the environment (no Azure by accident)."""
     return Settings.from_env(
         {
@@ -83,6 +83,7 @@ def settings_for(setting: Setting, index_path: Path, *, rrf_k: int = 60) -> Sett
             "CHUNK_OVERLAP_TOKENS": str(setting.overlap),
             "EMBED_HEADINGS": "true" if setting.headings else "false",
             "RRF_K": str(rrf_k),
+            "HYBRID_VECTOR_WEIGHT": str(vector_weight),
         }
     )
 
@@ -126,17 +127,21 @@ async def ingest(settings: Settings, corpus: Path, earlier: list[Settings]) -> d
     return {**result.as_dict(), "index_chunks": stats.chunks}
 
 
+def hybrid_columns(rrf_ks: list[int], weights: list[float]) -> list[str]:
+    return [f"hybrid k{k} w{w:g}" for k, w in itertools.product(rrf_ks, weights)]
+
+
 async def evaluate_index(
-    setting: Setting, index_path: Path, golden: Path, corpus: Path, rrf_ks: list[int]
+    setting: Setting, index_path: Path, golden: Path, corpus: Path, rrf_ks: list[int], weights: list[float]
 ) -> dict[str, dict[str, object]]:
-    """``{"text": report, "vector": report, "hybrid@k60": report, ...}`` for one built index."""
+    """``{"text": report, "vector": report, "hybrid k60 w1": report, ...}`` for one built index."""
     queries = load_golden(golden)
     roots = resolve_roots(str(corpus))
     reports: dict[str, dict[str, object]] = {}
-    runs = [(SearchMode.TEXT, rrf_ks[0]), (SearchMode.VECTOR, rrf_ks[0])]
-    runs += [(SearchMode.HYBRID, k) for k in rrf_ks]
-    for mode, k in runs:
-        settings = settings_for(setting, index_path, rrf_k=k)
+    runs = [(SearchMode.TEXT, rrf_ks[0], 1.0), (SearchMode.VECTOR, rrf_ks[0], 1.0)]
+    runs += [(SearchMode.HYBRID, k, w) for k, w in itertools.product(rrf_ks, weights)]
+    for mode, k, w in runs:
+        settings = settings_for(setting, index_path, rrf_k=k, vector_weight=w)
         embedder = wiring.build_embedder(settings)
         index = wiring.build_index(settings, dimensions=embedder.dimensions)
         try:
@@ -144,7 +149,7 @@ async def evaluate_index(
         finally:
             await index.close()
             await embedder.close()
-        reports[mode.value if mode is not SearchMode.HYBRID else f"hybrid@k{k}"] = report
+        reports[mode.value if mode is not SearchMode.HYBRID else f"hybrid k{k} w{w:g}"] = report
     return reports
 
 
@@ -163,30 +168,32 @@ async def run_set(name: str, args: argparse.Namespace, settings_grid: list[Setti
         earlier.append(settings_for(setting, index_path))
         seconds = round(time.perf_counter() - started, 1)
         print(f"   {setting.key}: {run['index_chunks']} chunks, added {run['added']}, {seconds} s", file=sys.stderr)
-        reports = await evaluate_index(setting, index_path, args.golden / f"{name}.jsonl", corpus, args.rrf_k)
+        golden = args.golden / f"{name}.jsonl"
+        reports = await evaluate_index(setting, index_path, golden, corpus, args.rrf_k, args.vector_weights)
         rows.append({"set": name, **setting.__dict__, "ingest": run, "ingest_seconds": seconds, "modes": reports})
     return rows
 
 
-def print_table(rows: list[dict[str, object]], metric: str, rrf_ks: list[int]) -> None:
-    hybrid_columns = [f"hybrid@k{k}" for k in rrf_ks]
+def print_table(rows: list[dict[str, object]], metric: str, columns: list[str]) -> None:
     print(f"\n{metric}")
     header = f"{'set':<11}{'size':>5}{'ovl':>5}{'head':>5}{'chunks':>8}{'text':>8}{'vector':>8}"
-    print(header + "".join(f"{c:>13}" for c in hybrid_columns) + "  hybrid>=best")
+    print(header + "".join(f"{c:>16}" for c in columns) + "   (+: hybrid >= the better of text and vector)")
     for row in rows:
         modes = row["modes"]
         best_single = max(modes["text"][metric], modes["vector"][metric])
-        ok = all(modes[c][metric] >= best_single for c in hybrid_columns)
         print(
             f"{row['set']:<11}{row['size']:>5}{row['overlap']:>5}{'on' if row['headings'] else 'off':>5}"
             f"{row['ingest']['index_chunks']:>8}{modes['text'][metric]:>8.3f}{modes['vector'][metric]:>8.3f}"
-            + "".join(f"{modes[c][metric]:>13.3f}" for c in hybrid_columns)
-            + f"  {'yes' if ok else 'NO'}"
+            + "".join(f"{modes[c][metric]:>15.3f}{'+' if modes[c][metric] >= best_single else ' '}" for c in columns)
         )
 
 
 def integers(text: str) -> list[int]:
     return [int(part) for part in text.split(",") if part.strip()]
+
+
+def numbers(text: str) -> list[float]:
+    return [float(part) for part in text.split(",") if part.strip()]
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -198,6 +205,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--overlaps", type=integers, default=[0, 64], help="CHUNK_OVERLAP_TOKENS values")
     parser.add_argument("--headings", choices=["on", "off", "both"], default="on", help="EMBED_HEADINGS values")
     parser.add_argument("--rrf-k", type=integers, default=[60], help="RRF_K values for hybrid (index reused)")
+    parser.add_argument(
+        "--vector-weights", type=numbers, default=[1.0, 6.0], help="HYBRID_VECTOR_WEIGHT values (index reused)"
+    )
     parser.add_argument("--fresh", action="store_true", help="delete each setting's index before ingesting")
     parser.add_argument("--json", type=Path, help="also write every report to this file")
     return parser.parse_args(argv)
@@ -215,7 +225,7 @@ async def main(argv: list[str] | None = None) -> None:
     for name in [s.strip() for s in args.sets.split(",") if s.strip()]:
         rows += await run_set(name, args, grid)
     for metric in ("recall@5", "mrr@10"):
-        print_table(rows, metric, args.rrf_k)
+        print_table(rows, metric, hybrid_columns(args.rrf_k, args.vector_weights))
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(rows, indent=1) + "\n")

@@ -26,6 +26,8 @@ BLOB_TRIGGER_SOURCES = ("EventGrid", "LogsAndContainerScan")
 # ``DocumentStorage__blobServiceUri`` / ``__queueServiceUri`` / ``__tableServiceUri`` (identity-based).
 STORAGE_CONNECTION = "DocumentStorage"
 DEFAULT_REINDEX_SCHEDULE = "0 0 2 * * *"
+HYBRID_VECTOR_WEIGHT = 6.0
+"""The vector query's RRF weight in hybrid search (text weighs 1), chosen with ``eval``: docs/retrieval-quality.md."""
 _NCRONTAB_FIELD = re.compile(r"^[0-9A-Za-z*/,\-]+$")
 _QUEUE_NAME = re.compile(r"^[a-z0-9](?:[a-z0-9]|-(?=[a-z0-9]))*$")
 _TABLE_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9]{2,62}$")
@@ -69,6 +71,7 @@ class Settings:
     max_concurrency: int = 4
     embed_batch_size: int = 64
     rrf_k: int = 60
+    hybrid_vector_weight: float = HYBRID_VECTOR_WEIGHT
     # Azure OpenAI embeddings.
     azure_openai_endpoint: str | None = None
     azure_openai_api_key: Secret | None = None
@@ -132,6 +135,7 @@ class Settings:
             max_concurrency=read.integer("MAX_CONCURRENCY", 4, minimum=1, maximum=256),
             embed_batch_size=read.integer("EMBED_BATCH_SIZE", 64, minimum=1, maximum=2048),
             rrf_k=read.integer("RRF_K", 60, minimum=1),
+            hybrid_vector_weight=read.number("HYBRID_VECTOR_WEIGHT", HYBRID_VECTOR_WEIGHT, minimum=0.01),
             azure_openai_endpoint=openai_endpoint,
             azure_openai_api_key=read.secret("AZURE_OPENAI_API_KEY"),
             azure_openai_embedding_deployment=read.text("AZURE_OPENAI_EMBEDDING_DEPLOYMENT"),
@@ -245,6 +249,8 @@ class _Reader:
         value = self._parse(name, float, "a number")
         if value is None:
             return default
+        if not math.isfinite(value):
+            raise ConfigurationError(f"{name}={value} is not a finite number")
         _check_range(name, value, minimum, None)
         return value
 

@@ -78,7 +78,12 @@ def build_index(settings: Settings, *, dimensions: int, name: str | None = None,
     from ingestion.indexing.local import LocalIndex
 
     return LocalIndex(
-        Path(settings.local_index_path), name=name, dimensions=dimensions, version=version, rrf_k=settings.rrf_k
+        Path(settings.local_index_path),
+        name=name,
+        dimensions=dimensions,
+        version=version,
+        rrf_k=settings.rrf_k,
+        vector_weight=settings.hybrid_vector_weight,
     )
 
 
@@ -90,7 +95,12 @@ def build_admin(settings: Settings) -> IndexAdmin:
         return AzureIndexAdmin.from_settings(settings)
     from ingestion.indexing.local_admin import LocalIndexAdmin
 
-    return LocalIndexAdmin(Path(settings.local_index_path), settings.azure_search_index, rrf_k=settings.rrf_k)
+    return LocalIndexAdmin(
+        Path(settings.local_index_path),
+        settings.azure_search_index,
+        rrf_k=settings.rrf_k,
+        vector_weight=settings.hybrid_vector_weight,
+    )
 
 
 def schema_params(settings: Settings, *, name: str, dimensions: int) -> index_schemas.SchemaParams:

@@ -47,6 +47,7 @@ class AzureIndexAdmin:
         credential: AzureKeyCredential | AsyncTokenCredential | None = None,
         propagation_seconds: float | None = None,
         timeout_seconds: float = 60.0,
+        vector_weight: float = 1.0,
     ) -> None:
         if not is_valid_index_name(alias):
             raise ConfigurationError(f"{alias!r} is not a valid index alias")
@@ -55,6 +56,7 @@ class AzureIndexAdmin:
         self.propagation_seconds = PROPAGATION_SECONDS if propagation_seconds is None else propagation_seconds
         self._credential = credential
         self._timeout = timeout_seconds
+        self._vector_weight = vector_weight
         self._client: SearchIndexClient | None = None
 
     @classmethod
@@ -63,6 +65,7 @@ class AzureIndexAdmin:
             raise ConfigurationError("AZURE_SEARCH_ENDPOINT is required for the Azure AI Search index admin")
         key = settings.azure_search_api_key
         credential = AzureKeyCredential(key.get()) if key is not None else None
+        options.setdefault("vector_weight", settings.hybrid_vector_weight)
         return cls(settings.azure_search_endpoint, settings.azure_search_index, credential=credential, **options)
 
     def _indexes(self) -> SearchIndexClient:
@@ -158,7 +161,12 @@ class AzureIndexAdmin:
 
     def open_index(self, index: PhysicalIndex) -> AzureSearchIndex:
         return AzureSearchIndex(
-            self.endpoint, index.name, index.dimensions, credential=self._credential, version=index.version
+            self.endpoint,
+            index.name,
+            index.dimensions,
+            credential=self._credential,
+            version=index.version,
+            vector_weight=self._vector_weight,
         )
 
     async def close(self) -> None:

@@ -79,7 +79,8 @@ from ingestion.models import DocumentRecord, IndexChunk, SearchHit, SearchMode
 from ingestion.settings import Settings
 
 HYBRID_DEPTH = 50
-"""The vector side of HYBRID asks for ``max(HYBRID_DEPTH, 2 * top)`` neighbours (as the local store fuses)."""
+"""The vector side of HYBRID asks for ``max(HYBRID_DEPTH, top)`` neighbours (as the local store fuses): the same
+candidates for any ``top`` up to HYBRID_DEPTH."""
 _LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
 
 
@@ -110,6 +111,7 @@ class AzureSearchIndex:
         credential: AzureKeyCredential | AsyncTokenCredential | None = None,
         version: int | None = None,
         semantic: bool | None = None,
+        vector_weight: float = 1.0,
         max_batch_actions: int = MAX_ACTIONS,
         max_batch_bytes: int = MAX_BYTES,
         max_attempts: int = 5,
@@ -136,6 +138,9 @@ class AzureSearchIndex:
         self._own_credential = credential is None
         self._http_tokens = parts.scheme == "http" and loopback
         self._semantic = semantic
+        if not vector_weight > 0:
+            raise ValueError(f"vector_weight must be > 0, got {vector_weight}")
+        self.vector_weight = vector_weight
         self._policy = RetryPolicy(max_attempts=max_attempts, base=backoff_seconds, cap=backoff_max_seconds)
         self._batch_limits = (max_batch_actions, max_batch_bytes)
         self._timeout = timeout_seconds
@@ -154,6 +159,7 @@ class AzureSearchIndex:
         key = settings.azure_search_api_key
         credential = AzureKeyCredential(key.get()) if key is not None else None
         name = index_name or settings.azure_search_index
+        options.setdefault("vector_weight", settings.hybrid_vector_weight)
         return cls(settings.azure_search_endpoint, name, dimensions, credential=credential, **options)
 
     # -- clients -------------------------------------------------------------------------------------------------------
@@ -351,8 +357,11 @@ class AzureSearchIndex:
         if source_path is not None:
             options["filter"] = equals(Field.SOURCE_PATH, source_path)
         if query is not None:
-            k = max(HYBRID_DEPTH, 2 * top) if mode is SearchMode.HYBRID else top
-            vector_query = VectorizedQuery(vector=query.tolist(), k_nearest_neighbors=k, fields=Field.EMBEDDING.value)
+            k = max(HYBRID_DEPTH, top) if mode is SearchMode.HYBRID else top
+            weight = self.vector_weight if mode is SearchMode.HYBRID else None
+            vector_query = VectorizedQuery(
+                vector=query.tolist(), k_nearest_neighbors=k, fields=Field.EMBEDDING.value, weight=weight
+            )
             options["vector_queries"] = [vector_query]
         if words is not None and await self._uses_semantic():
             options.update(query_type="semantic", semantic_configuration_name=SEMANTIC_CONFIGURATION)

@@ -59,7 +59,9 @@ from ingestion.settings import is_valid_index_name
 T = TypeVar("T")
 
 HYBRID_DEPTH = 50
-"""Each ranking fused by HYBRID contributes its best ``max(HYBRID_DEPTH, 2 * top)`` chunks."""
+"""Each ranking fused by HYBRID contributes its best ``max(HYBRID_DEPTH, top)`` chunks: the same candidates for any
+``top`` up to HYBRID_DEPTH, so a top-5 query returns the first five of a top-50 query (as on Azure AI Search, where
+the vector query asks for as many neighbours)."""
 _HIT_COLUMNS = (
     Field.ID,
     Field.PARENT_ID,
@@ -76,7 +78,8 @@ class LocalIndex:
     """A physical index named ``name`` with ``dimensions``-long vectors, stored in the SQLite file at ``path``.
 
     ``version`` is the schema version (``index_schemas.VERSIONS``) its tables and documents follow; ``rrf_k`` is the
-    RRF constant of HYBRID search; ``busy_timeout`` (seconds) is how long a write waits for another process's lock
+    RRF constant of HYBRID search and ``vector_weight`` the weight of its vector ranking (the text ranking weighs 1,
+    as on Azure AI Search); ``busy_timeout`` (seconds) is how long a write waits for another process's lock
     before failing with TransientError; ``page_size`` is how many records ``list_documents`` reads per query. A bad
     name, version or dimensions raise ConfigurationError; nothing touches the file until the first call.
     """
@@ -89,11 +92,12 @@ class LocalIndex:
         *,
         version: int | None = None,
         rrf_k: int = 60,
+        vector_weight: float = 1.0,
         busy_timeout: float = 5.0,
         page_size: int = 500,
     ) -> None:
-        if rrf_k < 0 or busy_timeout < 0 or page_size < 1:
-            raise ValueError("rrf_k and busy_timeout must be >= 0 and page_size >= 1")
+        if rrf_k < 0 or busy_timeout < 0 or page_size < 1 or not vector_weight > 0:
+            raise ValueError("rrf_k and busy_timeout must be >= 0, vector_weight > 0 and page_size >= 1")
         self.version = LATEST if version is None else version
         if self.version not in VERSIONS:
             raise ConfigurationError(f"local index {name}: unknown index schema version {self.version}")
@@ -103,6 +107,7 @@ class LocalIndex:
         self.name = name
         self.dimensions = dimensions
         self.rrf_k = rrf_k
+        self.vector_weight = vector_weight
         self._schema = LocalSchema.for_index(definition)
         self._to_document = TO_DOCUMENT[self.version]
         self._upsert = self._schema.upsert_sql()
@@ -164,7 +169,7 @@ class LocalIndex:
         if top < 1:
             raise ValueError(f"top must be >= 1, got {top}")
         query = None if mode is SearchMode.TEXT else self._query_vector(vector, mode)
-        depth = max(HYBRID_DEPTH, 2 * top) if mode is SearchMode.HYBRID else top
+        depth = max(HYBRID_DEPTH, top) if mode is SearchMode.HYBRID else top
         by_text: list[tuple[int, float]] = []
         by_vector: list[tuple[int, float]] = []
         if mode is not SearchMode.VECTOR:
@@ -172,7 +177,9 @@ class LocalIndex:
         if query is not None:
             by_vector = await self._run("vector search", self._vector_sync, query, depth, source_path)
         if mode is SearchMode.HYBRID:
-            ranked = reciprocal_rank_fusion([[r for r, _ in by_text], [r for r, _ in by_vector]], k=self.rrf_k)
+            ranked = reciprocal_rank_fusion(
+                [[r for r, _ in by_text], [r for r, _ in by_vector]], k=self.rrf_k, weights=[1.0, self.vector_weight]
+            )
         else:
             ranked = by_text if mode is SearchMode.TEXT else by_vector
         return await self._run("read hits", self._hits_sync, ranked[:top])

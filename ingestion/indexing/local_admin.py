@@ -51,12 +51,15 @@ class LocalIndexAdmin:
 
     propagation_seconds = 0.0
 
-    def __init__(self, path: Path, alias: str, *, rrf_k: int = 60, busy_timeout: float = 5.0) -> None:
+    def __init__(
+        self, path: Path, alias: str, *, rrf_k: int = 60, vector_weight: float = 1.0, busy_timeout: float = 5.0
+    ) -> None:
         if not is_valid_index_name(alias):
             raise ConfigurationError(f"{alias!r} is not a valid index alias")
         self.path = Path(path)
         self.alias = alias
         self._rrf_k = rrf_k
+        self._vector_weight = vector_weight
         self._busy_timeout = busy_timeout
         self._lock = threading.Lock()
         self._conn: sqlite3.Connection | None = None
@@ -108,6 +111,7 @@ class LocalIndexAdmin:
             index.dimensions,
             version=index.version,
             rrf_k=self._rrf_k,
+            vector_weight=self._vector_weight,
             busy_timeout=self._busy_timeout,
         )
 

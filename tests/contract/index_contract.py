@@ -274,6 +274,25 @@ class IndexContract:
         assert [h.key for h in hits] == keys
         assert hits[0].score > hits[1].score > hits[2].score
 
+    async def test_the_vector_weight_scales_the_vector_ranking_in_hybrid(self, index: Index) -> None:
+        # Fifteen chunks ever further from the query vector; only the last one contains the query's words.
+        angles = np.linspace(0.0, 1.2, 15)
+        for i, angle in enumerate(angles):
+            text = "solar panels on the roof" if i == 14 else f"wind turbine number {i}"
+            await put(index, f"/docs/w{i:02}.txt", (text, vec(float(np.cos(angle)), float(np.sin(angle)), 0, 0)))
+        first, last = (chunk_key(document_key(f"/docs/w{i:02}.txt"), 0) for i in (0, 14))
+        query = vec(1, 0, 0, 0)
+        # Weight 1: first in text and 15th in vector (1/61 + 1/75) beats first in vector alone (1/61).
+        assert index.vector_weight == 1.0  # type: ignore[attr-defined]
+        assert (await keys_of(index, "solar panels", vector=query, mode=SearchMode.HYBRID, top=2))[0] == last
+        # Weight 6: 6/61 beats 1/61 + 6/75; the text match stays in the results.
+        index.vector_weight = 6.0  # type: ignore[attr-defined]
+        weighted = await keys_of(index, "solar panels", vector=query, mode=SearchMode.HYBRID, top=15)
+        assert weighted[0] == first and last in weighted
+        # Text-only and vector-only searches are not weighted.
+        assert await keys_of(index, "solar panels", mode=SearchMode.TEXT, top=2) == [last]
+        assert (await keys_of(index, "", vector=query, mode=SearchMode.VECTOR, top=15))[-1] == last
+
     async def test_top_limits_the_number_of_hits(self, index: Index) -> None:
         await self.corpus(index)
         for mode in SearchMode:

@@ -6,7 +6,8 @@
   matches every document. Scoring is BM25 (k1 1.2, b 0.75) per searchable field (``searchFields`` or all), summed;
   the analyzer is ``search_store.analyze``.
 - ``vectorQueries`` of kind ``vector``: exact cosine over the named vector field, best ``k``; score
-  ``1 / (2 - cosine)``. Text plus vectors (or several vector queries) are fused by RRF, ``sum 1/(60 + rank)``.
+  ``1 / (2 - cosine)``. Text plus vectors (or several vector queries) are fused by RRF, ``sum weight/(60 + rank)``:
+  a vector query's ``weight`` (default 1, must be > 0); the text query weighs 1.
 - ``filter`` (see ``search_odata``) applies before ranking, to text and vector queries alike (pre-filter).
 - ``queryType: semantic`` needs search text and a semantic configuration (named, or the index's default); it keeps
   the best 50, adds ``@search.rerankerScore`` (the score scaled to 0-4) and orders by it.
@@ -173,15 +174,25 @@ def vector_ranking(index: Index, keys: list[str], query: Mapping[str, Any]) -> d
     return dict(ranked)
 
 
-def fuse(rankings: list[dict[str, float]]) -> dict[str, float]:
+def fuse(rankings: list[dict[str, float]], weights: list[float]) -> dict[str, float]:
+    """RRF with k = 60; each ranking's contribution times its weight (a vector query's ``weight``; text weighs 1)."""
     if len(rankings) == 1:
         return rankings[0]
     fused: dict[str, float] = {}
-    for ranking in rankings:
+    for ranking, weight in zip(rankings, weights, strict=True):
         ordered = sorted(ranking.items(), key=lambda item: (-item[1], item[0]))
         for rank, (key, _) in enumerate(ordered, start=1):
-            fused[key] = fused.get(key, 0.0) + 1.0 / (RRF_K + rank)
+            fused[key] = fused.get(key, 0.0) + weight / (RRF_K + rank)
     return fused
+
+
+def vector_weight(query: Mapping[str, Any]) -> float:
+    weight = query.get("weight")
+    if weight is None:
+        return 1.0
+    if isinstance(weight, bool) or not isinstance(weight, int | float) or not weight > 0:
+        raise ServiceError(400, "The request is invalid. Details: vectorQueries : weight must be a positive number.")
+    return float(weight)
 
 
 def execute(index: Index, body: Mapping[str, Any], *, next_link: str) -> dict[str, Any]:
@@ -274,12 +285,15 @@ def _rank(index: Index, body: Mapping[str, Any], keys: list[str]) -> tuple[dict[
         raise ServiceError(400, f"The fake supports queryType simple and semantic, not '{query_type}'.")
     text = body.get("search") or ""
     clauses = parse_simple(str(text))
-    rankings = []
+    rankings, weights = [], []
     if clauses is not None:
         fields = _search_fields(index, body.get("searchFields"))
         rankings.append(text_ranking(index, keys, clauses, fields, str(body.get("searchMode") or "any")))
-    rankings += [vector_ranking(index, keys, query) for query in body.get("vectorQueries") or []]
-    scores = fuse(rankings) if rankings else dict.fromkeys(keys, 1.0)
+        weights.append(1.0)
+    for query in body.get("vectorQueries") or []:
+        rankings.append(vector_ranking(index, keys, query))
+        weights.append(vector_weight(query))
+    scores = fuse(rankings, weights) if rankings else dict.fromkeys(keys, 1.0)
     if query_type != "semantic":
         return scores, {}
     if clauses is None:

@@ -13,6 +13,8 @@ def test_defaults_are_the_embedded_stack() -> None:
     assert (s.embedding_backend, s.index_backend) == ("local", "local")
     assert s.local_index_path == Path(".ingestion/index.sqlite")
     assert (s.chunk_max_tokens, s.chunk_overlap_tokens) == (512, 64)
+    assert (s.rrf_k, s.hybrid_vector_weight) == (60, 6.0)
+    assert Settings.from_env({"HYBRID_VECTOR_WEIGHT": "1.5"}).hybrid_vector_weight == 1.5
 
 
 def test_backends_default_to_azure_when_endpoints_are_set() -> None:
@@ -42,6 +44,9 @@ def test_backends_default_to_azure_when_endpoints_are_set() -> None:
         ({"MAX_DOCUMENT_BYTES": "0"}, "MAX_DOCUMENT_BYTES"),
         ({"EMBED_HEADINGS": "maybe"}, "EMBED_HEADINGS"),
         ({"BLOB_TRIGGER_SOURCE": "Eventgrid"}, "BLOB_TRIGGER_SOURCE"),
+        ({"HYBRID_VECTOR_WEIGHT": "0"}, "HYBRID_VECTOR_WEIGHT"),
+        ({"HYBRID_VECTOR_WEIGHT": "nan"}, "HYBRID_VECTOR_WEIGHT"),
+        ({"HYBRID_VECTOR_WEIGHT": "heavy"}, "HYBRID_VECTOR_WEIGHT"),
     ],
 )
 def test_invalid_values_fail_fast_naming_the_setting(env: dict[str, str], named: str) -> None:

@@ -50,7 +50,7 @@ class IndexTarget:
 def resolve_target(settings: Settings) -> IndexTarget:
     """The physical index readers and writers use: the one the alias (AZURE_SEARCH_INDEX) points at, else (no alias
     yet) the latest version's physical name. Local: read from the SQLite file. Azure AI Search: the service alias
-    (API key auth only; with a token the latest version's physical name, see docs/schema-versions.md)."""
+    (API key, else a token credential)."""
     if settings.index_backend == "local":
         from ingestion.indexing.local_admin import read_target
 

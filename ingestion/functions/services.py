@@ -49,7 +49,7 @@ class Services:
 
     async def follow_alias(self) -> Pipeline:
         """Point the main pipeline at the alias's current target (after a migration's swap); return it. Asks the
-        index admin, which reads the alias with any credential (``wiring.resolve_target`` needs an API key on Azure)."""
+        index admin (the async client the migration uses)."""
         old, migrations = self.pipeline, self.reindexer.migrations
         live = await find_live(migrations.admin) if migrations is not None else None
         if live is None or live.name == old.index.name:
@@ -131,7 +131,7 @@ async def get_services() -> Services:
         async with cache.lock:
             if cache.services is None:
                 cache.services = await build_services(Settings.from_env())
-                cache.alias_checked = -ALIAS_CHECK_SECONDS  # check at once: wiring may not read the alias (tokens)
+                cache.alias_checked = -ALIAS_CHECK_SECONDS  # check at once: it may have moved since wiring read it
     if time.monotonic() - cache.alias_checked > ALIAS_CHECK_SECONDS:
         cache.alias_checked = time.monotonic()
         try:

@@ -17,7 +17,7 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-from azure.core.credentials import AzureKeyCredential
+from azure.core.credentials import AzureKeyCredential, TokenCredential
 from azure.core.credentials_async import AsyncTokenCredential
 from azure.core.exceptions import AzureError, ResourceNotFoundError
 from azure.search.documents.indexes.aio import SearchIndexClient
@@ -29,7 +29,7 @@ from ingestion.errors import ConfigurationError
 from ingestion.indexing.admin import IndexState, PhysicalIndex
 from ingestion.indexing.azure_batches import API_VERSION
 from ingestion.indexing.azure_errors import translate
-from ingestion.indexing.azure_search import AzureSearchIndex
+from ingestion.indexing.azure_search import AllowHttpTokens, AzureSearchIndex, http_to_loopback
 from ingestion.settings import Settings, is_valid_index_name
 
 META_KEY = "ingestion"
@@ -245,16 +245,29 @@ def _physical(raw: SearchIndex) -> PhysicalIndex:
     )
 
 
-def read_target(settings: Settings) -> tuple[str, int] | None:
+def read_target(settings: Settings, *, credential: TokenCredential | None = None) -> tuple[str, int] | None:
     """``(name, version)`` of the index the alias points at, or None when there is no alias (for ``wiring``; sync:
-    one or two GETs with the synchronous client)."""
+    one or two GETs with the synchronous client). Authenticates with the API key if set, else with ``credential``,
+    else with a synchronous ``DefaultAzureCredential`` (managed identity in Azure)."""
     from azure.search.documents.indexes import SearchIndexClient as SyncIndexClient
 
-    key = settings.azure_search_api_key
-    if not settings.azure_search_endpoint or key is None:
-        return None  # token auth: resolved by the async admin only
+    endpoint, key = settings.azure_search_endpoint, settings.azure_search_api_key
+    if not endpoint:
+        return None
+    owned = None
+    if key is not None:
+        auth: AzureKeyCredential | TokenCredential = AzureKeyCredential(key.get())
+    elif credential is not None:
+        auth = credential
+    else:
+        from azure.identity import DefaultAzureCredential
+
+        auth = owned = DefaultAzureCredential()
+    options: dict[str, Any] = {"api_version": API_VERSION}
+    if not isinstance(auth, AzureKeyCredential) and http_to_loopback(endpoint):
+        options["per_call_policies"] = [AllowHttpTokens()]
     alias = settings.azure_search_index
-    client = SyncIndexClient(settings.azure_search_endpoint, AzureKeyCredential(key.get()), api_version=API_VERSION)
+    client = SyncIndexClient(endpoint, auth, **options)
     try:
         try:
             found = client.get_alias(alias)
@@ -266,4 +279,6 @@ def read_target(settings: Settings) -> tuple[str, int] | None:
         raise translate(exc, what=f"resolve alias {alias}") from exc
     finally:
         client.close()
+        if owned is not None:
+            owned.close()
     return name, index.version

@@ -84,11 +84,17 @@ candidates for any ``top`` up to HYBRID_DEPTH."""
 _LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
 
 
-class _AllowHttpTokens(SansIOHTTPPolicy):  # type: ignore[type-arg]
+class AllowHttpTokens(SansIOHTTPPolicy):  # type: ignore[type-arg]
     """Lets a bearer token go over http to a loopback host (azure-core refuses non-TLS by default)."""
 
     def on_request(self, request: Any) -> None:
         request.context.options["enforce_https"] = False
+
+
+def http_to_loopback(endpoint: str) -> bool:
+    """Plain http to this machine (the fakes, an emulator): the only place a token may travel without TLS."""
+    parts = urlsplit(endpoint)
+    return parts.scheme == "http" and parts.hostname in _LOOPBACK
 
 
 class AzureSearchIndex:
@@ -173,7 +179,7 @@ class AzureSearchIndex:
             "read_timeout": self._timeout,
         }
         if self._http_tokens and not isinstance(self._credential, AzureKeyCredential):
-            options["per_call_policies"] = [_AllowHttpTokens()]
+            options["per_call_policies"] = [AllowHttpTokens()]
         return options
 
     def _get_credential(self) -> AzureKeyCredential | AsyncTokenCredential:

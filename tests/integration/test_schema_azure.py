@@ -10,6 +10,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from azure.core.credentials import AccessToken
 
 import index_schemas
 from index_schemas import v2
@@ -26,6 +27,17 @@ from tests.fakes.search_server import FakeSearchServer
 from tests.integration.test_schema_local import TOPICS, Embedder, build_v3
 
 ALIAS = "grounding"
+TOKEN = "token-for-tests"
+
+
+class SyncToken:
+    """A synchronous token credential handing out one fixed token (as ``DefaultAzureCredential`` does in Azure)."""
+
+    def __init__(self, token: str) -> None:
+        self.token = token
+
+    def get_token(self, *scopes: str, **kwargs: object) -> AccessToken:
+        return AccessToken(self.token, 4_000_000_000)
 
 
 def run_cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, dict | str]:
@@ -43,7 +55,7 @@ def v3(monkeypatch: pytest.MonkeyPatch) -> int:
 
 @pytest.fixture
 def azure(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Path, FakeSearchServer]]:
-    server = FakeSearchServer()
+    server = FakeSearchServer(bearer_tokens=[TOKEN])
     server.start()
     for name in ("AZURE_OPENAI_ENDPOINT", "DOCUMENTINTELLIGENCE_ENDPOINT", "AZURE_STORAGE_CONNECTION_STRING"):
         monkeypatch.delenv(name, raising=False)
@@ -141,3 +153,16 @@ async def test_an_interrupted_migration_leaves_the_alias_untouched(azure, v3: in
         assert live in server.indexes
     finally:
         await admin.close()
+
+
+def test_writers_resolve_the_alias_with_a_token_too(azure, v3: int, capsys: pytest.CaptureFixture[str]) -> None:
+    root, _ = azure
+    with_key = Settings.from_env()
+    with_token = replace(with_key, azure_search_api_key=None)
+    assert azure_admin.read_target(with_token, credential=SyncToken(TOKEN)) is None  # no alias yet
+    assert run_cli(capsys, "schema", "apply", "--json")[0] == 0
+    assert run_cli(capsys, "schema", "migrate", str(root), "--to", "3", "--json")[0] == 0
+    assert azure_admin.read_target(with_token, credential=SyncToken(TOKEN)) == (f"{ALIAS}-v3", 3)
+    assert wiring.resolve_target(with_key) == wiring.IndexTarget(f"{ALIAS}-v3", 3)
+    with pytest.raises(ConfigurationError):
+        azure_admin.read_target(with_token, credential=SyncToken("a-token-the-service-refuses"))

@@ -22,6 +22,9 @@ T = TypeVar("T")
 EMBEDDING_BACKENDS = ("local", "hash", "azure_openai")
 INDEX_BACKENDS = ("local", "azure_search")
 BLOB_TRIGGER_SOURCES = ("EventGrid", "LogsAndContainerScan")
+VECTOR_COMPRESSIONS = ("none", "scalar", "binary")
+# The embedding models an Azure AI Search ``azureOpenAI`` vectorizer accepts as its ``modelName``.
+VECTORIZER_MODELS = ("text-embedding-3-small", "text-embedding-3-large", "text-embedding-ada-002")
 # The app-setting prefix the Functions triggers connect with: ``DocumentStorage`` (a connection string) or
 # ``DocumentStorage__blobServiceUri`` / ``__queueServiceUri`` / ``__tableServiceUri`` (identity-based).
 STORAGE_CONNECTION = "DocumentStorage"
@@ -85,6 +88,10 @@ class Settings:
     azure_search_endpoint: str | None = None
     azure_search_api_key: Secret | None = None
     azure_search_index: str = "grounding"
+    # Index definition options for Azure AI Search only (the local store has neither): vector compression (None or
+    # one of VECTOR_COMPRESSIONS but "none") and an Azure OpenAI vectorizer for the embedding deployment above.
+    azure_search_vector_compression: str | None = None
+    azure_search_vectorizer: bool = False
     # Document Intelligence.
     documentintelligence_endpoint: str | None = None
     documentintelligence_api_key: Secret | None = None
@@ -149,6 +156,10 @@ class Settings:
             azure_search_endpoint=search_endpoint,
             azure_search_api_key=read.secret("AZURE_SEARCH_API_KEY"),
             azure_search_index=read.index_name("AZURE_SEARCH_INDEX", "grounding"),
+            azure_search_vector_compression=read.optional_choice(
+                "AZURE_SEARCH_VECTOR_COMPRESSION", VECTOR_COMPRESSIONS, none="none"
+            ),
+            azure_search_vectorizer=read.boolean("AZURE_SEARCH_VECTORIZER", False),
             documentintelligence_endpoint=read.text("DOCUMENTINTELLIGENCE_ENDPOINT"),
             documentintelligence_api_key=read.secret("DOCUMENTINTELLIGENCE_API_KEY"),
             documentintelligence_polling_seconds=read.number("DOCUMENTINTELLIGENCE_POLLING_SECONDS", 1.0, minimum=0.0),
@@ -185,6 +196,22 @@ class Settings:
                 )
         if self.index_backend == "azure_search" and not self.azure_search_endpoint:
             raise ConfigurationError("AZURE_SEARCH_ENDPOINT is required when INDEX_BACKEND=azure_search")
+        if self.index_backend == "azure_search" and self.azure_search_vectorizer:
+            self._validate_vectorizer()
+
+    def _validate_vectorizer(self) -> None:
+        """The service embeds text queries itself: with the deployment (and model) that embedded the documents."""
+        if self.embedding_backend != "azure_openai":  # which also requires the endpoint and the deployment
+            raise ConfigurationError(
+                "AZURE_SEARCH_VECTORIZER=true needs EMBEDDING_BACKEND=azure_openai with AZURE_OPENAI_ENDPOINT and "
+                "AZURE_OPENAI_EMBEDDING_DEPLOYMENT: queries must be embedded by the model that embedded the "
+                f"documents (EMBEDDING_BACKEND is {self.embedding_backend})"
+            )
+        if self.azure_openai_embedding_model not in VECTORIZER_MODELS:
+            raise ConfigurationError(
+                f"AZURE_OPENAI_EMBEDDING_MODEL={self.azure_openai_embedding_model!r} cannot back an Azure AI Search "
+                f"vectorizer (AZURE_SEARCH_VECTORIZER=true); it accepts: {', '.join(VECTORIZER_MODELS)}"
+            )
 
     def __repr__(self) -> str:  # keep secrets out even if a Secret were ever replaced by a str
         shown = ", ".join(f"{f.name}={getattr(self, f.name)!r}" for f in fields(self))
@@ -225,6 +252,11 @@ class _Reader:
         if value not in allowed:
             raise ConfigurationError(f"{name}={value!r} is not one of: {', '.join(allowed)}")
         return value
+
+    def optional_choice(self, name: str, allowed: tuple[str, ...], *, none: str) -> str | None:
+        """One of ``allowed``, or None when unset or ``none`` (itself one of ``allowed``)."""
+        value = self.choice(name, allowed, none)
+        return None if value == none else value
 
     def _parse(self, name: str, kind: Callable[[str], T], what: str) -> T | None:
         value = self.text(name)

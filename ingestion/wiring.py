@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import index_schemas
 from ingestion.chunking import Chunker
@@ -74,7 +75,9 @@ def build_index(settings: Settings, *, dimensions: int, name: str | None = None,
     if settings.index_backend == "azure_search":
         from ingestion.indexing.azure_search import AzureSearchIndex
 
-        return AzureSearchIndex.from_settings(settings, dimensions=dimensions, index_name=name, version=version)
+        return AzureSearchIndex.from_settings(
+            settings, dimensions=dimensions, index_name=name, version=version, **_search_schema_options(settings)
+        )
     from ingestion.indexing.local import LocalIndex
 
     return LocalIndex(
@@ -92,7 +95,7 @@ def build_admin(settings: Settings) -> IndexAdmin:
     if settings.index_backend == "azure_search":
         from ingestion.indexing.azure_admin import AzureIndexAdmin
 
-        return AzureIndexAdmin.from_settings(settings)
+        return AzureIndexAdmin.from_settings(settings, **_search_schema_options(settings))
     from ingestion.indexing.local_admin import LocalIndexAdmin
 
     return LocalIndexAdmin(
@@ -104,8 +107,23 @@ def build_admin(settings: Settings) -> IndexAdmin:
 
 
 def schema_params(settings: Settings, *, name: str, dimensions: int) -> index_schemas.SchemaParams:
-    """What a definition is built from for this deployment. The local store has no vectorizer or compression."""
-    return index_schemas.SchemaParams(name=name, dimensions=dimensions)
+    """What a definition is built from for this deployment: on Azure AI Search with AZURE_SEARCH_VECTOR_COMPRESSION
+    and AZURE_SEARCH_VECTORIZER; the local store has no vectorizer or compression."""
+    return index_schemas.SchemaParams(name=name, dimensions=dimensions, **_search_schema_options(settings))
+
+
+def _search_schema_options(settings: Settings) -> dict[str, Any]:
+    """The ``vectorizer`` and ``compression`` of this deployment's definitions ({} for the local store)."""
+    if settings.index_backend != "azure_search":
+        return {}
+    vectorizer = None
+    if settings.azure_search_vectorizer:
+        vectorizer = index_schemas.VectorizerParams(
+            endpoint=settings.azure_openai_endpoint or "",
+            deployment=settings.azure_openai_embedding_deployment or "",
+            model_name=settings.azure_openai_embedding_model,
+        )
+    return {"vectorizer": vectorizer, "compression": settings.azure_search_vector_compression}
 
 
 def build_cracker(settings: Settings) -> object:

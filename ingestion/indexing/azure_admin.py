@@ -23,7 +23,7 @@ from azure.core.exceptions import AzureError, ResourceNotFoundError
 from azure.search.documents.indexes.aio import SearchIndexClient
 from azure.search.documents.indexes.models import SearchAlias, SearchIndex
 
-from index_schemas import VERSIONS, field_specs, parse_physical_name
+from index_schemas import VERSIONS, VectorizerParams, field_specs, parse_physical_name
 from index_schemas.diff import diff_indexes
 from ingestion.errors import ConfigurationError
 from ingestion.indexing.admin import IndexState, PhysicalIndex
@@ -37,7 +37,10 @@ PROPAGATION_SECONDS = 10.0
 
 
 class AzureIndexAdmin:
-    """The physical indexes behind ``alias`` on the service at ``endpoint`` (see ``admin.IndexAdmin``)."""
+    """The physical indexes behind ``alias`` on the service at ``endpoint`` (see ``admin.IndexAdmin``).
+
+    ``vectorizer`` and ``compression`` (``wiring.schema_params``) shape the definitions of the indexes ``open_index``
+    returns; the definitions this admin creates and updates are built by its callers (``lifecycle.SchemaConfig``)."""
 
     def __init__(
         self,
@@ -48,6 +51,8 @@ class AzureIndexAdmin:
         propagation_seconds: float | None = None,
         timeout_seconds: float = 60.0,
         vector_weight: float = 1.0,
+        vectorizer: VectorizerParams | None = None,
+        compression: str | None = None,
     ) -> None:
         if not is_valid_index_name(alias):
             raise ConfigurationError(f"{alias!r} is not a valid index alias")
@@ -57,6 +62,7 @@ class AzureIndexAdmin:
         self._credential = credential
         self._timeout = timeout_seconds
         self._vector_weight = vector_weight
+        self._schema_options: dict[str, Any] = {"vectorizer": vectorizer, "compression": compression}
         self._client: SearchIndexClient | None = None
 
     @classmethod
@@ -167,6 +173,7 @@ class AzureIndexAdmin:
             credential=self._credential,
             version=index.version,
             vector_weight=self._vector_weight,
+            **self._schema_options,
         )
 
     async def close(self) -> None:

@@ -56,7 +56,7 @@ from azure.search.documents.indexes.aio import SearchIndexClient
 from azure.search.documents.indexes.models import SearchIndex
 from azure.search.documents.models import VectorizedQuery
 
-from index_schemas import LATEST, TO_DOCUMENT, VERSIONS, SchemaParams
+from index_schemas import LATEST, TO_DOCUMENT, VERSIONS, SchemaParams, VectorizerParams
 from index_schemas.v1 import SEMANTIC_CONFIGURATION, Field
 from ingestion.errors import ConfigurationError
 from ingestion.indexing.azure_batches import API_VERSION, MAX_ACTIONS, MAX_BYTES, BatchSender, RetryPolicy, encode
@@ -103,9 +103,9 @@ class AzureSearchIndex:
     ``credential`` is an ``AzureKeyCredential`` or an async token credential; None means ``DefaultAzureCredential``.
     ``version`` is the schema version the index follows (default ``index_schemas.LATEST``): ``ensure`` creates that
     version's definition and chunks are written with its ``TO_DOCUMENT``. ``semantic`` forces semantic ranking of
-    TEXT and HYBRID queries on or off (None: on when the index defines the ``default`` semantic configuration). Bad
-    names, versions, dimensions or endpoints raise ConfigurationError; nothing talks to the service until the first
-    call.
+    TEXT and HYBRID queries on or off (None: on when the index defines the ``default`` semantic configuration).
+    ``vectorizer`` and ``compression`` shape the definition ``ensure`` creates (``wiring.schema_params``). Bad names,
+    versions, dimensions or endpoints raise ConfigurationError; nothing talks to the service until the first call.
     """
 
     def __init__(
@@ -117,6 +117,8 @@ class AzureSearchIndex:
         credential: AzureKeyCredential | AsyncTokenCredential | None = None,
         version: int | None = None,
         semantic: bool | None = None,
+        vectorizer: VectorizerParams | None = None,
+        compression: str | None = None,
         vector_weight: float = 1.0,
         max_batch_actions: int = MAX_ACTIONS,
         max_batch_bytes: int = MAX_BYTES,
@@ -128,7 +130,9 @@ class AzureSearchIndex:
         self.version = LATEST if version is None else version
         if self.version not in VERSIONS:
             raise ConfigurationError(f"unknown index schema version {self.version}; known: {sorted(VERSIONS)}")
-        self.definition = VERSIONS[self.version](SchemaParams(name=index_name, dimensions=dimensions))
+        self.definition = VERSIONS[self.version](
+            SchemaParams(name=index_name, dimensions=dimensions, vectorizer=vectorizer, compression=compression)
+        )
         parts = urlsplit(endpoint)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ConfigurationError(f"AZURE_SEARCH_ENDPOINT={endpoint!r} is not an http(s) URL")

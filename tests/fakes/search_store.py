@@ -3,8 +3,11 @@
 Definitions are kept as the REST JSON the SDK sends (``SearchIndex`` serialised by azure-search-documents 12.0.0).
 ``create``/``create_or_update`` validate them as the service does: a valid name (2-128 lowercase letters, digits,
 ``-``/``_``, starting with a letter or digit, no ``--``/``__``), unique field names, exactly one ``Edm.String`` key,
-vector fields with 1-4,096 ``dimensions`` and an existing profile; an update may add fields and change semantic or
-vector settings, but changing or removing an existing field is a 400 (that needs a rebuild).
+vector fields with 1-4,096 ``dimensions`` and an existing profile, profiles naming an existing algorithm and (when
+they name one) an existing vectorizer and compression; an update may add fields and change semantic or vector
+settings (vectorizers, a profile's vectorizer), but changing or removing an existing field, or the algorithm or
+compression of a profile an existing vector field uses, is a 400 (that needs a rebuild). Vectorizers and
+compressions are kept as sent; queries do not use them (searches take vectors, never text to vectorize).
 
 Documents (``index_batch``) follow the documented indexing rules:
 
@@ -164,7 +167,7 @@ def validate_definition(body: Mapping[str, Any]) -> None:
         raise ServiceError(
             400, "The request is invalid. Details: the index must have exactly one Edm.String key field."
         )
-    profiles = {p.get("name") for p in ((body.get("vectorSearch") or {}).get("profiles") or [])}
+    profiles = _validate_profiles(body.get("vectorSearch") or {})
     for spec in fields:
         if spec.get("type") == "Collection(Edm.Single)":
             dimensions = spec.get("dimensions")
@@ -189,8 +192,34 @@ def validate_definition(body: Mapping[str, Any]) -> None:
             raise ServiceError(400, f"The request is invalid. Details: semantic field '{unknown[0]}' is not a field.")
 
 
+def _validate_profiles(vector_search: Mapping[str, Any]) -> set[str]:
+    """The profile names; 400 when a profile names an algorithm, vectorizer or compression the index lacks."""
+    known = {
+        part: {str(item.get("name")) for item in vector_search.get(collection) or []}
+        for part, collection in (
+            ("algorithm", "algorithms"),
+            ("vectorizer", "vectorizers"),
+            ("compression", "compressions"),
+        )
+    }
+    names: set[str] = set()
+    for profile in vector_search.get("profiles") or []:
+        names.add(str(profile.get("name")))
+        for part, defined in known.items():
+            wanted = profile.get(part)
+            if (wanted is not None or part == "algorithm") and wanted not in defined:
+                raise ServiceError(
+                    400,
+                    f"The request is invalid. Details: vector profile '{profile.get('name')}' names an unknown "
+                    f"{part} '{wanted}'.",
+                )
+    return names
+
+
 def check_update(old: Index, body: Mapping[str, Any]) -> None:
-    """An update may add fields; changing or removing one needs a new index (400)."""
+    """An update may add fields; changing or removing one, or the algorithm or compression of a profile an existing
+    vector field uses, needs a new index (400)."""
+    _check_profiles_in_use(old, body)
     new_fields = {str(f.get("name")): f for f in body.get("fields") or []}
     for name, spec in old.fields.items():
         if name not in new_fields:
@@ -205,6 +234,23 @@ def check_update(old: Index, body: Mapping[str, Any]) -> None:
                 "Create a new index instead.",
                 code="OperationNotAllowed",
             )
+
+
+def _check_profiles_in_use(old: Index, body: Mapping[str, Any]) -> None:
+    def profiles(definition: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
+        return {str(p.get("name")): p for p in (definition.get("vectorSearch") or {}).get("profiles") or []}
+
+    before, after = profiles(old.definition), profiles(body)
+    in_use = {str(f.get("vectorSearchProfile")) for f in old.fields.values() if f.get("vectorSearchProfile")}
+    for name in sorted(in_use & before.keys()):
+        for part in ("algorithm", "compression"):
+            if before[name].get(part) != after.get(name, {}).get(part):
+                raise ServiceError(
+                    400,
+                    f"The request is invalid. Details: the {part} of vector profile '{name}' cannot be changed "
+                    "while a vector field uses it. Create a new index instead.",
+                    code="OperationNotAllowed",
+                )
 
 
 def _attribute(spec: Mapping[str, Any], name: str) -> Any:

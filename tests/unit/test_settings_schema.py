@@ -1,9 +1,12 @@
-"""Settings of the schema commands: retention of retired indexes and the embedding price of a dry run."""
+"""Settings of the schema commands: retention, the dry run's embedding price, and the compression and vectorizer
+of Azure AI Search definitions."""
 
 from __future__ import annotations
 
 import pytest
 
+from index_schemas import SchemaParams, VectorizerParams, v1
+from ingestion import wiring
 from ingestion.errors import ConfigurationError
 from ingestion.schema.estimate import price_per_million
 from ingestion.settings import Settings
@@ -53,3 +56,99 @@ def test_bad_values_name_the_setting(name: str, value: str) -> None:
 )
 def test_price_per_million_tokens(model_id: str, configured: float | None, price: float | None) -> None:
     assert price_per_million(model_id, configured) == price
+
+
+# ---- AZURE_SEARCH_VECTOR_COMPRESSION and AZURE_SEARCH_VECTORIZER ---------------------------------------------------
+
+AZURE_SEARCH = {"INDEX_BACKEND": "azure_search", "AZURE_SEARCH_ENDPOINT": "https://search.example.net"}
+AZURE_OPENAI = {
+    "AZURE_OPENAI_ENDPOINT": "https://aoai.example.net",
+    "AZURE_OPENAI_EMBEDDING_DEPLOYMENT": "embed",
+    "AZURE_OPENAI_EMBEDDING_MODEL": "text-embedding-3-large",
+}
+
+
+def test_compression_and_vectorizer_are_off_by_default() -> None:
+    settings = Settings.from_env(AZURE_SEARCH)
+    assert (settings.azure_search_vector_compression, settings.azure_search_vectorizer) == (None, False)
+    assert wiring.schema_params(settings, name="grounding-v1", dimensions=8) == SchemaParams("grounding-v1", 8)
+
+
+@pytest.mark.parametrize(("value", "compression"), [("none", None), ("scalar", "scalar"), ("binary", "binary")])
+def test_compression_is_read(value: str, compression: str | None) -> None:
+    settings = Settings.from_env({**AZURE_SEARCH, "AZURE_SEARCH_VECTOR_COMPRESSION": value})
+    assert settings.azure_search_vector_compression == compression
+    params = wiring.schema_params(settings, name="grounding-v1", dimensions=8)
+    assert params == SchemaParams("grounding-v1", 8, compression=compression)
+
+
+def test_the_vectorizer_is_the_embedding_deployment_without_a_key() -> None:
+    env = {**AZURE_SEARCH, **AZURE_OPENAI, "AZURE_OPENAI_API_KEY": "sk-secret", "AZURE_SEARCH_VECTORIZER": "true"}
+    settings = Settings.from_env(env)
+    assert settings.azure_search_vectorizer is True
+    params = wiring.schema_params(settings, name="grounding-v1", dimensions=8)
+    assert params.vectorizer == VectorizerParams("https://aoai.example.net", "embed", "text-embedding-3-large")
+    vectorizers = v1.build(params).as_dict()["vectorSearch"]["vectorizers"]
+    assert vectorizers == [
+        {
+            "name": v1.VECTORIZER,
+            "kind": "azureOpenAI",
+            "azureOpenAIParameters": {
+                "resourceUri": "https://aoai.example.net",
+                "deploymentId": "embed",
+                "modelName": "text-embedding-3-large",
+            },
+        }
+    ]
+    assert "sk-secret" not in repr(v1.build(params).as_dict())
+
+
+def test_the_local_store_gets_neither() -> None:
+    """Both settings are for Azure AI Search only: a local deployment keeps plain definitions, and is not refused."""
+    env = {"AZURE_SEARCH_VECTOR_COMPRESSION": "binary", "AZURE_SEARCH_VECTORIZER": "true", "EMBEDDING_BACKEND": "hash"}
+    settings = Settings.from_env(env)
+    assert settings.index_backend == "local"
+    assert wiring.schema_params(settings, name="grounding-v1", dimensions=8) == SchemaParams("grounding-v1", 8)
+
+
+def test_the_writer_creates_the_deployment_definition() -> None:
+    """``ingest`` creates a missing index from the writer's definition: it carries the compression and vectorizer."""
+    env = {**AZURE_SEARCH, **AZURE_OPENAI, "AZURE_SEARCH_VECTOR_COMPRESSION": "binary", "AZURE_SEARCH_VECTORIZER": "1"}
+    settings = Settings.from_env(env)
+    index = wiring.build_index(settings, dimensions=8, name="grounding-v1", version=1)
+    expected = v1.build(wiring.schema_params(settings, name="grounding-v1", dimensions=8))
+    assert index.definition.as_dict() == expected.as_dict()  # type: ignore[attr-defined]
+    assert expected.as_dict()["vectorSearch"]["profiles"][0]["compression"] == "binary"
+
+
+@pytest.mark.parametrize(
+    ("env", "named"),
+    [
+        ({**AZURE_SEARCH, "AZURE_SEARCH_VECTOR_COMPRESSION": "int8"}, "AZURE_SEARCH_VECTOR_COMPRESSION"),
+        ({**AZURE_SEARCH, "AZURE_SEARCH_VECTOR_COMPRESSION": "Scalar"}, "AZURE_SEARCH_VECTOR_COMPRESSION"),
+        ({"AZURE_SEARCH_VECTOR_COMPRESSION": "pq"}, "AZURE_SEARCH_VECTOR_COMPRESSION"),
+        ({**AZURE_SEARCH, "AZURE_SEARCH_VECTORIZER": "maybe"}, "AZURE_SEARCH_VECTORIZER"),
+        ({**AZURE_SEARCH, "AZURE_SEARCH_VECTORIZER": "true"}, "AZURE_OPENAI_ENDPOINT"),
+        (
+            {**AZURE_SEARCH, **AZURE_OPENAI, "EMBEDDING_BACKEND": "hash", "AZURE_SEARCH_VECTORIZER": "true"},
+            "EMBEDDING_BACKEND=azure_openai",
+        ),
+        (
+            {**AZURE_SEARCH, **AZURE_OPENAI, "AZURE_OPENAI_EMBEDDING_DEPLOYMENT": " ", "AZURE_SEARCH_VECTORIZER": "on"},
+            "AZURE_OPENAI_EMBEDDING_DEPLOYMENT",
+        ),
+        (
+            {
+                **AZURE_SEARCH,
+                **AZURE_OPENAI,
+                "AZURE_OPENAI_EMBEDDING_MODEL": "my-model",
+                "AZURE_SEARCH_VECTORIZER": "1",
+            },
+            "AZURE_OPENAI_EMBEDDING_MODEL",
+        ),
+    ],
+)
+def test_bad_compression_or_vectorizer_names_the_setting(env: dict[str, str], named: str) -> None:
+    with pytest.raises(ConfigurationError, match=named) as caught:
+        Settings.from_env(env)
+    assert "\n" not in str(caught.value)

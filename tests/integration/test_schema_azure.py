@@ -151,6 +151,20 @@ async def test_an_interrupted_migration_leaves_the_alias_untouched(azure, v3: in
         with pytest.raises(ConfigurationError, match="target of alias"):
             await admin.delete_index(live)
         assert live in server.indexes
+        # Running it again resumes the same target: what it already holds is skipped, the rest embedded, then swapped.
+        again = await plan_migration(admin, config, version=3)
+        assert again.resume is not None and again.target == f"{ALIAS}-v3" and not again.stale
+        counting = Embedder(384)
+
+        def resumed_pipeline(index, schema_version, live):  # type: ignore[no-untyped-def]
+            return wiring.build_pipeline(
+                settings, index=index, embedder=counting, schema_version=schema_version, reuse_from=live
+            )
+
+        done = await migrate(admin, config, again, source=LocalFolderSource(root), pipeline_for=resumed_pipeline)
+        assert done.swapped and done.verification.ok and server.aliases[ALIAS]["indexes"] == [f"{ALIAS}-v3"]
+        assert done.run.unchanged == failing.calls > 0  # one embedding call per document before the failure
+        assert 0 < counting.texts < done.verification.chunks
     finally:
         await admin.close()
 

@@ -12,9 +12,22 @@ def test_defaults_are_the_embedded_stack() -> None:
     s = Settings.from_env({})
     assert (s.embedding_backend, s.index_backend) == ("local", "local")
     assert s.local_index_path == Path(".ingestion/index.sqlite")
-    assert (s.chunk_max_tokens, s.chunk_overlap_tokens) == (512, 64)
+    assert (s.chunk_max_tokens, s.chunk_overlap_tokens) == (256, 64)  # what the local model reads
     assert (s.rrf_k, s.hybrid_vector_weight) == (60, 6.0)
     assert Settings.from_env({"HYBRID_VECTOR_WEIGHT": "1.5"}).hybrid_vector_weight == 1.5
+
+
+@pytest.mark.parametrize(
+    ("env", "size"),
+    [
+        ({"EMBEDDING_BACKEND": "hash"}, 512),
+        ({"AZURE_OPENAI_ENDPOINT": "https://x", "AZURE_OPENAI_EMBEDDING_DEPLOYMENT": "e"}, 512),
+        ({"EMBEDDING_BACKEND": "local", "CHUNK_MAX_TOKENS": "512"}, 512),
+        ({"CHUNK_MAX_TOKENS": ""}, 256),
+    ],
+)
+def test_the_chunk_size_defaults_to_what_the_embedder_reads(env: dict[str, str], size: int) -> None:
+    assert Settings.from_env(env).chunk_max_tokens == size
 
 
 def test_backends_default_to_azure_when_endpoints_are_set() -> None:

@@ -14,6 +14,7 @@ Every failure the pipeline can meet is one of three kinds, and the kind decides 
     ├── TransientError           retry with backoff; after the retry budget, the document (or message) fails
     │   └── ThrottledError           429 / quota; carries the server's retry-after when it sent one
     └── ConfigurationError       a setting is missing or invalid, or a credential is refused: stop the run, exit code 2
+        └── AliasConflict            the alias no longer points where a compare-and-swap expected: nothing changed
 
 Foreign errors (SDK, HTTP, parser) are translated into this tree once, at the adapter boundary, and carry a message
 that never contains a secret. ``str(error)`` is always one line.
@@ -77,3 +78,15 @@ class ThrottledError(TransientError):
 
 class ConfigurationError(IngestionError):
     """A setting is missing or invalid; nothing will work until it is fixed."""
+
+
+class AliasConflict(ConfigurationError):
+    """``IndexAdmin.set_alias(name, expected=...)`` found the alias pointing elsewhere (another migration or rollback
+    moved it): nothing was changed. ``expected`` / ``found`` are index names, None meaning "no alias"."""
+
+    def __init__(self, alias: str, *, expected: str | None, found: str | None, target: str) -> None:
+        super().__init__(
+            f"alias {alias} points at {found or 'nothing (no alias)'}, not {expected or 'nothing (no alias)'} as "
+            f"expected: someone else moved it (another migration or a rollback?); not moved to {target}"
+        )
+        self.alias, self.expected, self.found, self.target = alias, expected, found, target

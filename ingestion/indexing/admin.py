@@ -16,12 +16,23 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from enum import StrEnum
-from typing import Protocol
+from enum import Enum, StrEnum
+from typing import Literal, Protocol
 
 from azure.search.documents.indexes.models import SearchIndex
 
 from ingestion.indexing.base import Index
+
+
+class _Unchecked(Enum):
+    ANY = "any"
+
+
+ANY = _Unchecked.ANY
+"""``set_alias(name, expected=ANY)`` (the default): move the alias wherever it points now, without checking."""
+
+Expected = str | None | Literal[_Unchecked.ANY]
+"""What ``set_alias`` expects the alias to point at: an index name, None (no alias yet) or ``ANY``."""
 
 
 class IndexState(StrEnum):
@@ -94,9 +105,13 @@ class IndexAdmin(Protocol):
         """The physical index the alias points at, or None when there is no alias yet."""
         ...
 
-    async def set_alias(self, name: str) -> None:
+    async def set_alias(self, name: str, *, expected: Expected = ANY) -> None:
         """Create the alias or move it to ``name`` (which must exist), atomically for readers. The index it pointed at
-        before, if another, gets ``retired_at`` = now; ``name``'s ``retired_at`` is cleared."""
+        before, if another, gets ``retired_at`` = now; ``name``'s ``retired_at`` is cleared.
+
+        A compare-and-swap when ``expected`` is given: the alias moves only if it points at ``expected`` now (None:
+        only if there is no alias yet), checked and moved in one atomic step; otherwise ``errors.AliasConflict``
+        and nothing changes. The default, ``ANY``, moves it whatever it points at."""
         ...
 
     def open_index(self, index: PhysicalIndex) -> Index:

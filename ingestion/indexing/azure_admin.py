@@ -9,6 +9,10 @@ JSON (made in the portal) counts as ready, never retired, at the version in its 
 An alias swap takes about 10 s to reach every reader (``propagation_seconds``, a constructor parameter): retention
 (``schema gc``) never deletes the old index sooner than that after the swap. The service refuses (400) to delete an
 index an alias maps to; ``delete_index`` refuses first with a ConfigurationError.
+
+``set_alias(name, expected=...)`` is a compare-and-swap on the alias's ETag: it reads the alias, checks it points at
+``expected``, then writes it with ``If-Match: <etag>`` (``If-None-Match: *`` when there was no alias); the service's
+412 (someone else wrote it in between) becomes ``AliasConflict``, as does a failed check.
 """
 
 from __future__ import annotations
@@ -17,16 +21,17 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
+from azure.core import MatchConditions
 from azure.core.credentials import AzureKeyCredential, TokenCredential
 from azure.core.credentials_async import AsyncTokenCredential
-from azure.core.exceptions import AzureError, ResourceNotFoundError
+from azure.core.exceptions import AzureError, HttpResponseError, ResourceNotFoundError
 from azure.search.documents.indexes.aio import SearchIndexClient
 from azure.search.documents.indexes.models import SearchAlias, SearchIndex
 
 from index_schemas import VERSIONS, VectorizerParams, field_specs, parse_physical_name
 from index_schemas.diff import diff_indexes
-from ingestion.errors import ConfigurationError
-from ingestion.indexing.admin import IndexState, PhysicalIndex
+from ingestion.errors import AliasConflict, ConfigurationError
+from ingestion.indexing.admin import ANY, Expected, IndexState, PhysicalIndex
 from ingestion.indexing.azure_batches import API_VERSION
 from ingestion.indexing.azure_errors import translate
 from ingestion.indexing.azure_search import AllowHttpTokens, AzureSearchIndex, http_to_loopback
@@ -145,20 +150,30 @@ class AzureIndexAdmin:
         return True
 
     async def get_alias(self) -> str | None:
-        try:
-            alias = await self._indexes().get_alias(self.alias)
-        except ResourceNotFoundError:
-            return None
-        except AzureError as exc:
-            raise translate(exc, what=f"resolve alias {self.alias}") from exc
-        return str(alias.indexes[0]) if alias.indexes else None
+        return _target(await self._get_alias())
 
-    async def set_alias(self, name: str) -> None:
+    async def set_alias(self, name: str, *, expected: Expected = ANY) -> None:
         if await self._get(name) is None:
             raise ConfigurationError(f"cannot point alias {self.alias} at {name}: no such Azure AI Search index")
-        previous = await self.get_alias()
+        current = await self._get_alias()
+        previous = _target(current)
+        if expected is not ANY and previous != expected:
+            raise AliasConflict(self.alias, expected=expected, found=previous, target=name)
+        alias, condition = SearchAlias(name=self.alias, indexes=[name]), MatchConditions.Unconditionally
+        if expected is not ANY:
+            if current is None:
+                condition = MatchConditions.IfMissing  # If-None-Match: *
+            elif current.e_tag:
+                alias.e_tag, condition = current.e_tag, MatchConditions.IfNotModified  # If-Match: <etag>
+            else:
+                raise ConfigurationError(f"alias {self.alias} has no ETag: cannot move it conditionally")
         try:
-            await self._indexes().create_or_update_alias(SearchAlias(name=self.alias, indexes=[name]))
+            await self._indexes().create_or_update_alias(alias, match_condition=condition)
+        except HttpResponseError as exc:
+            if expected is not ANY and exc.status_code == 412:  # moved between our read and our write
+                found = await self.get_alias()
+                raise AliasConflict(self.alias, expected=expected, found=found, target=name) from exc
+            raise translate(exc, what=f"point alias {self.alias} at {name}") from exc
         except AzureError as exc:
             raise translate(exc, what=f"point alias {self.alias} at {name}") from exc
         if previous is not None and previous != name:
@@ -191,6 +206,14 @@ class AzureIndexAdmin:
         except AzureError as exc:
             raise translate(exc, what=f"read the definition of {name}") from exc
 
+    async def _get_alias(self) -> SearchAlias | None:
+        try:
+            return await self._indexes().get_alias(self.alias)
+        except ResourceNotFoundError:
+            return None
+        except AzureError as exc:
+            raise translate(exc, what=f"resolve alias {self.alias}") from exc
+
     async def _put(self, definition: SearchIndex, *, what: str, create: bool = False) -> SearchIndex:
         try:
             if create:
@@ -205,6 +228,10 @@ class AzureIndexAdmin:
             raise ConfigurationError(f"Azure AI Search index {name} does not exist")
         meta, definition = _split(raw)
         await self._put(_with_meta(definition, {**meta, **changes}), what=f"record the state of {name}")
+
+
+def _target(alias: SearchAlias | None) -> str | None:
+    return str(alias.indexes[0]) if alias is not None and alias.indexes else None
 
 
 def _check_version(version: int) -> None:

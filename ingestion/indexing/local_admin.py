@@ -10,7 +10,8 @@ Tables always derive from a registered version (``LocalIndex(version=N)`` rebuil
 of a definition (scoring profiles, semantic configurations, vectorizers, CORS) are stored and diffed but have no
 local effect. An in-place upgrade appends columns (null in existing rows) and, if the searchable fields change,
 rebuilds the FTS table from the stored chunks, all in one transaction: readers see the old or the new schema.
-Swapping the alias is one ``UPDATE``, so readers that resolve it see one index or the other, never neither.
+Swapping the alias is one ``UPDATE``, so readers that resolve it see one index or the other, never neither; a
+compare-and-swap (``set_alias(expected=...)``) reads and moves it in the same ``BEGIN IMMEDIATE`` transaction.
 """
 
 from __future__ import annotations
@@ -29,8 +30,8 @@ from azure.search.documents.indexes.models import SearchIndex
 
 from index_schemas import LATEST, VERSIONS, SchemaParams, field_specs, parse_physical_name, physical_name
 from index_schemas.diff import diff_indexes
-from ingestion.errors import ConfigurationError
-from ingestion.indexing.admin import IndexState, PhysicalIndex
+from ingestion.errors import AliasConflict, ConfigurationError
+from ingestion.indexing.admin import ANY, Expected, IndexState, PhysicalIndex
 from ingestion.indexing.local import LocalIndex
 from ingestion.indexing.local_db import connect, point_alias, resolve_alias, table_exists, transaction, translate
 from ingestion.indexing.local_schema import SHARED_DDL, LocalSchema
@@ -101,8 +102,8 @@ class LocalIndexAdmin:
     async def get_alias(self) -> str | None:
         return await self._run(f"resolve alias {self.alias}", self._alias_sync)
 
-    async def set_alias(self, name: str) -> None:
-        await self._run(f"point alias {self.alias} at {name}", self._set_alias_sync, name)
+    async def set_alias(self, name: str, *, expected: Expected = ANY) -> None:
+        await self._run(f"point alias {self.alias} at {name}", self._set_alias_sync, name, expected)
 
     def open_index(self, index: PhysicalIndex) -> LocalIndex:
         return LocalIndex(
@@ -205,11 +206,14 @@ class LocalIndexAdmin:
         with self._session() as conn:
             return resolve_alias(conn, self.alias)
 
-    def _set_alias_sync(self, name: str) -> None:
+    def _set_alias_sync(self, name: str, expected: Expected) -> None:
+        # BEGIN IMMEDIATE holds the write lock from the check to the update: atomic across processes.
         with self._session() as conn, transaction(conn):
             if not conn.execute("SELECT 1 FROM indexes WHERE name = ?", (name,)).fetchone():
                 raise ConfigurationError(f"cannot point alias {self.alias} at {name}: no such local index")
             previous = resolve_alias(conn, self.alias)
+            if expected is not ANY and previous != expected:
+                raise AliasConflict(self.alias, expected=expected, found=previous, target=name)
             point_alias(conn, self.alias, name)
             if previous is not None and previous != name:
                 _write_meta(conn, previous, retired_at=datetime.now(UTC).isoformat())

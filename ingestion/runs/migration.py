@@ -7,14 +7,17 @@
                vectors from the live index wherever the chunk hash matches (``reuse_from``, as ``schema migrate``).
                One such pipeline per target and process, sharing the main pipeline's embedder, cracker and chunker
     finalize   the cutover hook (``cut_over``): verify the target (``migrate.verify``), then ``migrate.cut_over``
-               (ready, alias swap, the old index retired, gc); the process's main pipeline follows the alias, and a
-               catch-up pass re-ingests, into the new index, every document modified since the run started
+               (alias swap, ready, the old index retired, gc) — only if the alias still points at the live index the
+               target was verified against (the one its pipeline reuses vectors from); the process's main pipeline
+               follows the alias, and a catch-up pass re-ingests, into the new index, every document modified since
+               the run started
 
 Queries use the alias throughout, and blob events keep writing into the live index (the main pipeline) until the
 swap: a document changed during the run reaches the old index at once and the new one through its run message (if it
 was processed after the change) or through the catch-up pass. A failed verification leaves the alias untouched and
 the target ``building``; the run ends ``incomplete`` with the problems in its note, and the next migration run to the
-same version resumes the target (``schema migrate --abort`` deletes it).
+same version resumes the target (``schema migrate --abort`` deletes it). An alias moved meanwhile by someone else
+(another migration, a rollback: ``errors.AliasConflict``) ends the run the same way, the conflict in its note.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from dataclasses import replace
 from datetime import timedelta
 
 from index_schemas import VERSIONS
-from ingestion.errors import BadInputError
+from ingestion.errors import AliasConflict, BadInputError
 from ingestion.indexing.admin import IndexAdmin
 from ingestion.indexing.base import Index
 from ingestion.models import Outcome, RunResult
@@ -94,7 +97,7 @@ class Migrations:
         if plan.up_to_date:
             raise MigrationRefused(f"{plan.target} already is schema v{version}: nothing to migrate", conflict=True)
         target = await migrate.prepare_target(self.admin, self.config, plan)
-        for stale in plan.stale:
+        for stale in (*plan.stale, target):  # a resumed target: its pipeline is derived again, from today's live index
             await self._forget(stale.name)
         log.info("migration to v%d: %s %s", version, "resuming" if plan.resume else "building", target.name)
         return target.name
@@ -138,9 +141,15 @@ class Migrations:
             if not check.ok:
                 log.error("run %s: %s not swapped: %s", run.run_id, run.index_name, "; ".join(check.problems))
                 return f"not swapped, {run.index_name} kept building: " + "; ".join(check.problems)
-            deleted = await migrate.cut_over(
-                self.admin, self.config, run.index_name, live=await find_live(self.admin, indexes)
-            )
+            # The live index the target was built and verified against: the swap requires the alias still on it.
+            planned = target.reuse_from.name if target.reuse_from is not None else None
+            live = next((index for index in indexes if index.name == planned), None)
+            try:
+                deleted = await migrate.cut_over(self.admin, self.config, run.index_name, live=live)
+            except AliasConflict as conflict:
+                log.error("run %s: %s not swapped: %s", run.run_id, run.index_name, conflict)
+                await self._forget(run.index_name)  # a run resuming it derives its pipeline from the new live index
+                return f"not swapped, {run.index_name} kept building: {conflict}"
             log.info("run %s: alias %s -> %s; gc deleted %s", run.run_id, self.admin.alias, run.index_name, deleted)
         main = await self.follow_alias()
         caught = await self.catch_up(run, main=main, source=source)

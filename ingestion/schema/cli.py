@@ -1,7 +1,8 @@
 """``python -m ingestion schema show|diff|apply|migrate|rollback|status|gc`` (``--json`` on each).
 
-Exit codes as for the other commands: 0 done; 1 a migration failed verification (alias untouched) or ``status``
-found drift; 2 usage or configuration error, including ``apply`` refusing a change that needs ``migrate``.
+Exit codes as for the other commands: 0 done; 1 a migration failed verification or found the alias moved by someone
+else (alias untouched either way) or ``status`` found drift; 2 usage or configuration error, including ``apply``
+refusing a change that needs ``migrate``.
 """
 
 from __future__ import annotations
@@ -309,6 +310,8 @@ def _print_migration(result: migrate.MigrationResult) -> None:
             f"verified {check.documents} documents, {check.chunks} chunks; alias {plan.alias} -> {plan.target} "
             f"(was {previous}; `schema rollback` undoes it)"
         )
+    elif result.conflict is not None:
+        _out(f"NOT swapped: {result.conflict}; {plan.target} kept building to resume or inspect")
     else:
         _out(f"NOT swapped: alias {plan.alias} unchanged; {plan.target} kept to resume or inspect")
         for problem in check.problems:

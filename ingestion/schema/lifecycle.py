@@ -14,7 +14,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
 from azure.search.documents.indexes.models import SearchIndex
@@ -45,13 +45,19 @@ class SchemaConfig:
 
 
 async def find_live(admin: IndexAdmin, indexes: list[PhysicalIndex] | None = None) -> PhysicalIndex | None:
-    """The index readers use: the alias's target, else ``<alias>-v<LATEST>`` when it exists, else None."""
+    """The index readers use: the alias's target, else ``<alias>-v<LATEST>`` when it exists, else None.
+
+    The alias only ever moves to a verified build, which ``cut_over`` marks ready right after the swap; an alias
+    target still ``building`` is a cutover a crash interrupted between the two, and is marked ready here."""
     indexes = await admin.list_indexes() if indexes is None else indexes
     target = await admin.get_alias()
     name = target or physical_name(admin.alias, LATEST)
     found = next((index for index in indexes if index.name == name), None)
     if target is not None and found is None:
         raise ConfigurationError(f"alias {admin.alias} points at {target}, which is not one of its versioned indexes")
+    if target is not None and found is not None and found.state is IndexState.BUILDING:
+        await admin.mark_ready(found.name)
+        found = replace(found, state=IndexState.READY)
     return found
 
 
@@ -177,7 +183,7 @@ async def apply(admin: IndexAdmin, config: SchemaConfig, *, version: int | None 
         else:
             await admin.create_index(config.definition(version, name), version=version)
             await admin.mark_ready(name)
-            await admin.set_alias(name)
+            await admin.set_alias(name, expected=None)
             result = ApplyResult(admin.alias, name, None, version, created=True, alias_set=True)
             result.deleted = await collect_garbage(admin, config)
             return result
@@ -196,8 +202,8 @@ async def apply(admin: IndexAdmin, config: SchemaConfig, *, version: int | None 
     result = ApplyResult(admin.alias, live.name, live.version, version, changes=changes)
     if changes or live.version != version:
         await admin.update_index(config.definition(version, live.name), version=version)
-    if await admin.get_alias() != live.name:
-        await admin.set_alias(live.name)
+    if (current := await admin.get_alias()) != live.name:
+        await admin.set_alias(live.name, expected=current)
         result.alias_set = True
     result.deleted = await collect_garbage(admin, config)
     return result
@@ -225,5 +231,5 @@ async def rollback(admin: IndexAdmin, config: SchemaConfig, *, to: str | None = 
             f"{target.name} holds {target.dimensions}-dimension vectors but the embedder makes {config.dimensions}: "
             "restore the embedding settings first (or pass --force)"
         )
-    await admin.set_alias(target.name)
+    await admin.set_alias(target.name, expected=current)  # AliasConflict if someone else moved it meanwhile
     return {"alias": admin.alias, "from": current, "to": target.name, "version": target.version}

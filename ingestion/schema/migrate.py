@@ -11,11 +11,13 @@
 3. *Verify*: the target holds exactly the listed documents that did not fail; its chunk count matches its records;
    no more than ``max_failures`` documents failed; the live index holds no documents outside the source's scope
    (they would be lost) unless allowed; a vector query and a text query on one indexed document find it.
-4. *Swap*: the target is marked ready and the alias moved to it in one step; the previous index is retired and kept
-   for ``rollback`` until retention passes (``lifecycle.collect_garbage``, run at the end).
+4. *Swap*: the alias moves to the target in one step, *only if it still points at the live index of the plan*
+   (a compare-and-swap: ``IndexAdmin.set_alias(expected=...)``); the target is then marked ready and the previous
+   index retired and kept for ``rollback`` until retention passes (``lifecycle.collect_garbage``, run at the end).
 
 Readers query the alias throughout and only ever see the old index or the new, verified one. Any failure before the
-swap (an exception, a kill, a failed verification) leaves the alias untouched and the target ``building``.
+swap (an exception, a kill, a failed verification) leaves the alias untouched and the target ``building``; so does
+an alias that someone else moved meanwhile (another migration, a rollback): ``MigrationResult.conflict`` says so.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from dataclasses import dataclass, field
 
 from index_schemas import physical_name
 from index_schemas.diff import SchemaDiff, diff_indexes
-from ingestion.errors import ConfigurationError
+from ingestion.errors import AliasConflict, ConfigurationError
 from ingestion.indexing.admin import IndexAdmin, IndexState, PhysicalIndex
 from ingestion.indexing.base import Index
 from ingestion.models import RunResult, SearchMode
@@ -138,14 +140,23 @@ class MigrationResult:
     verification: Verification
     swapped: bool = False
     deleted: list[str] = field(default_factory=list)
+    conflict: AliasConflict | None = None
+    """Set when verification passed but the alias no longer pointed at ``plan.live``: not swapped."""
 
     def as_dict(self) -> dict[str, object]:
+        if self.swapped:
+            alias_target = self.plan.target
+        elif self.conflict is not None:
+            alias_target = self.conflict.found
+        else:
+            alias_target = self.plan.live.name if self.plan.live else None
         return {
             "plan": self.plan.as_dict(),
             "run": self.run.as_dict(),
             "verification": self.verification.as_dict(),
             "swapped": self.swapped,
-            "alias_target": self.plan.target if self.swapped else (self.plan.live.name if self.plan.live else None),
+            "alias_target": alias_target,
+            "conflict": str(self.conflict) if self.conflict is not None else None,
             "deleted": self.deleted,
         }
 
@@ -182,7 +193,11 @@ async def migrate(
     result = MigrationResult(plan, run, verification)
     if not verification.ok:
         return result
-    result.deleted = await cut_over(admin, config, target.name, live=plan.live)
+    try:
+        result.deleted = await cut_over(admin, config, target.name, live=plan.live)
+    except AliasConflict as conflict:
+        result.conflict = conflict
+        return result
     result.swapped = True
     return result
 
@@ -199,13 +214,20 @@ async def prepare_target(admin: IndexAdmin, config: SchemaConfig, plan: Migratio
 
 
 async def cut_over(admin: IndexAdmin, config: SchemaConfig, target: str, *, live: PhysicalIndex | None) -> list[str]:
-    """Step 4 for a verified ``target``: mark it ready, move the alias to it (retiring ``live``, the index readers
-    used until now), then collect garbage; returns the names ``gc`` deleted. Idempotent: running it again once the
-    alias points at ``target`` changes nothing but the garbage collection."""
+    """Step 4 for a verified ``target``: move the alias to it if it still points at ``live`` (the index readers used
+    when the migration was planned; None: no alias and no index), retiring ``live``; then mark ``target`` ready and
+    collect garbage. Returns the names ``gc`` deleted.
+
+    ``AliasConflict`` when the alias points elsewhere (someone else moved it): the alias is untouched and the target
+    stays ``building``. Idempotent: running it again once the alias points at ``target`` changes nothing but the
+    state (ready) and the garbage collection."""
+    current = await admin.get_alias()
+    if current != target:
+        if live is not None and live.name != target and current is None:
+            # the fallback index readers used (no alias yet): aliased first, so it is retired (and kept) like any other
+            await admin.set_alias(live.name, expected=None)
+        await admin.set_alias(target, expected=live.name if live is not None else None)
     await admin.mark_ready(target)
-    if live is not None and live.name != target and await admin.get_alias() is None:
-        await admin.set_alias(live.name)  # so the fallback index is retired (and kept) like any other
-    await admin.set_alias(target)
     return await collect_garbage(admin, config)
 
 

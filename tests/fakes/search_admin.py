@@ -4,7 +4,9 @@
 201 or 200, adding fields only, see ``search_store.check_update``), get (also through an alias) and delete (204;
 404 through an alias; 400 while an alias maps to the index). ``/aliases`` and ``/aliases('{name}')``: an alias maps
 to exactly one existing index, never shares a name with an index; POST creates (409 if taken), PUT creates or
-updates, DELETE removes. ``If-Match`` / ``If-None-Match: *`` are honoured (412).
+updates, DELETE removes. Every alias write gives the alias a new ETag (``@odata.etag``); ``If-Match`` /
+``If-None-Match: *`` are honoured (412). ``_alias_moves`` (``FakeSearchServer.move_alias_after_read``) lets another
+client's write land right after one GET of an alias has been answered.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ class AdminRoutes:
     aliases: dict[str, dict[str, Any]]
     _lock: threading.RLock
     _etag: int
+    _alias_moves: dict[str, str]
     _resolve: Callable[[str], Index]
 
     async def _indexes(self, name: str | None, request: web.Request) -> web.Response:
@@ -103,10 +106,16 @@ class AdminRoutes:
                 return self._put_alias(name, body, request)
         with self._lock:
             body = self.aliases.get(str(name))
+            if request.method == "GET":
+                try:
+                    if body is None:
+                        raise ServiceError(404, f"The alias '{name}' was not found.")
+                    return web.json_response(dict(body))
+                finally:
+                    if str(name) in self._alias_moves:
+                        self._store_alias(str(name), self._alias_moves.pop(str(name)))
             if body is None:
                 raise ServiceError(404, f"The alias '{name}' was not found.")
-            if request.method == "GET":
-                return web.json_response(dict(body))
             if request.method == "DELETE":
                 _check_conditions(request, body["@odata.etag"])
                 del self.aliases[str(name)]
@@ -130,9 +139,13 @@ class AdminRoutes:
         _check_conditions(request, None if existing is None else existing["@odata.etag"])
         if existing is not None and url_name is None:
             raise ServiceError(409, f"Cannot create alias '{name}' because it already exists.", code="ResourceExists")
-        self._etag += 1
-        self.aliases[name] = {"name": name, "indexes": [targets[0]], "@odata.etag": f'"0x{self._etag:016X}"'}
+        self._store_alias(name, targets[0])
         return web.json_response(dict(self.aliases[name]), status=201 if existing is None else 200)
+
+    def _store_alias(self, name: str, index: str) -> None:
+        """Create or move alias ``name`` to ``index`` with a new ETag (the caller holds the lock)."""
+        self._etag += 1
+        self.aliases[name] = {"name": name, "indexes": [index], "@odata.etag": f'"0x{self._etag:016X}"'}
 
 
 def _check_conditions(request: web.Request, etag: str | None) -> None:

@@ -26,9 +26,10 @@ Programmable faults (each consumed by the matching requests, in order):
 ``fail_items(keys, status=..., times=K)`` gives those keys an item status for their next K index attempts (the item
 is not applied), ``delay_requests(n, seconds, kind=...)`` delays answers (writes are applied before the delay, as a
 service that timed out from the client's side may still have done the work), and ``max_body_bytes`` /
-``max_actions`` set the 413 thresholds. Every request is recorded (``records``), every indexing request too
-(``batches``), ``writes`` counts successful item applications per key and ``counters()`` sums them up. It runs in a
-background thread with its own event loop::
+``max_actions`` set the 413 thresholds; ``move_alias_after_read(alias, index)`` lets a concurrent alias write land
+between a client's read of the alias and its conditional write. Every request is recorded (``records``), every
+indexing request too (``batches``), ``writes`` counts successful item applications per key and ``counters()`` sums
+them up. It runs in a background thread with its own event loop::
 
     with FakeSearchServer() as server:
         client = SearchClient(server.url, "grounding-v1", AzureKeyCredential(server.api_key))
@@ -129,6 +130,7 @@ class FakeSearchServer(LoopbackServer, AdminRoutes):
         self._item_faults: dict[str, deque[tuple[int, str]]] = {}
         self._delays: deque[tuple[str, float]] = deque()
         self._etag = 0
+        self._alias_moves: dict[str, str] = {}
 
     # -- lifecycle ----------------------------------------------------------------------------------------------------
     thread_name = "fake-search"
@@ -165,6 +167,13 @@ class FakeSearchServer(LoopbackServer, AdminRoutes):
         """The next ``count`` requests of ``kind`` answer after ``seconds`` (writes are applied first)."""
         with self._lock:
             self._delays.extend([(kind, seconds)] * count)
+
+    def move_alias_after_read(self, alias: str, index: str) -> None:
+        """Right after the next GET of ``alias`` is answered (its target and ETag, or 404), the alias is created or
+        moved to ``index`` with a new ETag, as if another client's write landed between that read and the reader's
+        own conditional write (which then gets 412)."""
+        with self._lock:
+            self._alias_moves[alias] = index
 
     def counters(self) -> dict[str, int]:
         with self._lock:

@@ -26,7 +26,7 @@ from ingestion.indexing.local_admin import LocalIndexAdmin
 from ingestion.models import SearchMode, SourceItem
 from ingestion.schema import lifecycle
 from ingestion.schema.estimate import estimate_migration
-from ingestion.schema.migrate import MigrationResult, migrate, plan_migration
+from ingestion.schema.migrate import MigrationResult, migrate, plan_migration, prepare_target
 from ingestion.schema.migrate import abort as migrate_abort
 from ingestion.settings import Settings
 from ingestion.sources.local import LocalFolderSource
@@ -300,6 +300,19 @@ async def test_an_interrupted_migration_leaves_the_alias_and_resumes(env: Env) -
     assert (result.run.unchanged, result.run.added) == (2, len(TOPICS) - 2)  # the two finished before the failure
     assert failing.texts + resumed.texts == len(TOPICS)
     assert await env.admin.get_alias() == "grounding-v1-r2"
+
+
+async def test_a_crash_between_the_swap_and_the_ready_mark_heals_on_the_next_read(env: Env, v3: int) -> None:
+    await env.ingest()
+    await lifecycle.apply(env.admin, env.config())
+    plan = await plan_migration(env.admin, env.config(), version=3)
+    target = await prepare_target(env.admin, env.config(), plan)
+    await env.admin.set_alias(target.name, expected="grounding-v1")  # the swap happened; the ready mark did not
+    assert (await env.names())["grounding-v3"] == (3, "building")
+    live = await lifecycle.find_live(env.admin)
+    assert live is not None and (live.name, live.state) == ("grounding-v3", IndexState.READY)
+    assert (await env.names())["grounding-v3"] == (3, "ready")
+    assert await migrate_abort(env.admin) == []  # nothing unfinished left to delete
 
 
 async def test_a_cancelled_migration_leaves_the_alias_untouched(env: Env, v3: int) -> None:

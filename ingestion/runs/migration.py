@@ -87,8 +87,9 @@ class Migrations:
         self.max_failures = max_failures
         self._pipelines: dict[str, Pipeline] = {}
 
-    async def prepare(self, version: int) -> str:
-        """Plan a migration to ``version`` and create or resume its target; the target's name."""
+    async def prepare(self, version: int) -> tuple[str, str | None]:
+        """Plan a migration to ``version`` and create or resume its target; the target's name and the live index's
+        (the one the alias must still point at when the run cuts over; None when nothing is live)."""
         if type(version) is not int or version not in VERSIONS:
             known = ", ".join(map(str, sorted(VERSIONS)))
             raise MigrationRefused(f"schema_version must be a registered version ({known}), not {version!r}",
@@ -100,7 +101,7 @@ class Migrations:
         for stale in (*plan.stale, target):  # a resumed target: its pipeline is derived again, from today's live index
             await self._forget(stale.name)
         log.info("migration to v%d: %s %s", version, "resuming" if plan.resume else "building", target.name)
-        return target.name
+        return target.name, plan.live.name if plan.live is not None else None
 
     async def pipeline(self, main: Pipeline, target: str, version: int) -> Pipeline:
         """The pipeline writing into ``target`` at ``version`` and reusing vectors from the live index."""
@@ -141,8 +142,9 @@ class Migrations:
             if not check.ok:
                 log.error("run %s: %s not swapped: %s", run.run_id, run.index_name, "; ".join(check.problems))
                 return f"not swapped, {run.index_name} kept building: " + "; ".join(check.problems)
-            # The live index the target was built and verified against: the swap requires the alias still on it.
-            planned = target.reuse_from.name if target.reuse_from is not None else None
+            # The live index when the run was planned (older records: the one the target reused vectors from): the
+            # swap requires the alias still on it.
+            planned = run.planned_live or (target.reuse_from.name if target.reuse_from is not None else None)
             live = next((index for index in indexes if index.name == planned), None)
             try:
                 deleted = await migrate.cut_over(self.admin, self.config, run.index_name, live=live)

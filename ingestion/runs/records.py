@@ -80,6 +80,9 @@ class RunRecord:
     note: str = ""
     target_version: int | None = None
     """Set for a migration run: the schema version ``index_name`` (the new index) is built at."""
+    planned_live: str | None = None
+    """A migration run's live index when it was planned (None: none, or a record older than this field): the cutover
+    swaps the alias only if it still points there."""
     etag: str = ""
 
     def count(self, name: str) -> int:

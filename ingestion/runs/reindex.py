@@ -108,9 +108,9 @@ class Reindexer:
 
         With ``schema_version``, a migration run into a new index at that version (MigrationRefused if it cannot
         start: unregistered version, nothing to migrate, another migration run open)."""
-        index_name, target_version = self.pipeline.index.name, None
+        index_name, target_version, planned_live = self.pipeline.index.name, None, None
         if schema_version is not None:
-            index_name, target_version = await self._prepare_migration(schema_version), schema_version
+            (index_name, planned_live), target_version = await self._prepare_migration(schema_version), schema_version
         now = utcnow()
         run = RunRecord(
             run_id=new_run_id(now),
@@ -121,6 +121,7 @@ class Reindexer:
             started_at=now,
             updated_at=now,
             target_version=target_version,
+            planned_live=planned_live,
         )
         run = await self.store.create(run)
         try:
@@ -132,7 +133,7 @@ class Reindexer:
         log.info("run %s started by %s", run.run_id, trigger)
         return run
 
-    async def _prepare_migration(self, schema_version: int) -> str:
+    async def _prepare_migration(self, schema_version: int) -> tuple[str, str | None]:
         if self.migrations is None:
             raise MigrationRefused("this deployment does not run migrations", conflict=False)
         busy = [run for run in await self.store.recent() if not run.status.terminal and run.migration is not None]

@@ -231,6 +231,7 @@ def _header_entity(run: RunRecord) -> dict[str, Any]:
         "stale_deleted": run.stale_deleted,
         "note": run.note,
         "target_version": _NO_VERSION if run.target_version is None else run.target_version,
+        "planned_live": run.planned_live or "",
     }
 
 
@@ -255,6 +256,7 @@ def _run_from(header: Mapping[str, Any], shards: list[Mapping[str, Any]]) -> Run
         stale_deleted=int(header.get("stale_deleted", 0)),
         note=header.get("note", ""),
         target_version=None if target_version == _NO_VERSION else target_version,
+        planned_live=header.get("planned_live") or None,
         etag=header.metadata["etag"],
     )
 

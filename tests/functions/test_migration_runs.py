@@ -133,6 +133,8 @@ async def test_a_migration_run_builds_the_new_version_and_swaps_the_alias_at_fin
     assert await indexes(services) == {"grounding-v1": "ready", "grounding-v3": "building"}
     current = (await status())["current"]
     assert (current["run"], current["migration"]) == (body["run"], {"target": "grounding-v3", "version": 3})
+    recorded = await services.reindexer.store.get(body["run"])
+    assert recorded is not None and recorded.planned_live == "grounding-v1"  # what the cutover will expect
     code, refused = await start({"schema_version": v3})
     assert code == 409 and body["run"] in refused["error"]  # one migration run at a time
     [listing] = await host.receive(1)

@@ -354,7 +354,8 @@ async def test_a_functions_migration_run_ends_with_the_conflict_when_the_alias_m
     migrations = Migrations(admin=env.admin, config=env.config(), follow_alias=follow_alias)
     source = LocalFolderSource(env.root)
     try:
-        target = await migrations.prepare(v3)
+        target, planned = await migrations.prepare(v3)
+        assert planned == V1  # recorded in the run: the cutover requires the alias still there
         built = await (await migrations.pipeline(main, target, v3)).run(source)  # the run's document messages
         assert (target, built.failed) == ("grounding-v3", 0)
         await add_ready(env.admin, R2)
@@ -362,7 +363,7 @@ async def test_a_functions_migration_run_ends_with_the_conflict_when_the_alias_m
         now = datetime.now(UTC)
         run = RunRecord(
             run_id="r1", status=RunStatus.FINALIZING, trigger="http", scope=source.scope, index_name=target,
-            started_at=now, updated_at=now, expected=len(TOPICS), target_version=v3,
+            started_at=now, updated_at=now, expected=len(TOPICS), target_version=v3, planned_live=planned,
         )  # fmt: skip
 
         note = await migrations.cut_over(run, main=main, source=source)
@@ -374,13 +375,48 @@ async def test_a_functions_migration_run_ends_with_the_conflict_when_the_alias_m
         assert states == {V1: IndexState.READY, R2: IndexState.READY, "grounding-v3": IndexState.BUILDING}
 
         # The next migration run resumes the target against the index that is live now, and swaps.
-        assert await migrations.prepare(v3) == target
+        assert await migrations.prepare(v3) == (target, R2)
         resumed = await migrations.pipeline(main, target, v3)
         assert resumed.reuse_from is not None and resumed.reuse_from.name == R2
         assert (await resumed.run(source)).failed == 0
-        assert await migrations.cut_over(replace(run, run_id="r2"), main=main, source=source) is None
+        assert await migrations.cut_over(replace(run, run_id="r2", planned_live=R2), main=main, source=source) is None
         assert await env.admin.get_alias() == target and [p.index.name for p in followed] == [target]
     finally:
         await migrations.close()
         for pipeline in (main, *followed):
             await pipeline.close()
+
+
+async def test_a_functions_migration_run_checks_the_live_index_it_was_planned_against(
+    env: Env,  # noqa: F811
+    v3: int,  # noqa: F811
+) -> None:
+    """The alias moves before any document is processed: the run's pipeline then reuses vectors from the new live
+    index, but the cutover still compares with the index recorded when the run was planned."""
+    await env.ingest()
+    await lifecycle.apply(env.admin, env.config())
+    main = wiring.build_pipeline(env.settings, embedder=Embedder())
+
+    async def follow_alias() -> Pipeline:
+        raise AssertionError("the alias must not move to the run's target")
+
+    migrations = Migrations(admin=env.admin, config=env.config(), follow_alias=follow_alias)
+    source = LocalFolderSource(env.root)
+    try:
+        target, planned = await migrations.prepare(v3)
+        await add_ready(env.admin, R2)
+        await env.admin.set_alias(R2)  # moved before the run's first document
+        pipeline = await migrations.pipeline(main, target, v3)
+        assert pipeline.reuse_from is not None and pipeline.reuse_from.name == R2
+        assert (await pipeline.run(source)).failed == 0
+        now = datetime.now(UTC)
+        run = RunRecord(
+            run_id="r1", status=RunStatus.FINALIZING, trigger="http", scope=source.scope, index_name=target,
+            started_at=now, updated_at=now, expected=len(TOPICS), target_version=v3, planned_live=planned,
+        )  # fmt: skip
+        note = await migrations.cut_over(run, main=main, source=source)
+        assert note is not None and f"points at {R2}, not {V1} as expected" in note
+        assert await env.admin.get_alias() == R2
+    finally:
+        await migrations.close()
+        await main.close()

@@ -1,11 +1,12 @@
-"""Retrieval quality over a grid of settings on the shared golden sets: hybrid vs text vs vector, side by side.
+"""Retrieval quality over a grid of settings on the golden sets: hybrid vs text vs vector, side by side.
 
     python3 ../shared/eval/build_golden.py --out .cache/golden           # once: stripped corpora (~30 s)
     .venv/bin/python bench/eval_matrix.py [--sets django_faq,debian_faq] [--sizes 128,256,512] [--overlaps 0,64]
         [--headings on|off|both] [--rrf-k 20,60,100] [--vector-weights 1,6] [--fresh] [--json OUT]
 
 For each set, only the regular ``*.html`` files of ``<golden>/<set>_corpus_stripped`` are staged under ``--work``
-(other files leak the questions; debian-faq's ``X.html`` symlinks would make every page a second document). For each
+(other files leak the questions; debian-faq's ``X.html`` symlinks would make every page a second document); our own
+sets (``OWN_SETS``, bench/golden/) stage the documents their ``<set>.corpus.txt`` lists from ``--corpora``. For each
 (chunk size, overlap, headings) setting the staged tree is ingested with the LOCAL embedder into its own SQLite file,
 ``<work>/<set>/c<size>-o<overlap>-h<0|1>.sqlite``; an existing file is brought up to date by the pipeline (unchanged
 documents are skipped), ``--fresh`` deletes it first. A chunk whose embedded text an earlier setting of the same run
@@ -26,6 +27,7 @@ import argparse
 import asyncio
 import itertools
 import json
+import os
 import shutil
 import sys
 import time
@@ -33,6 +35,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+OWN_GOLDEN = REPO / "bench/golden"
+OWN_SETS = {"latex_packages": "pdf/latex"}
+"""Our own golden sets (bench/golden/README.md): name -> the folder of ``--corpora`` their listed documents are in."""
 sys.path.insert(0, str(REPO))
 
 import numpy as np  # noqa: E402
@@ -65,6 +70,29 @@ def stage(source: Path, dest: Path) -> int:
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(path, target)
     return len(files)
+
+
+def stage_listed(listing: Path, source: Path, dest: Path) -> int:
+    """Copy the files ``listing`` names (one path per line relative to ``source``; ``#`` comments) into a clean
+    ``dest``; return the count. Our own sets list their document pool this way (bench/golden/*.corpus.txt)."""
+    if dest.exists():
+        shutil.rmtree(dest)
+    names = [line.strip() for line in listing.read_text().splitlines() if line.strip() and not line.startswith("#")]
+    for name in names:
+        target = dest / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(source / name, target)
+    return len(names)
+
+
+def golden_and_corpus(name: str, args: argparse.Namespace) -> tuple[Path, int]:
+    """The golden file of set ``name`` and how many documents were staged for it under ``<work>/<name>/corpus``."""
+    corpus = args.work / name / "corpus"
+    own = OWN_SETS.get(name)
+    if own is not None:
+        listing = OWN_GOLDEN / f"{name}.corpus.txt"
+        return OWN_GOLDEN / f"{name}.jsonl", stage_listed(listing, args.corpora / own, corpus)
+    return args.golden / f"{name}.jsonl", stage(args.golden / f"{name}_corpus_stripped", corpus)
 
 
 def remove_index(path: Path) -> None:
@@ -155,8 +183,8 @@ async def evaluate_index(
 
 async def run_set(name: str, args: argparse.Namespace, settings_grid: list[Setting]) -> list[dict[str, object]]:
     corpus = args.work / name / "corpus"
-    files = stage(args.golden / f"{name}_corpus_stripped", corpus)
-    print(f"== {name}: {files} html files staged in {corpus}", file=sys.stderr)
+    golden, files = golden_and_corpus(name, args)
+    print(f"== {name}: {files} documents staged in {corpus}", file=sys.stderr)
     rows = []
     earlier: list[Settings] = []
     for setting in settings_grid:
@@ -168,7 +196,6 @@ async def run_set(name: str, args: argparse.Namespace, settings_grid: list[Setti
         earlier.append(settings_for(setting, index_path))
         seconds = round(time.perf_counter() - started, 1)
         print(f"   {setting.key}: {run['index_chunks']} chunks, added {run['added']}, {seconds} s", file=sys.stderr)
-        golden = args.golden / f"{name}.jsonl"
         reports = await evaluate_index(setting, index_path, golden, corpus, args.rrf_k, args.vector_weights)
         rows.append({"set": name, **setting.__dict__, "ingest": run, "ingest_seconds": seconds, "modes": reports})
     return rows
@@ -200,6 +227,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--golden", type=Path, default=REPO / ".cache/golden/shared", help="build_golden.py's shared/")
     parser.add_argument("--work", type=Path, default=REPO / ".cache/eval-matrix", help="staged corpora and indexes")
+    parser.add_argument(
+        "--corpora", type=Path, default=Path(os.environ.get("CORPORA_DIR", REPO / ".cache/corpora")),
+        help="fetch.sh's folder (`make corpora`), for our own sets",
+    )  # fmt: skip
     parser.add_argument("--sets", default="django_faq,debian_faq")
     parser.add_argument("--sizes", type=integers, default=[128, 256, 512], help="CHUNK_MAX_TOKENS values")
     parser.add_argument("--overlaps", type=integers, default=[0, 64], help="CHUNK_OVERLAP_TOKENS values")

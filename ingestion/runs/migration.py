@@ -87,13 +87,18 @@ class Migrations:
         self.max_failures = max_failures
         self._pipelines: dict[str, Pipeline] = {}
 
-    async def prepare(self, version: int) -> tuple[str, str | None]:
-        """Plan a migration to ``version`` and create or resume its target; the target's name and the live index's
-        (the one the alias must still point at when the run cuts over; None when nothing is live)."""
+    @staticmethod
+    def check_version(version: object) -> None:
+        """MigrationRefused (a bad request) unless ``version`` is a registered schema version."""
         if type(version) is not int or version not in VERSIONS:
             known = ", ".join(map(str, sorted(VERSIONS)))
             raise MigrationRefused(f"schema_version must be a registered version ({known}), not {version!r}",
                                    conflict=False)  # fmt: skip
+
+    async def prepare(self, version: int) -> tuple[str, str | None]:
+        """Plan a migration to ``version`` and create or resume its target; the target's name and the live index's
+        (the one the alias must still point at when the run cuts over; None when nothing is live)."""
+        self.check_version(version)
         plan = await migrate.plan_migration(self.admin, self.config, version=version)
         if plan.up_to_date:
             raise MigrationRefused(f"{plan.target} already is schema v{version}: nothing to migrate", conflict=True)

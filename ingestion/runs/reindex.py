@@ -108,12 +108,14 @@ class Reindexer:
 
         With ``schema_version``, a migration run into a new index at that version (MigrationRefused if it cannot
         start: unregistered version, nothing to migrate, another migration run open)."""
+        now = utcnow()
+        run_id = new_run_id(now)
         index_name, target_version, planned_live = self.pipeline.index.name, None, None
         if schema_version is not None:
-            (index_name, planned_live), target_version = await self._prepare_migration(schema_version), schema_version
-        now = utcnow()
+            index_name, planned_live = await self._prepare_migration(schema_version, run_id)
+            target_version = schema_version
         run = RunRecord(
-            run_id=new_run_id(now),
+            run_id=run_id,
             status=RunStatus.LISTING,
             trigger=trigger,
             scope=self.source.scope,
@@ -123,7 +125,13 @@ class Reindexer:
             target_version=target_version,
             planned_live=planned_live,
         )
-        run = await self.store.create(run)
+        try:
+            run = await self.store.create(run)
+        except BaseException:
+            if schema_version is not None:  # never recorded: give the migration slot back at once
+                with contextlib.suppress(IngestionError):
+                    await self.store.release_migration(run_id)
+            raise
         try:
             await self.queue.send(encode_message(ListMessage(run.run_id)))
         except IngestionError as error:
@@ -133,15 +141,22 @@ class Reindexer:
         log.info("run %s started by %s", run.run_id, trigger)
         return run
 
-    async def _prepare_migration(self, schema_version: int) -> tuple[str, str | None]:
+    async def _prepare_migration(self, schema_version: int, run_id: str) -> tuple[str, str | None]:
+        """Claim the migration slot for ``run_id`` (one migration run at a time, atomically), then plan."""
         if self.migrations is None:
             raise MigrationRefused("this deployment does not run migrations", conflict=False)
-        busy = [run for run in await self.store.recent() if not run.status.terminal and run.migration is not None]
-        if busy:
-            raise MigrationRefused(
-                f"migration run {busy[0].run_id} to {busy[0].index_name} is still {busy[0].status}", conflict=True
-            )
-        return await self.migrations.prepare(schema_version)
+        self.migrations.check_version(schema_version)
+        holder = await self.store.claim_migration(run_id)
+        if holder is not None:
+            busy = await self.store.get(holder)
+            state = f"to {busy.index_name} is still {busy.status}" if busy is not None else "is starting"
+            raise MigrationRefused(f"migration run {holder} {state}", conflict=True)
+        try:
+            return await self.migrations.prepare(schema_version)
+        except BaseException:
+            with contextlib.suppress(IngestionError):
+                await self.store.release_migration(run_id)
+            raise
 
     async def handle(self, body: bytes | str, *, dequeue_count: int) -> DocumentResult | None:
         """Process one queue message. Raises only what the host should retry (transient and configuration errors)."""

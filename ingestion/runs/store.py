@@ -6,7 +6,9 @@ Layout: one partition per run (PartitionKey = run id) holding
     RowKey ``c00``..``c15`` counter shards: added, updated, unchanged, deleted, failed, poisoned, updated_at
     RowKey ``m-<doc key>``  one mark per processed document: outcome, error, attempts
 
-and one partition ``live`` with the last failure of each document the blob/event triggers could not index.
+and one partition ``live`` with the last failure of each document the blob/event triggers could not index, and one
+partition ``locks`` whose entity ``migration`` names the migration run that holds the right to migrate (see
+``claim_migration``).
 
 Recording a document is ONE entity-group transaction in the run's partition: *create* the document's mark (fails if
 it exists) and *replace* one counter shard under its ETag (fails if another writer got there first). Both happen or
@@ -25,7 +27,7 @@ import hashlib
 import random
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from azure.core import MatchConditions
@@ -47,6 +49,10 @@ HEADER = "a"
 SHARD_PREFIX = "c"
 MARK_PREFIX = "m-"
 LIVE_PARTITION = "live"
+LOCK_PARTITION, MIGRATION_LOCK = "locks", "migration"
+LOCK_GRACE = timedelta(minutes=10)
+"""A claim whose run record does not exist (yet) is respected this long: the claim is taken before the run is
+recorded, and a starter that died in between must not block migrations forever."""
 DEFAULT_SHARDS = 16
 _RECORD_ATTEMPTS = 40
 _NO_EXPECTED = -1
@@ -151,6 +157,58 @@ class RunStore:
         headers = await self._query("RowKey eq @header", {"header": HEADER}, "listing runs", limit=limit)
         runs = [await self.get(header["PartitionKey"]) for header in headers]
         return [run for run in runs if run is not None]
+
+    async def claim_migration(self, run_id: str) -> str | None:
+        """Claim the one migration slot for ``run_id``: None when claimed, else the id of the run holding it.
+
+        A conditional create, or (when the holder's run has ended, or never got recorded within LOCK_GRACE) an
+        ETag-conditional replace: of two concurrent claimers exactly one wins. Nothing needs releasing after a run,
+        since a finished holder no longer counts, except a claim whose run is never recorded (``release_migration``).
+        """
+        entity = {"PartitionKey": LOCK_PARTITION, "RowKey": MIGRATION_LOCK, "run_id": run_id, "claimed_at": utcnow()}
+        for _ in range(_RECORD_ATTEMPTS):
+            try:
+                await self._table.create_entity(entity)
+                return None
+            except ResourceExistsError:
+                pass
+            except (AzureError, TimeoutError) as error:
+                raise _translate(error, "claiming the migration slot") from error
+            held = await self._get_entity(LOCK_PARTITION, MIGRATION_LOCK, "reading the migration slot")
+            if held is None:
+                continue  # released meanwhile: create again
+            holder = str(held.get("run_id", ""))
+            if holder == run_id:
+                return None
+            run = await self.get(holder)
+            if run is not None and not run.status.terminal:
+                return holder
+            if run is None and utcnow() - held["claimed_at"] < LOCK_GRACE:
+                return holder
+            try:
+                await self._table.update_entity(
+                    entity, mode=UpdateMode.REPLACE, etag=held.metadata["etag"], match_condition=_IF_MATCH
+                )
+                return None
+            except (ResourceModifiedError, ResourceNotFoundError):
+                continue  # another claimer got there first: look again
+            except (AzureError, TimeoutError) as error:
+                raise _translate(error, "claiming the migration slot") from error
+        raise TransientError("claiming the migration slot: too much contention")
+
+    async def release_migration(self, run_id: str) -> None:
+        """Give the slot back if ``run_id`` still holds it (a claim whose migration never started)."""
+        held = await self._get_entity(LOCK_PARTITION, MIGRATION_LOCK, "reading the migration slot")
+        if held is None or held.get("run_id") != run_id:
+            return
+        try:
+            await self._table.delete_entity(
+                LOCK_PARTITION, MIGRATION_LOCK, etag=held.metadata["etag"], match_condition=_IF_MATCH
+            )
+        except (ResourceModifiedError, ResourceNotFoundError):
+            return
+        except (AzureError, TimeoutError) as error:
+            raise _translate(error, "releasing the migration slot") from error
 
     async def set_live_failure(self, document_key: str, mark: DocumentMark) -> None:
         entity = {"PartitionKey": LIVE_PARTITION, "RowKey": document_key, **_mark_fields(mark)}

@@ -7,8 +7,10 @@ no longer facetable) whose documents carry the same vectors, so a migration to i
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 
 import azure.functions as func
@@ -306,3 +308,41 @@ async def test_a_migration_run_whose_target_was_aborted_ends_incomplete(
     assert "migration target grounding-v3 no longer exists" in last["failures"][0]["error"]
     assert await alias(services) is None and await indexes(services) == {"grounding-v1": "ready"}
     assert await search("token1") == ("grounding-v1", ["d1.md"])
+
+
+async def test_of_two_simultaneous_migration_requests_exactly_one_starts(
+    app_env: AppEnv, host: FunctionsHost, v3: int
+) -> None:
+    services = await get_services()
+    await upload_docs(host, 2)
+    await reindex_now(host)
+    # A refused request (nothing to migrate) gives the slot back at once.
+    assert (await start({"schema_version": 1}))[0] == 409
+    first, second = await asyncio.gather(start({"schema_version": v3}), start({"schema_version": v3}))
+    codes = sorted([first[0], second[0]])
+    assert codes == [202, 409], (first, second)
+    started, refused = (first, second) if first[0] == 202 else (second, first)
+    assert started[1]["run"] in refused[1]["error"]
+    runs = [run for run in await services.reindexer.store.recent() if run.migration is not None]
+    assert [run.run_id for run in runs] == [started[1]["run"]]
+
+
+async def test_the_migration_slot_is_held_by_a_live_run_and_taken_over_from_an_ended_one(
+    app_env: AppEnv, host: FunctionsHost
+) -> None:
+    store = (await get_services()).reindexer.store
+    assert await store.claim_migration("run-a") is None
+    assert await store.claim_migration("run-a") is None  # the holder claiming again
+    assert await store.claim_migration("run-b") == "run-a"  # not recorded yet, but within the grace period
+    await store.release_migration("run-b")  # not the holder: changes nothing
+    assert await store.claim_migration("run-b") == "run-a"
+    await store.release_migration("run-a")
+    assert await store.claim_migration("run-b") is None
+    now = datetime.now(UTC)
+    run = RunRecord(run_id="run-b", status=RunStatus.LISTING, trigger="http", scope="s", index_name="grounding-v3",
+                    started_at=now, updated_at=now, target_version=3)  # fmt: skip
+    recorded = await store.create(run)
+    assert await store.claim_migration("run-c") == "run-b"  # its run is still going
+    assert await store.update_header(recorded, status=RunStatus.DONE) is not None
+    assert await store.claim_migration("run-c") is None  # an ended run no longer holds it
+    assert await store.claim_migration("run-b") == "run-c"

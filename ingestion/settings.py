@@ -116,6 +116,8 @@ class Settings:
     # Index schema versions (ingestion/schema/): how long an index the alias left is kept for rollback, and the
     # embedding price a migration's dry run multiplies its token estimate by (None: the model's list price if known).
     schema_retention_hours: int = 72
+    schema_migration_max_failures: int = 0
+    """Failed documents a migration (``schema migrate``, Functions migration runs) allows before it still swaps."""
     embedding_price_per_million: float | None = None
 
     @classmethod
@@ -182,6 +184,7 @@ class Settings:
             reindex_max_dequeue_count=read.integer("REINDEX_MAX_DEQUEUE_COUNT", 5, minimum=1, maximum=100),
             reindex_stall_seconds=read.integer("REINDEX_STALL_SECONDS", 3600, minimum=60),
             schema_retention_hours=read.integer("SCHEMA_RETENTION_HOURS", 72, minimum=0, maximum=24 * 365),
+            schema_migration_max_failures=read.integer("SCHEMA_MIGRATION_MAX_FAILURES", 0, minimum=0),
             embedding_price_per_million=read.optional_number("EMBEDDING_PRICE_PER_MILLION", minimum=0.0),
         )
         settings.validate()

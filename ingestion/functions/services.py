@@ -98,6 +98,7 @@ async def build_services(settings: Settings, *, pipeline: Pipeline | None = None
             params=lambda name, dimensions: schema_params(settings, name=name, dimensions=dimensions),
         ),
         follow_alias=services.follow_alias,
+        max_failures=settings.schema_migration_max_failures,
     )
     try:
         await pipeline.index.ensure()

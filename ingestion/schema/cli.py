@@ -44,7 +44,10 @@ def register(commands: argparse._SubParsersAction) -> None:
     mig.add_argument("--prefix", default="", help="only blobs whose name starts with this (with --container)")
     mig.add_argument("--to", type=int, help=f"schema version (default {LATEST}, or the live one if newer)")
     mig.add_argument("--dry-run", action="store_true", help="estimate tokens and cost; change nothing")
-    mig.add_argument("--max-failures", type=int, default=0, help="failed documents allowed before the swap")
+    mig.add_argument(
+        "--max-failures", type=int, default=None,
+        help="failed documents allowed before the swap (default SCHEMA_MIGRATION_MAX_FAILURES, 0)",
+    )  # fmt: skip
     mig.add_argument("--allow-outside-scope", action="store_true", help="swap although live documents are lost")
     mig.add_argument("--force", action="store_true", help="rebuild even when the live index is up to date")
     mig.add_argument("--abort", action="store_true", help="delete unfinished migrations instead")
@@ -214,6 +217,8 @@ async def _migrate(args: argparse.Namespace, ctx: _Context) -> int:
         else:
             _out(f"deleted {', '.join(deleted)}" if deleted else "no unfinished migration")
         return EXIT_OK
+    if args.max_failures is None:
+        args.max_failures = ctx.settings.schema_migration_max_failures
     if args.max_failures < 0:
         raise ConfigurationError("--max-failures must be >= 0")
     plan = await migrate.plan_migration(ctx.admin, ctx.config, version=args.to, force=args.force)

@@ -346,3 +346,19 @@ async def test_the_migration_slot_is_held_by_a_live_run_and_taken_over_from_an_e
     assert await store.update_header(recorded, status=RunStatus.DONE) is not None
     assert await store.claim_migration("run-c") is None  # an ended run no longer holds it
     assert await store.claim_migration("run-b") == "run-c"
+
+
+async def test_a_migration_run_allows_the_configured_number_of_failed_documents(
+    app_env: AppEnv, host: FunctionsHost, v3: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SCHEMA_MIGRATION_MAX_FAILURES", "1")
+    services = await use_services(CountingEmbedder())
+    await upload_docs(host, 3)
+    await reindex_now(host)
+    await host.upload("docs/broken.pdf", b"\x01" + bytes(range(256)) * 16)  # bad input: fails in every run
+    code, body = await start({"schema_version": v3})
+    assert code == 202
+    assert await host.drain(reindex.reindex_worker) == []
+    last = (await status())["last"]
+    assert (last["run"], last["status"], last["done"], last["failed"]) == (body["run"], "done", 3, 1)
+    assert await alias(services) == "grounding-v3"

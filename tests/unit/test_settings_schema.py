@@ -16,6 +16,8 @@ def test_defaults() -> None:
     settings = Settings.from_env({})
     assert settings.schema_retention_hours == 72
     assert settings.embedding_price_per_million is None
+    assert settings.schema_migration_max_failures == 0
+    assert Settings.from_env({"SCHEMA_MIGRATION_MAX_FAILURES": "3"}).schema_migration_max_failures == 3
 
 
 def test_values_are_read() -> None:
@@ -35,6 +37,8 @@ def test_values_are_read() -> None:
         ("EMBEDDING_PRICE_PER_MILLION", "cheap"),
         ("EMBEDDING_PRICE_PER_MILLION", "inf"),
         ("EMBEDDING_PRICE_PER_MILLION", "nan"),
+        ("SCHEMA_MIGRATION_MAX_FAILURES", "-1"),
+        ("SCHEMA_MIGRATION_MAX_FAILURES", "some"),
     ],
 )
 def test_bad_values_name_the_setting(name: str, value: str) -> None:

@@ -7,6 +7,10 @@ from pathlib import Path
 
 import pytest
 
+import index_schemas
+from index_schemas import v2
+from tests.support.schema_versions import build_v3
+
 
 @pytest.fixture(scope="session")
 def corpora_dir() -> Path:
@@ -15,3 +19,12 @@ def corpora_dir() -> Path:
     if not (root / "html").is_dir():
         pytest.skip(f"real-document corpus not found in {root} (run `make corpora`)")
     return root
+
+
+@pytest.fixture
+def v3(monkeypatch: pytest.MonkeyPatch) -> int:
+    """Register v3 (tests/support/schema_versions.py) as a developer adding index_schemas/v3.py would (the registry
+    is ours, not the SDK's); gone again after the test."""
+    monkeypatch.setitem(index_schemas.VERSIONS, 3, build_v3)
+    monkeypatch.setitem(index_schemas.TO_DOCUMENT, 3, v2.to_document)
+    return 3

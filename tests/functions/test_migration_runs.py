@@ -19,8 +19,6 @@ import pytest
 from azure.data.tables import UpdateMode
 from azure.data.tables.aio import TableClient
 
-import index_schemas
-from index_schemas import SchemaParams, v2
 from ingestion import wiring
 from ingestion.embedding.hashing import HashEmbedder
 from ingestion.functions import blobs, http, reindex
@@ -46,19 +44,6 @@ class CountingEmbedder(HashEmbedder):
     async def embed(self, texts: Sequence[str]) -> np.ndarray:
         self.texts += len(texts)
         return await super().embed(texts)
-
-
-def build_v3(params: SchemaParams):  # type: ignore[no-untyped-def]
-    index = v2.build(params)
-    next(f for f in index.fields if f.name == "source_path").facetable = False
-    return index
-
-
-@pytest.fixture
-def v3(monkeypatch: pytest.MonkeyPatch) -> int:
-    monkeypatch.setitem(index_schemas.VERSIONS, 3, build_v3)
-    monkeypatch.setitem(index_schemas.TO_DOCUMENT, 3, v2.to_document)
-    return 3
 
 
 async def use_services(embedder: HashEmbedder) -> Services:

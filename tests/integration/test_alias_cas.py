@@ -32,15 +32,13 @@ from ingestion.schema.migrate import plan_migration
 from ingestion.settings import Settings
 from ingestion.sources.local import LocalFolderSource
 from tests.fakes.search_server import FakeSearchServer
-from tests.integration.test_schema_azure import azure  # noqa: F401  (the `azure` fixture: CLI env on the fake)
-from tests.integration.test_schema_local import (  # noqa: F401  (fixtures: env, cli_env, v3)
+from tests.integration.test_schema_local import (  # noqa: F401  (fixtures: env, cli_env)
     TOPICS,
     Embedder,
     Env,
     cli_env,
     env,
     run_cli,
-    v3,
 )
 
 ALIAS = "grounding"
@@ -243,7 +241,7 @@ async def test_a_rollback_refuses_when_the_alias_moved_after_it_read_it(
 
 async def test_a_migration_planned_against_an_index_that_is_no_longer_live_does_not_swap(
     env: Env,  # noqa: F811
-    v3: int,  # noqa: F811
+    v3: int,
 ) -> None:
     await env.ingest()
     await lifecycle.apply(env.admin, env.config())
@@ -272,7 +270,7 @@ async def test_a_migration_planned_against_an_index_that_is_no_longer_live_does_
 
 def test_schema_migrate_exits_1_when_someone_else_moved_the_alias(
     cli_env: Path,  # noqa: F811
-    v3: int,  # noqa: F811
+    v3: int,
     capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -303,8 +301,8 @@ def test_schema_migrate_exits_1_when_someone_else_moved_the_alias(
 
 
 def test_schema_migrate_on_azure_exits_1_and_leaves_the_service_alias_alone(
-    azure: tuple[Path, FakeSearchServer],  # noqa: F811
-    v3: int,  # noqa: F811
+    azure: tuple[Path, FakeSearchServer],
+    v3: int,
     capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -339,7 +337,7 @@ def main_ok(capsys: pytest.CaptureFixture[str], *argv: str) -> bool:
 
 async def test_a_functions_migration_run_ends_with_the_conflict_when_the_alias_moved(
     env: Env,  # noqa: F811
-    v3: int,  # noqa: F811
+    v3: int,
 ) -> None:
     await env.ingest()
     await lifecycle.apply(env.admin, env.config())
@@ -389,7 +387,7 @@ async def test_a_functions_migration_run_ends_with_the_conflict_when_the_alias_m
 
 async def test_a_functions_migration_run_checks_the_live_index_it_was_planned_against(
     env: Env,  # noqa: F811
-    v3: int,  # noqa: F811
+    v3: int,
 ) -> None:
     """The alias moves before any document is processed: the run's pipeline then reuses vectors from the new live
     index, but the cutover still compares with the index recorded when the run was planned."""

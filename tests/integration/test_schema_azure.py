@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
@@ -13,7 +12,6 @@ import pytest
 from azure.core.credentials import AccessToken
 
 import index_schemas
-from index_schemas import v2
 from ingestion import wiring
 from ingestion.cli import main
 from ingestion.errors import ConfigurationError
@@ -23,11 +21,11 @@ from ingestion.schema import lifecycle
 from ingestion.schema.migrate import migrate, plan_migration
 from ingestion.settings import Settings
 from ingestion.sources.local import LocalFolderSource
-from tests.fakes.search_server import FakeSearchServer
-from tests.integration.test_schema_local import TOPICS, Embedder, build_v3
+from tests.integration.conftest import TOKEN
+from tests.integration.test_schema_local import Embedder
+from tests.support.schema_versions import TOPICS
 
 ALIAS = "grounding"
-TOKEN = "token-for-tests"
 
 
 class SyncToken:
@@ -45,33 +43,6 @@ def run_cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, dict |
     out = capsys.readouterr().out
     return code, json.loads(out) if "--json" in argv else out
 
-
-@pytest.fixture
-def v3(monkeypatch: pytest.MonkeyPatch) -> int:
-    monkeypatch.setitem(index_schemas.VERSIONS, 3, build_v3)
-    monkeypatch.setitem(index_schemas.TO_DOCUMENT, 3, v2.to_document)
-    return 3
-
-
-@pytest.fixture
-def azure(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Path, FakeSearchServer]]:
-    server = FakeSearchServer(bearer_tokens=[TOKEN])
-    server.start()
-    for name in ("AZURE_OPENAI_ENDPOINT", "DOCUMENTINTELLIGENCE_ENDPOINT", "AZURE_STORAGE_CONNECTION_STRING"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("EMBEDDING_BACKEND", "hash")
-    monkeypatch.setenv("INDEX_BACKEND", "azure_search")
-    monkeypatch.setenv("AZURE_SEARCH_ENDPOINT", server.url)
-    monkeypatch.setenv("AZURE_SEARCH_API_KEY", server.api_key)
-    monkeypatch.setattr(azure_admin, "PROPAGATION_SECONDS", 0.0)  # our constant, not the SDK's: no 10 s waits
-    root = tmp_path / "docs"
-    root.mkdir()
-    for name, text in TOPICS.items():
-        (root / name).write_text(text)
-    try:
-        yield root, server
-    finally:
-        server.stop()
 
 
 def test_apply_creates_v1_and_the_alias(azure, capsys: pytest.CaptureFixture[str]) -> None:

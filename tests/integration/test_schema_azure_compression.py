@@ -20,7 +20,6 @@ from azure.search.documents.indexes import SearchIndexClient
 
 from index_schemas import SchemaParams, v1
 from ingestion.cli import main
-from ingestion.indexing import azure_admin
 from tests.fakes.openai_server import FakeOpenAIServer
 from tests.fakes.search_server import FakeSearchServer
 from tests.integration.test_schema_local import TOPICS
@@ -43,33 +42,6 @@ def vector_search(server: FakeSearchServer, name: str) -> dict[str, Any]:
 
 def drift_paths(status: dict[str, Any]) -> dict[str, str]:
     return {change["path"]: change["kind"] for change in status["drift"]["changes"]}
-
-
-@pytest.fixture
-def azure(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Path, FakeSearchServer]]:
-    server = FakeSearchServer()
-    server.start()
-    for name in (
-        "AZURE_OPENAI_ENDPOINT",
-        "DOCUMENTINTELLIGENCE_ENDPOINT",
-        "AZURE_STORAGE_CONNECTION_STRING",
-        "AZURE_SEARCH_VECTOR_COMPRESSION",
-        "AZURE_SEARCH_VECTORIZER",
-    ):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("EMBEDDING_BACKEND", "hash")
-    monkeypatch.setenv("INDEX_BACKEND", "azure_search")
-    monkeypatch.setenv("AZURE_SEARCH_ENDPOINT", server.url)
-    monkeypatch.setenv("AZURE_SEARCH_API_KEY", server.api_key)
-    monkeypatch.setattr(azure_admin, "PROPAGATION_SECONDS", 0.0)  # our constant, not the SDK's: no 10 s waits
-    root = tmp_path / "docs"
-    root.mkdir()
-    for name, text in TOPICS.items():
-        (root / name).write_text(text)
-    try:
-        yield root, server
-    finally:
-        server.stop()
 
 
 @pytest.fixture

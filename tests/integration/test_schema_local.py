@@ -16,7 +16,7 @@ import pytest
 from azure.search.documents.indexes.models import SearchableField, SearchIndex
 
 import index_schemas
-from index_schemas import SchemaParams, v1, v2
+from index_schemas import SchemaParams, v1
 from ingestion import wiring
 from ingestion.cli import main
 from ingestion.embedding.hashing import HashEmbedder
@@ -30,17 +30,9 @@ from ingestion.schema.migrate import MigrationResult, migrate, plan_migration, p
 from ingestion.schema.migrate import abort as migrate_abort
 from ingestion.settings import Settings
 from ingestion.sources.local import LocalFolderSource
+from tests.support.schema_versions import TOPICS, build_v3
 
 ALIAS = "grounding"
-TOPICS = {
-    "backup.md": "# Backups\n\nBackups run nightly to the geo-redundant vault in West Europe.\n",
-    "tokens.md": "# Token limits\n\nEvery chunk stays under the token cap of the embedding model.\n",
-    "invoices.txt": "Invoices go to the finance mailbox and are paid within one month.\n",
-    "keys.md": "# Keys\n\nThe alpha service rotates its keys every ninety days.\n",
-    "cluster.md": "# Cluster\n\nThe beta cluster lives in Sweden Central with three zones.\n",
-    "onboarding.html": "<html><head><title>Onboarding</title></head><body><h1>Onboarding</h1>"
-    "<p>New staff get a laptop and a badge on day one.</p></body></html>",
-}
 
 
 class Embedder:
@@ -74,21 +66,6 @@ class SlowSource(LocalFolderSource):
     async def read(self, item: SourceItem, *, max_bytes: int) -> bytes:
         await asyncio.sleep(self.delay)
         return await super().read(item, max_bytes=max_bytes)
-
-
-def build_v3(params: SchemaParams) -> SearchIndex:
-    """A REBUILD change a developer might make: ``source_path`` stops being facetable."""
-    index = v2.build(params)
-    next(f for f in index.fields if f.name == "source_path").facetable = False
-    return index
-
-
-@pytest.fixture
-def v3(monkeypatch: pytest.MonkeyPatch) -> int:
-    """Register v3 as a developer adding index_schemas/v3.py would (the registry is ours, not the SDK's)."""
-    monkeypatch.setitem(index_schemas.VERSIONS, 3, build_v3)
-    monkeypatch.setitem(index_schemas.TO_DOCUMENT, 3, v2.to_document)
-    return 3
 
 
 @dataclass

@@ -1,0 +1,26 @@
+"""What the schema-version tests share: the documents they ingest and a version 3 they register the way a developer
+adding ``index_schemas/v3.py`` would (the ``v3`` fixture of tests/conftest.py)."""
+
+from __future__ import annotations
+
+from azure.search.documents.indexes.models import SearchIndex
+
+from index_schemas import SchemaParams, v2
+
+# The documents the schema tests ingest and migrate (each test writes them into its own folder).
+TOPICS = {
+    "backup.md": "# Backups\n\nBackups run nightly to the geo-redundant vault in West Europe.\n",
+    "tokens.md": "# Token limits\n\nEvery chunk stays under the token cap of the embedding model.\n",
+    "invoices.txt": "Invoices go to the finance mailbox and are paid within one month.\n",
+    "keys.md": "# Keys\n\nThe alpha service rotates its keys every ninety days.\n",
+    "cluster.md": "# Cluster\n\nThe beta cluster lives in Sweden Central with three zones.\n",
+    "onboarding.html": "<html><head><title>Onboarding</title></head><body><h1>Onboarding</h1>"
+    "<p>New staff get a laptop and a badge on day one.</p></body></html>",
+}
+
+
+def build_v3(params: SchemaParams) -> SearchIndex:
+    """A REBUILD change a developer might make: ``source_path`` stops being facetable."""
+    index = v2.build(params)
+    next(f for f in index.fields if f.name == "source_path").facetable = False
+    return index

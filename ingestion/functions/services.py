@@ -35,7 +35,10 @@ from ingestion.wiring import build_admin, build_index, build_pipeline, schema_pa
 log = logging.getLogger(__name__)
 
 BLOB_TRIGGER_POISON_QUEUE = "webjobs-blobtrigger-poison"
-ALIAS_CHECK_SECONDS = 60.0
+ALIAS_CHECK_SECONDS = 5.0
+"""How often, at most, a worker asks whether the alias moved (one GET of the alias; far less than one document's
+cracking and embedding): after another instance's migration swaps it, this is how long writes may still reach the
+retired index."""
 
 
 @dataclass
@@ -51,7 +54,12 @@ class Services:
         """Point the main pipeline at the alias's current target (after a migration's swap); return it. Asks the
         index admin (the async client the migration uses)."""
         old, migrations = self.pipeline, self.reindexer.migrations
-        live = await find_live(migrations.admin) if migrations is not None else None
+        if migrations is None:
+            return old
+        target = await migrations.admin.get_alias()
+        if target is None or target == old.index.name:  # the usual case: one GET, nothing moved
+            return old
+        live = await find_live(migrations.admin)
         if live is None or live.name == old.index.name:
             return old
         index = build_index(self.settings, dimensions=old.embedder.dimensions, name=live.name, version=live.version)

@@ -473,3 +473,18 @@ def test_status_exits_1_on_drift(cli_env: Path, capsys: pytest.CaptureFixture[st
         conn.execute("UPDATE index_meta SET definition = json_set(definition, '$.description', 'hand edit')")
     code, status = run_cli(capsys, "schema", "status", "--json")
     assert code == 1 and status["drift"]["changes"][0]["path"] == "description"
+
+
+def test_the_migration_failure_allowance_comes_from_the_setting_unless_given(
+    cli_env: Path, v3: int, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert main(["ingest", str(cli_env), "--json"]) == 0
+    (cli_env / "broken.pdf").write_bytes(b"\x01" + bytes(range(256)) * 16)  # bad input: fails in every run
+    capsys.readouterr()
+    code, refused = run_cli(capsys, "schema", "migrate", str(cli_env), "--to", "3", "--json")
+    assert code == 1 and not refused["swapped"] and refused["verification"]["failed"] == 1  # default: none allowed
+    monkeypatch.setenv("SCHEMA_MIGRATION_MAX_FAILURES", "1")
+    code, strict = run_cli(capsys, "schema", "migrate", str(cli_env), "--to", "3", "--max-failures", "0", "--json")
+    assert code == 1 and not strict["swapped"]  # the flag wins over the setting
+    code, done = run_cli(capsys, "schema", "migrate", str(cli_env), "--to", "3", "--json")
+    assert code == 0 and done["swapped"] and done["plan"]["resume"]

@@ -288,13 +288,8 @@ class _Reader:
         return default if value is None else value
 
     def number(self, name: str, default: float, *, minimum: float | None = None) -> float:
-        value = self._parse(name, float, "a number")
-        if value is None:
-            return default
-        if not math.isfinite(value):
-            raise ConfigurationError(f"{name}={value} is not a finite number")
-        _check_range(name, value, minimum, None)
-        return value
+        value = self.optional_number(name, minimum=minimum)
+        return default if value is None else value
 
     def optional_number(self, name: str, *, minimum: float | None = None) -> float | None:
         value = self._parse(name, float, "a number")

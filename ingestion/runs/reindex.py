@@ -68,11 +68,6 @@ idempotent, because a finalization that crashed is run again by ``reconcile``; r
 later attempt finalizes it. The default, ``Reindexer.cutover``, swaps the alias for migration runs."""
 
 
-async def no_cutover(run: RunRecord) -> str | None:
-    """A finalize hook that never switches anything."""
-    return None
-
-
 @dataclass(frozen=True)
 class RunPolicy:
     max_dequeue_count: int = 5

@@ -181,17 +181,22 @@ async def test_a_migration_run_builds_the_new_version_and_swaps_the_alias_at_fin
     assert other.pipeline.index.name == other.live.pipeline.index.name == "grounding-v3"
 
 
-async def test_a_migration_that_fails_verification_leaves_the_alias_on_the_old_version(
-    app_env: AppEnv, host: FunctionsHost, v3: int
-) -> None:
+async def migrate_with_a_broken_blob(host: FunctionsHost, version: int) -> tuple[Services, dict]:
+    """Three good blobs indexed, one that fails in every run, then a migration run to ``version`` drained."""
     services = await use_services(CountingEmbedder())
     await upload_docs(host, 3)
     await reindex_now(host)
     await host.upload("docs/broken.pdf", b"\x01" + bytes(range(256)) * 16)  # bad input: fails in every run
-
-    code, body = await start({"schema_version": v3})
+    code, body = await start({"schema_version": version})
     assert code == 202
     assert await host.drain(reindex.reindex_worker) == []
+    return services, body
+
+
+async def test_a_migration_that_fails_verification_leaves_the_alias_on_the_old_version(
+    app_env: AppEnv, host: FunctionsHost, v3: int
+) -> None:
+    services, body = await migrate_with_a_broken_blob(host, v3)
 
     last = (await status())["last"]
     assert (last["run"], last["status"], last["expected"], last["done"], last["failed"]) == (
@@ -337,13 +342,7 @@ async def test_a_migration_run_allows_the_configured_number_of_failed_documents(
     app_env: AppEnv, host: FunctionsHost, v3: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("SCHEMA_MIGRATION_MAX_FAILURES", "1")
-    services = await use_services(CountingEmbedder())
-    await upload_docs(host, 3)
-    await reindex_now(host)
-    await host.upload("docs/broken.pdf", b"\x01" + bytes(range(256)) * 16)  # bad input: fails in every run
-    code, body = await start({"schema_version": v3})
-    assert code == 202
-    assert await host.drain(reindex.reindex_worker) == []
+    services, body = await migrate_with_a_broken_blob(host, v3)
     last = (await status())["last"]
     assert (last["run"], last["status"], last["done"], last["failed"]) == (body["run"], "done", 3, 1)
     assert await alias(services) == "grounding-v3"

@@ -131,6 +131,24 @@ async def three_indexes(admin: IndexAdmin) -> None:
     await add_ready(admin, R2, R3)
 
 
+def plan_then_another_admin_moves_the_alias(other: Callable[[], IndexAdmin]) -> Callable[..., object]:
+    """``migrate.plan_migration``, after which another process (an admin from ``other``) creates R2 and points the
+    alias at it: the migration's swap must then find the alias moved."""
+    real_plan = migrate_module.plan_migration
+
+    async def plan(admin, config, **kwargs):  # type: ignore[no-untyped-def]
+        planned = await real_plan(admin, config, **kwargs)
+        mover = other()
+        try:
+            await add_ready(mover, R2)
+            await mover.set_alias(R2)
+        finally:
+            await mover.close()
+        return planned
+
+    return plan
+
+
 def by_name(indexes: list[PhysicalIndex]) -> dict[str, PhysicalIndex]:
     return {index.name: index for index in indexes}
 
@@ -277,18 +295,8 @@ def test_schema_migrate_exits_1_when_someone_else_moved_the_alias(
     assert main_ok(capsys, "schema", "apply", "--json")
     path = Path(Settings.from_env().local_index_path)
     real_plan = migrate_module.plan_migration
-
-    async def plan_then_someone_rolls_back(admin, config, **kwargs):  # type: ignore[no-untyped-def]
-        plan = await real_plan(admin, config, **kwargs)
-        other = LocalIndexAdmin(path, ALIAS)  # another process, between the plan and the swap
-        try:
-            await add_ready(other, R2)
-            await other.set_alias(R2)
-        finally:
-            await other.close()
-        return plan
-
-    monkeypatch.setattr(migrate_module, "plan_migration", plan_then_someone_rolls_back)
+    moving = plan_then_another_admin_moves_the_alias(lambda: LocalIndexAdmin(path, ALIAS))
+    monkeypatch.setattr(migrate_module, "plan_migration", moving)
     code, out = run_cli(capsys, "schema", "migrate", str(cli_env), "--to", "3")
     assert code == 1
     assert f"NOT swapped: alias {ALIAS} points at {R2}, not {V1} as expected" in str(out)
@@ -308,19 +316,10 @@ def test_schema_migrate_on_azure_exits_1_and_leaves_the_service_alias_alone(
 ) -> None:
     root, server = azure
     assert main_ok(capsys, "schema", "apply", "--json")
-    real_plan = migrate_module.plan_migration
-
-    async def plan_then_someone_moves_the_alias(admin, config, **kwargs):  # type: ignore[no-untyped-def]
-        plan = await real_plan(admin, config, **kwargs)
-        other = AzureIndexAdmin(server.url, ALIAS, credential=AzureKeyCredential(server.api_key))
-        try:
-            await add_ready(other, R2)
-            await other.set_alias(R2)
-        finally:
-            await other.close()
-        return plan
-
-    monkeypatch.setattr(migrate_module, "plan_migration", plan_then_someone_moves_the_alias)
+    moving = plan_then_another_admin_moves_the_alias(
+        lambda: AzureIndexAdmin(server.url, ALIAS, credential=AzureKeyCredential(server.api_key))
+    )
+    monkeypatch.setattr(migrate_module, "plan_migration", moving)
     code, done = run_cli(capsys, "schema", "migrate", str(root), "--to", "3", "--json")
     assert code == 1 and isinstance(done, dict)
     assert (done["swapped"], done["alias_target"], done["verification"]["ok"]) == (False, R2, True)

@@ -77,6 +77,14 @@ class Settings:
     max_document_bytes: int = 100 * 1024 * 1024
     max_concurrency: int = 4
     embed_batch_size: int = 64
+    # Scale (docs/performance.md): read-ahead bounded by bytes, a per-document time limit, expansion caps, and how
+    # long a service may answer nothing before a run stops.
+    max_bytes_in_flight: int = 128 * 1024 * 1024
+    document_timeout_seconds: int = 180
+    max_chunks_per_document: int = 20_000
+    max_workbook_cells: int = 1_000_000
+    max_json_text_bytes: int = 16 * 1024 * 1024
+    service_down_seconds: int = 45
     rrf_k: int = 60
     hybrid_vector_weight: float = HYBRID_VECTOR_WEIGHT
     # Azure OpenAI embeddings.
@@ -150,6 +158,12 @@ class Settings:
             max_document_bytes=read.integer("MAX_DOCUMENT_BYTES", cls.max_document_bytes, minimum=1),
             max_concurrency=read.integer("MAX_CONCURRENCY", 4, minimum=1, maximum=256),
             embed_batch_size=read.integer("EMBED_BATCH_SIZE", 64, minimum=1, maximum=2048),
+            max_bytes_in_flight=read.integer("MAX_BYTES_IN_FLIGHT", cls.max_bytes_in_flight, minimum=1024 * 1024),
+            document_timeout_seconds=read.integer("DOCUMENT_TIMEOUT_SECONDS", 180, minimum=1, maximum=24 * 3600),
+            max_chunks_per_document=read.integer("MAX_CHUNKS_PER_DOCUMENT", 20_000, minimum=1, maximum=1_000_000),
+            max_workbook_cells=read.integer("MAX_WORKBOOK_CELLS", 1_000_000, minimum=1),
+            max_json_text_bytes=read.integer("MAX_JSON_TEXT_BYTES", cls.max_json_text_bytes, minimum=1024),
+            service_down_seconds=read.integer("SERVICE_DOWN_SECONDS", 45, minimum=1, maximum=3600),
             rrf_k=read.integer("RRF_K", 60, minimum=1),
             hybrid_vector_weight=read.number("HYBRID_VECTOR_WEIGHT", HYBRID_VECTOR_WEIGHT, minimum=0.01),
             azure_openai_endpoint=openai_endpoint,

@@ -28,8 +28,16 @@ def build_embedder(settings: Settings) -> Embedder:
         return HashEmbedder()
     if settings.embedding_backend == "azure_openai":
         from ingestion.embedding.azure_openai import AzureOpenAIEmbedder
+        from ingestion.embedding.batching import BatchingEmbedder
 
-        return AzureOpenAIEmbedder.from_settings(settings, tokenizer=get_tokenizer())
+        inner = AzureOpenAIEmbedder.from_settings(settings, tokenizer=get_tokenizer())
+        return BatchingEmbedder(
+            inner,
+            tokenizer=get_tokenizer(),
+            max_inputs=inner.max_batch_inputs,
+            max_tokens=inner.max_batch_tokens,
+            slots=inner.request_slots,
+        )
     from ingestion.embedding.local import LocalEmbedder
 
     return LocalEmbedder()
@@ -166,6 +174,9 @@ def build_pipeline(
             max_document_bytes=settings.max_document_bytes,
             max_concurrency=settings.max_concurrency,
             embed_headings=settings.embed_headings,
+            max_bytes_in_flight=settings.max_bytes_in_flight,
+            document_timeout=float(settings.document_timeout_seconds),
+            max_chunks_per_document=settings.max_chunks_per_document,
             schema_version=schema_version or index_schemas.LATEST,
         ),
         reuse_from=reuse_from,

@@ -191,6 +191,24 @@ class AzureOpenAIEmbedder:
             out[batch.start : batch.stop] = vectors
         return out
 
+    @property
+    def max_batch_tokens(self) -> int:
+        """Token budget of one request (AZURE_OPENAI_MAX_BATCH_TOKENS, capped at the rate limiter's burst)."""
+        return self._max_batch_tokens
+
+    @property
+    def max_batch_inputs(self) -> int:
+        return self._max_batch_inputs
+
+    def request_slots(self) -> int:
+        """Requests the rate limiter lets in flight now (its AIMD window)."""
+        return self._limiter.window.slots
+
+    async def embed_request(self, texts: list[str], tokens: int) -> np.ndarray:
+        """One request of already counted and checked ``texts`` (``tokens`` in all), with this module's retries:
+        the entry point of ``batching.BatchingEmbedder``, which plans requests across documents."""
+        return await self._embed_batch(texts, tokens)
+
     async def close(self) -> None:
         if self._client is not None:
             await self._client.close()

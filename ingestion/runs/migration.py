@@ -58,7 +58,7 @@ class MigrationRefused(BadInputError):
 def derive_pipeline(main: Pipeline, index: Index, *, version: int, reuse_from: Index | None = None) -> Pipeline:
     """A pipeline like ``main`` (same cracker, chunker, tokenizer, embedder and options) writing into ``index`` at
     schema ``version``; nothing is built anew, so the embedding model is loaded once per process."""
-    return Pipeline(
+    derived = Pipeline(
         cracker=main.cracker,
         chunker=main.chunker,
         tokenizer=main.tokenizer,
@@ -67,6 +67,8 @@ def derive_pipeline(main: Pipeline, index: Index, *, version: int, reuse_from: I
         options=replace(main.options, schema_version=version),
         reuse_from=reuse_from,
     )
+    derived.share_limits(main)
+    return derived
 
 
 class Migrations:

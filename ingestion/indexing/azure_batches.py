@@ -119,6 +119,15 @@ class BatchSender:
         self.max_actions = max_actions
         self.max_bytes = max_bytes
 
+    @property
+    def policy(self) -> RetryPolicy:
+        return self._policy
+
+    async def post_batch(self, batch: list[Action], *, what: str) -> dict[str, tuple[int, str]]:
+        """Send ``batch`` (within the limits) once, splitting on 413, and return each item's (status, message):
+        for ``batching.SharedBatchSender``, which decides per item and per document."""
+        return await self._send_splitting(batch, what=what)
+
     def check_size(self, action: Action, *, what: str) -> None:
         """DocumentRejectedError if ``action`` alone cannot fit in one request."""
         size = request_size([action])

@@ -74,6 +74,7 @@ from ingestion.indexing.azure_query import (
     timestamp,
 )
 from ingestion.indexing.base import IndexStats
+from ingestion.indexing.batching import SharedBatchSender
 from ingestion.keys import chunk_key
 from ingestion.models import DocumentRecord, IndexChunk, SearchHit, SearchMode
 from ingestion.settings import Settings
@@ -156,7 +157,7 @@ class AzureSearchIndex:
         self._timeout = timeout_seconds
         self._search: SearchClient | None = None
         self._indexes: SearchIndexClient | None = None
-        self._sender: BatchSender | None = None
+        self._sender: SharedBatchSender | None = None
         self._to_document = TO_DOCUMENT[self.version]
 
     @classmethod
@@ -203,15 +204,17 @@ class AzureSearchIndex:
             self._indexes = SearchIndexClient(self.endpoint, self._get_credential(), **self._options())
         return self._indexes
 
-    def _batches(self) -> BatchSender:
+    def _batches(self) -> SharedBatchSender:
+        """One sender per index object, shared by every document written through it (``batching``)."""
         if self._sender is None:
             actions, size = self._batch_limits
-            self._sender = BatchSender(
-                self._client(), self.name, policy=self._policy, max_actions=actions, max_bytes=size
-            )
+            sender = BatchSender(self._client(), self.name, policy=self._policy, max_actions=actions, max_bytes=size)
+            self._sender = SharedBatchSender(sender)
         return self._sender
 
     async def close(self) -> None:
+        if self._sender is not None:
+            await self._sender.close()
         for client in (self._search, self._indexes):
             if client is not None:
                 await client.close()

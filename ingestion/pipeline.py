@@ -80,6 +80,8 @@ class PipelineOptions:
     document_timeout: float | None = 300.0
     """Seconds one document may take end to end before it fails (its crack worker is killed); None: no limit."""
     max_chunks_per_document: int = 20_000
+    max_documents_in_flight: int = MAX_DOCUMENTS_IN_FLIGHT
+    """A ceiling for ``run`` only (not a setting): what bounds read-ahead is ``max_bytes_in_flight``."""
 
 
 class Pipeline:
@@ -298,7 +300,7 @@ class Pipeline:
         started = time.perf_counter()
         result = RunResult()
         seen: set[str] = set()
-        workers = MAX_DOCUMENTS_IN_FLIGHT
+        workers = max(1, self.options.max_documents_in_flight)
         queue: asyncio.Queue[SourceItem | None] = asyncio.Queue(maxsize=workers)
 
         def record(outcome: DocumentResult) -> None:

@@ -135,9 +135,15 @@ def _search_schema_options(settings: Settings) -> dict[str, Any]:
 
 
 def build_cracker(settings: Settings) -> object:
+    """Local parsers in killable worker processes (MAX_CONCURRENCY of them), behind Document Intelligence when set."""
     from ingestion.cracking.registry import LocalCracker
+    from ingestion.cracking.structure import TableLimits
+    from ingestion.cracking.worker import ProcessCracker
 
-    local = LocalCracker()
+    limits = TableLimits(
+        max_workbook_cells=settings.max_workbook_cells, max_json_text_bytes=settings.max_json_text_bytes
+    )
+    local = ProcessCracker(LocalCracker(table_limits=limits), workers=settings.max_concurrency)
     if settings.documentintelligence_endpoint:
         from ingestion.cracking.docintel import DocumentIntelligenceCracker
 

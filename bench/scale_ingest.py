@@ -77,8 +77,17 @@ def child(root: str, mode: str) -> None:
         counts["budget_peak_mb"] = pipeline.budget.peak / 2**20
         return counts
 
-    counts = asyncio.run(go())
+    profile = os.environ.get("BENCH_PROFILE")
+    if profile:  # where the ingest process spends its CPU: python -m pstats FILE
+        import cProfile
+
+        with cProfile.Profile() as profiler:
+            counts = asyncio.run(go())
+        profiler.dump_stats(profile)
+    else:
+        counts = asyncio.run(go())
     counts["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    counts["workers_peak_rss_mb"] = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     print(json.dumps(counts))
 
 
@@ -98,11 +107,16 @@ def run_phase(root: Path, mode: str, args: argparse.Namespace) -> dict[str, floa
             "AZURE_SEARCH_ENDPOINT": search.url,
             "AZURE_SEARCH_API_KEY": search.api_key,
         }
+        env |= dict(setting.split("=", 1) for setting in args.set)
         command = [sys.executable, __file__, str(root), "--child", mode]
         out = subprocess.run(command, env=env, cwd=REPO, capture_output=True, text=True)
         if out.returncode not in (0, 1) or not out.stdout.strip():
             raise SystemExit(f"{mode} phase failed:\n{out.stderr[-2000:]}")
         counts = json.loads(out.stdout.strip().splitlines()[-1])
+        if os.environ.get("BENCH_TRACE"):  # every embedding request: when, status, inputs, tokens
+            start = openai_fake.records[0].at
+            for r in openai_fake.records:
+                print(f"  {r.at - start:7.2f}s {r.status} {r.inputs:5d} inputs {r.tokens:7d} tokens", file=sys.stderr)
         records = [r for r in openai_fake.records if r.status == 200]
         first, last = min(r.at for r in records), max(r.at for r in records)
         span = max(last - first, 1e-9)
@@ -125,6 +139,7 @@ def main() -> None:
     parser.add_argument("--latency", type=float, default=0.3, help="fake service time per request (s)")
     parser.add_argument("--latency-per-1k", type=float, default=0.06, help="fake service time per 1k tokens (s)")
     parser.add_argument("--phases", default="before,now")
+    parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", help="a setting for the ingest")
     parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:

@@ -95,7 +95,7 @@ class Settings:
     azure_openai_embedding_dimensions: int | None = None
     azure_openai_api_version: str = "2024-10-21"
     azure_openai_tpm: int | None = None
-    azure_openai_max_batch_tokens: int = 100_000
+    azure_openai_max_batch_tokens: int = 16_384
     # Azure AI Search.
     azure_search_endpoint: str | None = None
     azure_search_api_key: Secret | None = None
@@ -175,7 +175,7 @@ class Settings:
             ),
             azure_openai_api_version=read.text("AZURE_OPENAI_API_VERSION") or "2024-10-21",
             azure_openai_tpm=read.optional_integer("AZURE_OPENAI_TPM", minimum=1),
-            azure_openai_max_batch_tokens=read.integer("AZURE_OPENAI_MAX_BATCH_TOKENS", 100_000, minimum=8191),
+            azure_openai_max_batch_tokens=read.integer("AZURE_OPENAI_MAX_BATCH_TOKENS", 16_384, minimum=8191),
             azure_search_endpoint=search_endpoint,
             azure_search_api_key=read.secret("AZURE_SEARCH_API_KEY"),
             azure_search_index=read.index_name("AZURE_SEARCH_INDEX", "grounding"),

@@ -114,7 +114,7 @@ class AzureOpenAIEmbedder:
         api_key: Secret | str | None = None,
         credential: AsyncTokenCredential | None = None,
         tokens_per_minute: int | None = None,
-        max_batch_tokens: int = 100_000,
+        max_batch_tokens: int = 16_384,
         max_batch_inputs: int = MAX_INPUTS_PER_REQUEST,
         retry_budget_seconds: float = 120.0,
         request_timeout: float = 60.0,

@@ -8,8 +8,12 @@ the process shares (CLI run, concurrent Functions invocations).
 
 Every ``send`` call queues its actions; one dispatcher packs queued actions, in arrival order, into requests of at
 most ``max_actions`` actions and ``max_bytes`` bytes, never two actions for one key in one request (the service does
-not order actions inside a batch). A request is formed at once when a full one is queued, else when fewer than
-``max_in_flight`` requests are out, after waiting at most ``linger`` seconds for more while one is already out.
+not order actions inside a batch). With fewer than ``max_in_flight`` requests out, a request is formed at once when
+a full one is queued or when one writer alone is waiting (a single document is never held back); otherwise at most
+one request per ``interval`` seconds, carrying everything queued by then. Under load, documents reach the write
+stage a few at a time (after each embedding response); waiting up to ``interval`` lets one request carry many of
+them. The wait costs each document's two write steps up to ``interval`` each, not throughput: many documents are in
+flight (``budget.py``).
 
 What stays exactly as with a request per call:
 
@@ -34,8 +38,8 @@ from dataclasses import dataclass, field
 from ingestion.errors import DocumentRejectedError, IngestionError, TransientError
 from ingestion.indexing.azure_batches import RETRY_ITEM_STATUSES, Action, BatchSender, request_size
 
-DEFAULT_LINGER_SECONDS = 0.05
-DEFAULT_MAX_IN_FLIGHT = 4
+DEFAULT_INTERVAL_SECONDS = 3.0
+DEFAULT_MAX_IN_FLIGHT = 2
 _EMPTY_BODY = request_size([])
 
 
@@ -68,15 +72,16 @@ class SharedBatchSender:
         self,
         sender: BatchSender,
         *,
-        linger: float = DEFAULT_LINGER_SECONDS,
+        interval: float = DEFAULT_INTERVAL_SECONDS,
         max_in_flight: int = DEFAULT_MAX_IN_FLIGHT,
     ) -> None:
-        if linger < 0 or max_in_flight < 1:
-            raise ValueError("linger must be >= 0 and max_in_flight >= 1")
+        if interval < 0 or max_in_flight < 1:
+            raise ValueError("interval must be >= 0 and max_in_flight >= 1")
         self.sender = sender
         self.max_actions = sender.max_actions
         self.max_bytes = sender.max_bytes
-        self._linger = linger
+        self._interval = interval
+        self._last_sent = float("-inf")
         self._max_in_flight = max_in_flight
         self._queue: deque[_Call] = deque()
         self._queued = 0
@@ -128,25 +133,31 @@ class SharedBatchSender:
 
     async def _dispatch(self) -> None:
         assert self._wake is not None
+        loop = asyncio.get_running_loop()
         while True:
             if not self._queue or len(self._in_flight) >= self._max_in_flight:
-                self._wake.clear()
-                await self._wake.wait()
+                await self._sleep_until_woken(None)
                 continue
-            if self._in_flight and self._queued < self.max_actions and self._linger > 0:
-                self._wake.clear()
-                with contextlib.suppress(TimeoutError):
-                    async with asyncio.timeout(self._linger):
-                        while self._queued < self.max_actions:
-                            await self._wake.wait()
-                            self._wake.clear()
+            lone = len(self._queue) == 1 and not self._in_flight  # one writer alone: never held back
+            due = self._last_sent + self._interval
+            if not lone and self._queued < self.max_actions and loop.time() < due:
+                await self._sleep_until_woken(due - loop.time())
+                continue
             batch = self._pack()
             if batch.items:
+                self._last_sent = loop.time()
                 self.requests += 1
                 self.actions += len(batch.items)
-                task = asyncio.get_running_loop().create_task(self._deliver(batch.items))
+                task = loop.create_task(self._deliver(batch.items))
                 self._in_flight.add(task)
                 task.add_done_callback(self._finished)
+
+    async def _sleep_until_woken(self, seconds: float | None) -> None:
+        assert self._wake is not None
+        self._wake.clear()
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(seconds):
+                await self._wake.wait()
 
     def _finished(self, task: asyncio.Task[None]) -> None:
         self._in_flight.discard(task)

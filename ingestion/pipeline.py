@@ -199,9 +199,7 @@ class Pipeline:
             raise NoTextError(f"{item.path}: no extractable text")
         cap = self.options.max_chunks_per_document
         if len(chunks) > cap:
-            raise DocumentTooLargeError(
-                f"{item.path}: {len(chunks):,} chunks, over MAX_CHUNKS_PER_DOCUMENT={cap:,}"
-            )
+            raise DocumentTooLargeError(f"{item.path}: {len(chunks):,} chunks, over MAX_CHUNKS_PER_DOCUMENT={cap:,}")
         return document, list(chunks)
 
     def embedding_inputs(self, document: CrackedDocument, chunks: Sequence[Chunk]) -> list[tuple[str, str, str]]:

@@ -272,4 +272,3 @@ class BatchingEmbedder:
                 self._drop(call)
             elif call.open == 0 and call.sent == len(call.texts):
                 call.future.set_result(call.out)
-

@@ -42,9 +42,7 @@ class Inner:
         return None
 
 
-def batching(
-    inner: Inner, *, max_inputs: int = 2048, max_tokens: int = 100_000, slots: int = 8
-) -> BatchingEmbedder:
+def batching(inner: Inner, *, max_inputs: int = 2048, max_tokens: int = 100_000, slots: int = 8) -> BatchingEmbedder:
     return BatchingEmbedder(
         inner, tokenizer=get_tokenizer(), max_inputs=max_inputs, max_tokens=max_tokens, slots=lambda: slots
     )

@@ -58,8 +58,10 @@ from azure.search.documents.models import VectorizedQuery
 
 from index_schemas import LATEST, TO_DOCUMENT, VERSIONS, SchemaParams, VectorizerParams
 from index_schemas.v1 import SEMANTIC_CONFIGURATION, Field
+from ingestion.circuit import DEFAULT_DOWN_AFTER_SECONDS, Circuit
 from ingestion.errors import ConfigurationError
 from ingestion.indexing.azure_batches import API_VERSION, MAX_ACTIONS, MAX_BYTES, BatchSender, RetryPolicy, encode
+from ingestion.indexing.azure_circuit import CircuitPolicy
 from ingestion.indexing.azure_errors import translate
 from ingestion.indexing.azure_listing import READ_METHODS, list_rows
 from ingestion.indexing.azure_query import (
@@ -127,6 +129,7 @@ class AzureSearchIndex:
         backoff_seconds: float = 0.5,
         backoff_max_seconds: float = 30.0,
         timeout_seconds: float = 60.0,
+        service_down_seconds: float = DEFAULT_DOWN_AFTER_SECONDS,
     ) -> None:
         self.version = LATEST if version is None else version
         if self.version not in VERSIONS:
@@ -159,6 +162,7 @@ class AzureSearchIndex:
         self._indexes: SearchIndexClient | None = None
         self._sender: SharedBatchSender | None = None
         self._to_document = TO_DOCUMENT[self.version]
+        self.circuit = Circuit(f"Azure AI Search at {self.endpoint}", down_after=service_down_seconds)
 
     @classmethod
     def from_settings(
@@ -171,6 +175,7 @@ class AzureSearchIndex:
         credential = AzureKeyCredential(key.get()) if key is not None else None
         name = index_name or settings.azure_search_index
         options.setdefault("vector_weight", settings.hybrid_vector_weight)
+        options.setdefault("service_down_seconds", settings.service_down_seconds)
         return cls(settings.azure_search_endpoint, name, dimensions, credential=credential, **options)
 
     # -- clients -------------------------------------------------------------------------------------------------------
@@ -185,6 +190,7 @@ class AzureSearchIndex:
         }
         if self._http_tokens and not isinstance(self._credential, AzureKeyCredential):
             options["per_call_policies"] = [AllowHttpTokens()]
+        options["per_retry_policies"] = [CircuitPolicy(self.circuit)]
         return options
 
     def _get_credential(self) -> AzureKeyCredential | AsyncTokenCredential:

@@ -76,7 +76,7 @@ from ingestion.indexing.azure_query import (
     timestamp,
 )
 from ingestion.indexing.base import IndexStats
-from ingestion.indexing.batching import SharedBatchSender
+from ingestion.indexing.batching import DEFAULT_INTERVAL_SECONDS, SharedBatchSender
 from ingestion.keys import chunk_key
 from ingestion.models import DocumentRecord, IndexChunk, SearchHit, SearchMode
 from ingestion.settings import Settings
@@ -130,6 +130,7 @@ class AzureSearchIndex:
         backoff_max_seconds: float = 30.0,
         timeout_seconds: float = 60.0,
         service_down_seconds: float = DEFAULT_DOWN_AFTER_SECONDS,
+        batch_interval_seconds: float = DEFAULT_INTERVAL_SECONDS,
     ) -> None:
         self.version = LATEST if version is None else version
         if self.version not in VERSIONS:
@@ -157,6 +158,7 @@ class AzureSearchIndex:
         self.vector_weight = vector_weight
         self._policy = RetryPolicy(max_attempts=max_attempts, base=backoff_seconds, cap=backoff_max_seconds)
         self._batch_limits = (max_batch_actions, max_batch_bytes)
+        self._batch_interval = batch_interval_seconds
         self._timeout = timeout_seconds
         self._search: SearchClient | None = None
         self._indexes: SearchIndexClient | None = None
@@ -215,7 +217,7 @@ class AzureSearchIndex:
         if self._sender is None:
             actions, size = self._batch_limits
             sender = BatchSender(self._client(), self.name, policy=self._policy, max_actions=actions, max_bytes=size)
-            self._sender = SharedBatchSender(sender)
+            self._sender = SharedBatchSender(sender, interval=self._batch_interval)
         return self._sender
 
     async def close(self) -> None:

@@ -53,13 +53,13 @@ def resolve_target(settings: Settings) -> IndexTarget:
     yet) the latest version's physical name. Local: read from the SQLite file. Azure AI Search: the service alias
     (API key, else a token credential)."""
     if settings.index_backend == "local":
-        from ingestion.indexing.local_admin import read_target
+        from ingestion.indexing.local.admin import read_target
 
         found = read_target(Path(settings.local_index_path), settings.azure_search_index)
         if found is not None:
             return IndexTarget(*found)
     elif settings.index_backend == "azure_search":
-        from ingestion.indexing.azure_admin import read_target as read_azure_target
+        from ingestion.indexing.azure.admin import read_target as read_azure_target
 
         found = read_azure_target(settings)
         if found is not None:
@@ -73,12 +73,12 @@ def build_index(settings: Settings, *, dimensions: int, name: str | None = None,
         target = resolve_target(settings)
         name, version = target.name, target.version
     if settings.index_backend == "azure_search":
-        from ingestion.indexing.azure_search import AzureSearchIndex
+        from ingestion.indexing.azure.index import AzureSearchIndex
 
         return AzureSearchIndex.from_settings(
             settings, dimensions=dimensions, index_name=name, version=version, **_search_schema_options(settings)
         )
-    from ingestion.indexing.local import LocalIndex
+    from ingestion.indexing.local.index import LocalIndex
 
     return LocalIndex(
         Path(settings.local_index_path),
@@ -93,10 +93,10 @@ def build_index(settings: Settings, *, dimensions: int, name: str | None = None,
 def build_admin(settings: Settings) -> IndexAdmin:
     """The administrator of the alias's physical indexes (schema versions, alias swaps, retention)."""
     if settings.index_backend == "azure_search":
-        from ingestion.indexing.azure_admin import AzureIndexAdmin
+        from ingestion.indexing.azure.admin import AzureIndexAdmin
 
         return AzureIndexAdmin.from_settings(settings, **_search_schema_options(settings))
-    from ingestion.indexing.local_admin import LocalIndexAdmin
+    from ingestion.indexing.local.admin import LocalIndexAdmin
 
     return LocalIndexAdmin(
         Path(settings.local_index_path),

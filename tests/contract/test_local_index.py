@@ -14,8 +14,8 @@ import pytest
 from index_schemas import LATEST, VERSIONS, SchemaParams, field_specs
 from ingestion.errors import ConfigurationError, DocumentRejectedError, TransientError
 from ingestion.indexing.base import IndexStats
-from ingestion.indexing.local import LocalIndex
-from ingestion.indexing.local_schema import table_prefix
+from ingestion.indexing.local.index import LocalIndex
+from ingestion.indexing.local.schema import table_prefix
 from ingestion.keys import chunk_key, document_key, text_hash
 from ingestion.models import SearchMode
 from tests.contract.index_contract import DIMENSIONS, FOX, IndexContract, keys_of, listed, make_document, put, vec

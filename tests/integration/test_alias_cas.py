@@ -21,8 +21,8 @@ from azure.core.credentials import AzureKeyCredential
 from ingestion import wiring
 from ingestion.errors import AliasConflict, ConfigurationError
 from ingestion.indexing.admin import IndexAdmin, IndexState, PhysicalIndex
-from ingestion.indexing.azure_admin import AzureIndexAdmin
-from ingestion.indexing.local_admin import LocalIndexAdmin
+from ingestion.indexing.azure.admin import AzureIndexAdmin
+from ingestion.indexing.local.admin import LocalIndexAdmin
 from ingestion.pipeline import Pipeline
 from ingestion.runs.migration import Migrations
 from ingestion.runs.records import RunRecord, RunStatus

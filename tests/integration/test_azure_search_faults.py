@@ -20,7 +20,7 @@ from ingestion.chunking import Chunker
 from ingestion.cracking.registry import LocalCracker
 from ingestion.embedding.hashing import HashEmbedder
 from ingestion.errors import ConfigurationError, DocumentRejectedError, ThrottledError, TransientError
-from ingestion.indexing.azure_search import AzureSearchIndex
+from ingestion.indexing.azure.index import AzureSearchIndex
 from ingestion.keys import chunk_key, document_key
 from ingestion.models import DocumentRecord, SearchMode
 from ingestion.pipeline import Pipeline, PipelineOptions
@@ -336,7 +336,7 @@ async def test_listing_more_than_one_page_of_documents(server: FakeSearchServer,
 async def test_the_sdk_split_on_413_is_still_broken(server: FakeSearchServer, index: AzureSearchIndex) -> None:
     """Why the writer sends batches itself: azure-search-documents 12.0.0 crashes halfway through its own split.
 
-    When this starts failing, the SDK was fixed and ``azure_batches`` could use ``index_documents`` again.
+    When this starts failing, the SDK was fixed and ``indexing.azure.batches`` could use ``index_documents`` again.
     """
     server.max_body_bytes = 1_000
     docs = [{"id": f"k{n}", "content": "x" * 200} for n in range(8)]

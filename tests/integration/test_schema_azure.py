@@ -15,8 +15,8 @@ import index_schemas
 from ingestion import wiring
 from ingestion.cli import main
 from ingestion.errors import ConfigurationError
-from ingestion.indexing import azure_admin
 from ingestion.indexing.admin import IndexState
+from ingestion.indexing.azure import admin as azure_admin
 from ingestion.schema import lifecycle
 from ingestion.schema.migrate import migrate, plan_migration
 from ingestion.settings import Settings

@@ -22,7 +22,7 @@ from ingestion.cli import main
 from ingestion.embedding.hashing import HashEmbedder
 from ingestion.errors import ConfigurationError
 from ingestion.indexing.admin import IndexState
-from ingestion.indexing.local_admin import LocalIndexAdmin
+from ingestion.indexing.local.admin import LocalIndexAdmin
 from ingestion.models import SearchMode, SourceItem
 from ingestion.schema import lifecycle
 from ingestion.schema.estimate import estimate_migration
@@ -122,7 +122,7 @@ async def env(tmp_path: Path) -> AsyncIterator[Env]:
 
 
 def columns(env: Env, name: str) -> list[str]:
-    from ingestion.indexing.local_schema import table_prefix
+    from ingestion.indexing.local.schema import table_prefix
 
     with sqlite3.connect(env.settings.local_index_path) as conn:
         return [row[1] for row in conn.execute(f'PRAGMA table_info("{table_prefix(name)}_chunks")')]
@@ -160,7 +160,7 @@ async def test_apply_v2_in_place_keeps_serving_and_ingest_backfills_with_zero_to
     await pipeline.close()
     assert (rerun.updated, rerun.tokens_embedded, embedder.texts) == (len(TOPICS), 0, 0)
     with sqlite3.connect(env.settings.local_index_path) as conn:
-        from ingestion.indexing.local_schema import table_prefix
+        from ingestion.indexing.local.schema import table_prefix
 
         types = {row[0] for row in conn.execute(f'SELECT file_type FROM "{table_prefix("grounding-v1")}_chunks"')}
     assert types == {"md", "txt", "html"}
@@ -195,7 +195,7 @@ async def test_an_added_searchable_field_rebuilds_full_text_in_place(env: Env, m
     await env.ingest()
     result = await lifecycle.apply(env.admin, env.config(), version=4)
     assert [(c.path, str(c.kind)) for c in result.changes.changes] == [("fields.summary", "in place")]
-    from ingestion.indexing.local_schema import table_prefix
+    from ingestion.indexing.local.schema import table_prefix
 
     with sqlite3.connect(env.settings.local_index_path) as conn:
         fts = [row[1] for row in conn.execute(f'PRAGMA table_info("{table_prefix("grounding-v1")}_fts")')]

@@ -32,9 +32,9 @@ from index_schemas import VERSIONS, VectorizerParams, field_specs, parse_physica
 from index_schemas.diff import diff_indexes
 from ingestion.errors import AliasConflict, ConfigurationError
 from ingestion.indexing.admin import ANY, Expected, IndexState, PhysicalIndex
-from ingestion.indexing.azure_batches import API_VERSION
-from ingestion.indexing.azure_errors import translate
-from ingestion.indexing.azure_search import AllowHttpTokens, AzureSearchIndex, http_to_loopback
+from ingestion.indexing.azure.batches import API_VERSION
+from ingestion.indexing.azure.errors import translate
+from ingestion.indexing.azure.index import AllowHttpTokens, AzureSearchIndex, http_to_loopback
 from ingestion.settings import Settings, is_valid_index_name
 
 META_KEY = "ingestion"

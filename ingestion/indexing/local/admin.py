@@ -32,9 +32,9 @@ from index_schemas import LATEST, VERSIONS, SchemaParams, field_specs, parse_phy
 from index_schemas.diff import diff_indexes
 from ingestion.errors import AliasConflict, ConfigurationError
 from ingestion.indexing.admin import ANY, Expected, IndexState, PhysicalIndex
-from ingestion.indexing.local import LocalIndex
-from ingestion.indexing.local_db import connect, point_alias, resolve_alias, table_exists, transaction, translate
-from ingestion.indexing.local_schema import SHARED_DDL, LocalSchema
+from ingestion.indexing.local.db import connect, point_alias, resolve_alias, table_exists, transaction, translate
+from ingestion.indexing.local.index import LocalIndex
+from ingestion.indexing.local.schema import SHARED_DDL, LocalSchema
 from ingestion.settings import is_valid_index_name
 
 T = TypeVar("T")

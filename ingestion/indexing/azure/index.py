@@ -59,10 +59,10 @@ from azure.search.documents.models import VectorizedQuery
 from index_schemas import LATEST, TO_DOCUMENT, VERSIONS, SchemaParams, VectorizerParams
 from index_schemas.v1 import SEMANTIC_CONFIGURATION, Field
 from ingestion.errors import ConfigurationError
-from ingestion.indexing.azure_batches import API_VERSION, MAX_ACTIONS, MAX_BYTES, BatchSender, RetryPolicy, encode
-from ingestion.indexing.azure_errors import translate
-from ingestion.indexing.azure_listing import READ_METHODS, list_rows
-from ingestion.indexing.azure_query import (
+from ingestion.indexing.azure.batches import API_VERSION, MAX_ACTIONS, MAX_BYTES, BatchSender, RetryPolicy, encode
+from ingestion.indexing.azure.errors import translate
+from ingestion.indexing.azure.listing import READ_METHODS, list_rows
+from ingestion.indexing.azure.query import (
     HIT_FIELDS,
     RECORD_FIELDS,
     check_chunks,

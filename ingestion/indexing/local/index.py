@@ -40,7 +40,7 @@ from index_schemas import LATEST, TO_DOCUMENT, VERSIONS, SchemaParams
 from index_schemas.v1 import Field
 from ingestion.errors import ConfigurationError
 from ingestion.indexing.base import IndexStats
-from ingestion.indexing.local_db import (
+from ingestion.indexing.local.db import (
     connect,
     point_alias,
     record_from_row,
@@ -50,8 +50,8 @@ from ingestion.indexing.local_db import (
     transaction,
     translate,
 )
-from ingestion.indexing.local_query import VectorMatrix, fts_query, prefix_upper_bound
-from ingestion.indexing.local_schema import RECORD_COLUMNS, ROWID, SHARED_DDL, LocalSchema, decode_vector, quote
+from ingestion.indexing.local.query import VectorMatrix, fts_query, prefix_upper_bound
+from ingestion.indexing.local.schema import RECORD_COLUMNS, ROWID, SHARED_DDL, LocalSchema, decode_vector, quote
 from ingestion.indexing.rrf import reciprocal_rank_fusion
 from ingestion.models import DocumentRecord, IndexChunk, SearchHit, SearchMode
 from ingestion.settings import is_valid_index_name

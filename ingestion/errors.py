@@ -16,11 +16,17 @@ Every failure the pipeline can meet is one of three kinds, and the kind decides 
     └── ConfigurationError       a setting is missing or invalid, or a credential is refused: stop the run, exit code 2
         └── AliasConflict            the alias no longer points where a compare-and-swap expected: nothing changed
 
+    index_schemas.SchemaError    an invalid index name / version / vector size (``index_schemas`` depends on nothing
+                                 here, so it has its own class): handled exactly like a ConfigurationError, see
+                                 ``CONFIGURATION_ERRORS``
+
 Foreign errors (SDK, HTTP, parser) are translated into this tree once, at the adapter boundary, and carry a message
 that never contains a secret. ``str(error)`` is always one line.
 """
 
 from __future__ import annotations
+
+from index_schemas.errors import SchemaError
 
 
 class IngestionError(Exception):
@@ -90,3 +96,7 @@ class AliasConflict(ConfigurationError):
             f"expected: someone else moved it (another migration or a rollback?); not moved to {target}"
         )
         self.alias, self.expected, self.found, self.target = alias, expected, found, target
+
+
+CONFIGURATION_ERRORS: tuple[type[Exception], ...] = (ConfigurationError, SchemaError)
+"""What stops a run (exit code 2): ``except CONFIGURATION_ERRORS``."""

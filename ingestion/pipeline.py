@@ -30,7 +30,7 @@ from typing import Any
 
 from ingestion.chunking import Chunker
 from ingestion.embedding.base import Embedder
-from ingestion.errors import BadInputError, ConfigurationError, IngestionError, NoTextError, TransientError
+from ingestion.errors import CONFIGURATION_ERRORS, BadInputError, IngestionError, NoTextError, TransientError
 from ingestion.indexing.base import Index
 from ingestion.keys import chunk_key, document_key, text_hash
 from ingestion.models import (
@@ -106,7 +106,7 @@ class Pipeline:
         """
         try:
             return await self._ingest(source, item)
-        except ConfigurationError:
+        except CONFIGURATION_ERRORS:
             raise
         except BadInputError as exc:
             return self._failed(item, exc)

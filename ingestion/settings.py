@@ -15,6 +15,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import TypeVar
 
+from index_schemas.names import is_valid_index_name
 from ingestion.errors import ConfigurationError
 
 T = TypeVar("T")
@@ -357,11 +358,3 @@ def _check_range(name: str, value: float, minimum: float | None, maximum: float 
         raise ConfigurationError(f"{name}={value} is below the minimum of {minimum}")
     if maximum is not None and value > maximum:
         raise ConfigurationError(f"{name}={value} is above the maximum of {maximum}")
-
-
-def is_valid_index_name(name: str) -> bool:
-    if not 2 <= len(name) <= 128 or not name[0].isalnum():
-        return False
-    if "--" in name or "__" in name:
-        return False
-    return all(c.islower() or c.isdigit() or c in "-_" for c in name) and name.isascii()

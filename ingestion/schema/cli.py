@@ -106,7 +106,7 @@ async def run(args: argparse.Namespace, settings: Settings) -> int:
 async def _show(args: argparse.Namespace, ctx: _Context) -> int:
     definition = ctx.config.definition(args.version, physical_name(ctx.settings.azure_search_index, args.version))
     if args.json:
-        _json(definition.as_dict())
+        _json(definition.to_wire())
         return EXIT_OK
     _out(f"schema v{args.version}: {definition.name}" + (" (latest)" if args.version == LATEST else ""))
     for spec in field_specs(definition):

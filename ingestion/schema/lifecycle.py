@@ -17,10 +17,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
-from azure.search.documents.indexes.models import SearchIndex
-
 from index_schemas import LATEST, VERSIONS, SchemaParams, physical_name
 from index_schemas.diff import SchemaDiff, diff_indexes
+from index_schemas.errors import SchemaError
+from index_schemas.types import IndexDefinition
 from ingestion.errors import ConfigurationError
 from ingestion.indexing.admin import IndexAdmin, IndexState, PhysicalIndex
 
@@ -38,10 +38,14 @@ class SchemaConfig:
     retention: timedelta = timedelta(hours=72)
     params: Callable[[str, int], SchemaParams] = _default_params
 
-    def definition(self, version: int, name: str) -> SearchIndex:
+    def definition(self, version: int, name: str) -> IndexDefinition:
         if version not in VERSIONS:
             raise ConfigurationError(f"unknown index schema version {version}; known: {sorted(VERSIONS)}")
-        return VERSIONS[version](self.params(name, self.dimensions))
+        try:
+            params = self.params(name, self.dimensions)
+        except SchemaError as error:
+            raise ConfigurationError(str(error)) from None
+        return VERSIONS[version](params)
 
 
 async def find_live(admin: IndexAdmin, indexes: list[PhysicalIndex] | None = None) -> PhysicalIndex | None:

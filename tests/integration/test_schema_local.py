@@ -13,10 +13,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from azure.search.documents.indexes.models import SearchableField, SearchIndex
 
 import index_schemas
 from index_schemas import SchemaParams, v1
+from index_schemas.types import IndexDefinition, IndexField
 from ingestion import wiring
 from ingestion.cli import main
 from ingestion.embedding.hashing import HashEmbedder
@@ -169,20 +169,20 @@ async def test_apply_v2_in_place_keeps_serving_and_ingest_backfills_with_zero_to
 async def test_apply_refuses_a_rebuild_and_changes_nothing(env: Env, v3: int) -> None:
     await env.ingest()
     await lifecycle.apply(env.admin, env.config())
-    before = (await env.admin.get_definition("grounding-v1")).as_dict()
+    before = (await env.admin.get_definition("grounding-v1")).to_wire()
     with pytest.raises(ConfigurationError, match=r"fields.source_path.facetable.*schema migrate --to 3"):
         await lifecycle.apply(env.admin, env.config(), version=v3)
     with pytest.raises(ConfigurationError, match=r"fields.embedding.dimensions: 384 -> 256.*migrate"):
         await lifecycle.apply(env.admin, env.config(dimensions=256))
-    assert (await env.admin.get_definition("grounding-v1")).as_dict() == before
+    assert (await env.admin.get_definition("grounding-v1")).to_wire() == before
     assert await env.names() == {"grounding-v1": (1, "ready")}
 
 
-def build_v4(params: SchemaParams) -> SearchIndex:
+def build_v4(params: SchemaParams) -> IndexDefinition:
     """An IN PLACE change that touches full-text search: a new searchable field."""
     index = v1.build(params)
-    index.fields.append(SearchableField(name="summary", analyzer_name=v1.ANALYZER))
-    return index
+    summary = IndexField("summary", "Edm.String", searchable=True, analyzer=v1.ANALYZER)
+    return replace(index, fields=(*index.fields, summary))
 
 
 def v4_document(record, chunk):  # type: ignore[no-untyped-def]
@@ -374,7 +374,7 @@ async def test_rollback_refuses_other_dimensions_unless_forced(env: Env) -> None
 
 async def test_status_reports_drift_and_apply_repairs_what_is_in_place(env: Env) -> None:
     await lifecycle.apply(env.admin, env.config(), version=2)
-    edited = (await env.admin.get_definition("grounding-v2")).as_dict()
+    edited = (await env.admin.get_definition("grounding-v2")).to_wire()
     edited["scoringProfiles"] = []  # someone removed the profile by hand
     with sqlite3.connect(env.settings.local_index_path) as conn:
         conn.execute("UPDATE index_meta SET definition = ? WHERE name = ?", (json.dumps(edited), "grounding-v2"))

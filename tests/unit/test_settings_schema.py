@@ -92,7 +92,7 @@ def test_the_vectorizer_is_the_embedding_deployment_without_a_key() -> None:
     assert settings.azure_search_vectorizer is True
     params = wiring.schema_params(settings, name="grounding-v1", dimensions=8)
     assert params.vectorizer == VectorizerParams("https://aoai.example.net", "embed", "text-embedding-3-large")
-    vectorizers = v1.build(params).as_dict()["vectorSearch"]["vectorizers"]
+    vectorizers = v1.build(params).to_wire()["vectorSearch"]["vectorizers"]
     assert vectorizers == [
         {
             "name": v1.VECTORIZER,
@@ -104,7 +104,7 @@ def test_the_vectorizer_is_the_embedding_deployment_without_a_key() -> None:
             },
         }
     ]
-    assert "sk-secret" not in repr(v1.build(params).as_dict())
+    assert "sk-secret" not in repr(v1.build(params).to_wire())
 
 
 def test_the_local_store_gets_neither() -> None:
@@ -121,8 +121,8 @@ def test_the_writer_creates_the_deployment_definition() -> None:
     settings = Settings.from_env(env)
     index = wiring.build_index(settings, dimensions=8, name="grounding-v1", version=1)
     expected = v1.build(wiring.schema_params(settings, name="grounding-v1", dimensions=8))
-    assert index.definition.as_dict() == expected.as_dict()  # type: ignore[attr-defined]
-    assert expected.as_dict()["vectorSearch"]["profiles"][0]["compression"] == "binary"
+    assert index.definition == expected  # type: ignore[attr-defined]
+    assert expected.to_wire()["vectorSearch"]["profiles"][0]["compression"] == "binary"
 
 
 @pytest.mark.parametrize(

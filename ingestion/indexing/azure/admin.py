@@ -30,12 +30,14 @@ from azure.search.documents.indexes.models import SearchAlias, SearchIndex
 
 from index_schemas import VERSIONS, VectorizerParams, field_specs, parse_physical_name
 from index_schemas.diff import diff_indexes
+from index_schemas.names import is_valid_index_name
+from index_schemas.types import IndexDefinition, definition_from_wire
 from ingestion.errors import AliasConflict, ConfigurationError
 from ingestion.indexing.admin import ANY, Expected, IndexState, PhysicalIndex
 from ingestion.indexing.azure.batches import API_VERSION
 from ingestion.indexing.azure.errors import translate
 from ingestion.indexing.azure.index import AllowHttpTokens, AzureSearchIndex, http_to_loopback
-from ingestion.settings import Settings, is_valid_index_name
+from ingestion.settings import Settings
 
 META_KEY = "ingestion"
 PROPAGATION_SECONDS = 10.0
@@ -104,14 +106,14 @@ class AzureIndexAdmin:
         parsed = [(parse_physical_name(self.alias, str(i.name)), i) for i in found]
         return [_physical(index) for key, index in sorted(((p, i) for p, i in parsed if p), key=lambda x: x[0])]
 
-    async def get_definition(self, name: str) -> SearchIndex | None:
+    async def get_definition(self, name: str) -> IndexDefinition | None:
         raw = await self._get(name)
         if raw is None:
             return None
         _, definition = _split(raw)
         return definition
 
-    async def create_index(self, definition: SearchIndex, *, version: int) -> PhysicalIndex:
+    async def create_index(self, definition: IndexDefinition, *, version: int) -> PhysicalIndex:
         name = str(definition.name)
         _check_version(version)
         if await self._get(name) is not None:
@@ -121,7 +123,7 @@ class AzureIndexAdmin:
         created = await self._put(_with_meta(definition, meta), what=f"create {name}", create=True)
         return _physical(created)
 
-    async def update_index(self, definition: SearchIndex, *, version: int) -> PhysicalIndex:
+    async def update_index(self, definition: IndexDefinition, *, version: int) -> PhysicalIndex:
         name = str(definition.name)
         _check_version(version)
         raw = await self._get(name)
@@ -239,7 +241,7 @@ def _check_version(version: int) -> None:
         raise ConfigurationError(f"unknown index schema version {version}; known: {sorted(VERSIONS)}")
 
 
-def _split(raw: SearchIndex) -> tuple[dict[str, Any], SearchIndex]:
+def _split(raw: SearchIndex) -> tuple[dict[str, Any], IndexDefinition]:
     """The bookkeeping JSON kept in ``description`` and the definition without it (and without the etag)."""
     body = raw.as_dict()
     meta: dict[str, Any] = {}
@@ -251,11 +253,11 @@ def _split(raw: SearchIndex) -> tuple[dict[str, Any], SearchIndex]:
     except ValueError:
         pass
     body.pop("@odata.etag", None)
-    return meta, SearchIndex(body)
+    return meta, definition_from_wire(body)
 
 
-def _with_meta(definition: SearchIndex, meta: dict[str, Any]) -> SearchIndex:
-    body = definition.as_dict()
+def _with_meta(definition: IndexDefinition, meta: dict[str, Any]) -> SearchIndex:
+    body = definition.to_wire()
     body.pop("@odata.etag", None)
     body["description"] = json.dumps({META_KEY: meta}, sort_keys=True)
     return SearchIndex(body)

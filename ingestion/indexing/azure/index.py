@@ -56,10 +56,11 @@ from azure.search.documents.indexes.aio import SearchIndexClient
 from azure.search.documents.indexes.models import SearchIndex
 from azure.search.documents.models import VectorizedQuery
 
-from index_schemas import LATEST, TO_DOCUMENT, VERSIONS, SchemaParams, VectorizerParams
+from index_schemas import LATEST, TO_DOCUMENT, VectorizerParams
 from index_schemas.v1 import SEMANTIC_CONFIGURATION, Field
 from ingestion.errors import ConfigurationError
 from ingestion.indexing.azure.batches import API_VERSION, MAX_ACTIONS, MAX_BYTES, BatchSender, RetryPolicy, encode
+from ingestion.indexing.azure.definitions import to_search_index
 from ingestion.indexing.azure.errors import translate
 from ingestion.indexing.azure.listing import READ_METHODS, list_rows
 from ingestion.indexing.azure.query import (
@@ -74,6 +75,7 @@ from ingestion.indexing.azure.query import (
     timestamp,
 )
 from ingestion.indexing.base import IndexStats
+from ingestion.indexing.definitions import build_definition
 from ingestion.keys import chunk_key
 from ingestion.models import DocumentRecord, IndexChunk, SearchHit, SearchMode
 from ingestion.settings import Settings
@@ -128,10 +130,8 @@ class AzureSearchIndex:
         timeout_seconds: float = 60.0,
     ) -> None:
         self.version = LATEST if version is None else version
-        if self.version not in VERSIONS:
-            raise ConfigurationError(f"unknown index schema version {self.version}; known: {sorted(VERSIONS)}")
-        self.definition = VERSIONS[self.version](
-            SchemaParams(name=index_name, dimensions=dimensions, vectorizer=vectorizer, compression=compression)
+        self.definition = build_definition(
+            self.version, index_name, dimensions, vectorizer=vectorizer, compression=compression
         )
         parts = urlsplit(endpoint)
         if parts.scheme not in ("http", "https") or not parts.hostname:
@@ -231,7 +231,7 @@ class AzureSearchIndex:
                 existing = await self._index_client().get_index(self.name)
             except ResourceNotFoundError:
                 try:
-                    existing = await self._index_client().create_index(self.definition)
+                    existing = await self._index_client().create_index(to_search_index(self.definition))
                 except ResourceExistsError:  # created meanwhile by another worker
                     existing = await self._index_client().get_index(self.name)
         except AzureError as error:

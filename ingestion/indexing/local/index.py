@@ -36,10 +36,12 @@ from typing import TypeVar
 
 import numpy as np
 
-from index_schemas import LATEST, TO_DOCUMENT, VERSIONS, SchemaParams
+from index_schemas import LATEST, TO_DOCUMENT, VERSIONS
+from index_schemas.names import is_valid_index_name
 from index_schemas.v1 import Field
 from ingestion.errors import ConfigurationError
 from ingestion.indexing.base import IndexStats
+from ingestion.indexing.definitions import build_definition
 from ingestion.indexing.local.db import (
     connect,
     point_alias,
@@ -54,7 +56,6 @@ from ingestion.indexing.local.query import VectorMatrix, fts_query, prefix_upper
 from ingestion.indexing.local.schema import RECORD_COLUMNS, ROWID, SHARED_DDL, LocalSchema, decode_vector, quote
 from ingestion.indexing.rrf import reciprocal_rank_fusion
 from ingestion.models import DocumentRecord, IndexChunk, SearchHit, SearchMode
-from ingestion.settings import is_valid_index_name
 
 T = TypeVar("T")
 
@@ -102,7 +103,7 @@ class LocalIndex:
         if self.version not in VERSIONS:
             raise ConfigurationError(f"local index {name}: unknown index schema version {self.version}")
         # Validates the name and dimensions (ConfigurationError) and gives the field definitions.
-        definition = VERSIONS[self.version](SchemaParams(name=name, dimensions=dimensions))
+        definition = build_definition(self.version, name, dimensions)
         self.path = Path(path)
         self.name = name
         self.dimensions = dimensions

@@ -5,12 +5,12 @@ Imports of the Azure SDK adapters happen inside the builders, so the local stack
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import index_schemas
 from ingestion.chunking import Chunker
+from ingestion.deployment.target import resolve_target
 from ingestion.embedding.base import Embedder
 from ingestion.errors import ConfigurationError
 from ingestion.indexing.admin import IndexAdmin
@@ -33,38 +33,6 @@ def build_embedder(settings: Settings) -> Embedder:
     from ingestion.embedding.local import LocalEmbedder
 
     return LocalEmbedder()
-
-
-def index_name(settings: Settings, version: int | None = None) -> str:
-    """The physical index the writer targets: ``<alias>-v<N>`` of the latest schema version unless told otherwise."""
-    return index_schemas.physical_name(settings.azure_search_index, version or index_schemas.LATEST)
-
-
-@dataclass(frozen=True)
-class IndexTarget:
-    """A physical index and the schema version it follows."""
-
-    name: str
-    version: int
-
-
-def resolve_target(settings: Settings) -> IndexTarget:
-    """The physical index readers and writers use: the one the alias (AZURE_SEARCH_INDEX) points at, else (no alias
-    yet) the latest version's physical name. Local: read from the SQLite file. Azure AI Search: the service alias
-    (API key, else a token credential)."""
-    if settings.index_backend == "local":
-        from ingestion.indexing.local.admin import read_target
-
-        found = read_target(Path(settings.local_index_path), settings.azure_search_index)
-        if found is not None:
-            return IndexTarget(*found)
-    elif settings.index_backend == "azure_search":
-        from ingestion.indexing.azure.admin import read_target as read_azure_target
-
-        found = read_azure_target(settings)
-        if found is not None:
-            return IndexTarget(*found)
-    return IndexTarget(index_name(settings), index_schemas.LATEST)
 
 
 def build_index(settings: Settings, *, dimensions: int, name: str | None = None, version: int | None = None) -> Index:

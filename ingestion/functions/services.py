@@ -19,6 +19,8 @@ import time
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+from ingestion.deployment.lifecycle import SchemaConfig
+from ingestion.deployment.target import find_live
 from ingestion.errors import IngestionError
 from ingestion.functions.clients import StorageClients
 from ingestion.indexing.base import Index
@@ -28,7 +30,6 @@ from ingestion.runs.migration import Migrations, derive_pipeline
 from ingestion.runs.queue import POISON_SUFFIX, WorkQueue
 from ingestion.runs.reindex import Reindexer, RunPolicy
 from ingestion.runs.store import RunStore
-from ingestion.schema.lifecycle import SchemaConfig, find_live
 from ingestion.settings import Settings
 from ingestion.wiring import build_admin, build_index, build_pipeline, schema_params
 

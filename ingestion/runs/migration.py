@@ -29,14 +29,15 @@ from dataclasses import replace
 from datetime import timedelta
 
 from index_schemas import VERSIONS
+from ingestion.deployment import migrate
+from ingestion.deployment.lifecycle import SchemaConfig
+from ingestion.deployment.target import find_live
 from ingestion.errors import AliasConflict, BadInputError
 from ingestion.indexing.admin import IndexAdmin
 from ingestion.indexing.base import Index
 from ingestion.models import Outcome, RunResult
 from ingestion.pipeline import Pipeline
 from ingestion.runs.records import RunRecord
-from ingestion.schema import migrate
-from ingestion.schema.lifecycle import SchemaConfig, find_live
 from ingestion.sources.base import Source
 
 log = logging.getLogger(__name__)

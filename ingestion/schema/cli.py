@@ -17,10 +17,11 @@ from typing import Any
 from index_schemas import LATEST, VERSIONS, field_specs, physical_name
 from index_schemas.diff import SchemaDiff, diff_indexes
 from ingestion import wiring
+from ingestion.deployment import lifecycle, migrate
+from ingestion.deployment.estimate import estimate_migration, price_per_million
+from ingestion.deployment.target import find_live
 from ingestion.errors import ConfigurationError
 from ingestion.indexing.admin import IndexAdmin
-from ingestion.schema import lifecycle, migrate
-from ingestion.schema.estimate import estimate_migration, price_per_million
 from ingestion.settings import Settings
 
 EXIT_OK, EXIT_FAILURES = 0, 1
@@ -134,7 +135,7 @@ async def _diff(args: argparse.Namespace, ctx: _Context) -> int:
 async def _definition(which: str, ctx: _Context) -> Any:
     admin = ctx.admin
     if which == LIVE:
-        live = await lifecycle.find_live(admin)
+        live = await find_live(admin)
         if live is None:
             raise ConfigurationError(f"alias {admin.alias}: no live index yet (run `schema apply`)")
         return await admin.get_definition(live.name)

@@ -19,6 +19,9 @@ import pytest
 from azure.core.credentials import AzureKeyCredential
 
 from ingestion import wiring
+from ingestion.deployment import lifecycle
+from ingestion.deployment import migrate as migrate_module
+from ingestion.deployment.migrate import plan_migration
 from ingestion.errors import AliasConflict, ConfigurationError
 from ingestion.indexing.admin import IndexAdmin, IndexState, PhysicalIndex
 from ingestion.indexing.azure.admin import AzureIndexAdmin
@@ -26,9 +29,6 @@ from ingestion.indexing.local.admin import LocalIndexAdmin
 from ingestion.pipeline import Pipeline
 from ingestion.runs.migration import Migrations
 from ingestion.runs.records import RunRecord, RunStatus
-from ingestion.schema import lifecycle
-from ingestion.schema import migrate as migrate_module
-from ingestion.schema.migrate import plan_migration
 from ingestion.settings import Settings
 from ingestion.sources.local import LocalFolderSource
 from tests.fakes.search_server import FakeSearchServer

@@ -19,15 +19,16 @@ from index_schemas import SchemaParams, v1
 from index_schemas.types import IndexDefinition, IndexField
 from ingestion import wiring
 from ingestion.cli import main
+from ingestion.deployment import lifecycle
+from ingestion.deployment.estimate import estimate_migration
+from ingestion.deployment.migrate import MigrationResult, migrate, plan_migration, prepare_target
+from ingestion.deployment.migrate import abort as migrate_abort
+from ingestion.deployment.target import find_live
 from ingestion.embedding.hashing import HashEmbedder
 from ingestion.errors import ConfigurationError
 from ingestion.indexing.admin import IndexState
 from ingestion.indexing.local.admin import LocalIndexAdmin
 from ingestion.models import SearchMode, SourceItem
-from ingestion.schema import lifecycle
-from ingestion.schema.estimate import estimate_migration
-from ingestion.schema.migrate import MigrationResult, migrate, plan_migration, prepare_target
-from ingestion.schema.migrate import abort as migrate_abort
 from ingestion.settings import Settings
 from ingestion.sources.local import LocalFolderSource
 from tests.support.schema_versions import TOPICS, build_v3
@@ -286,7 +287,7 @@ async def test_a_crash_between_the_swap_and_the_ready_mark_heals_on_the_next_rea
     target = await prepare_target(env.admin, env.config(), plan)
     await env.admin.set_alias(target.name, expected="grounding-v1")  # the swap happened; the ready mark did not
     assert (await env.names())["grounding-v3"] == (3, "building")
-    live = await lifecycle.find_live(env.admin)
+    live = await find_live(env.admin)
     assert live is not None and (live.name, live.state) == ("grounding-v3", IndexState.READY)
     assert (await env.names())["grounding-v3"] == (3, "ready")
     assert await migrate_abort(env.admin) == []  # nothing unfinished left to delete

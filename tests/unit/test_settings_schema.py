@@ -7,8 +7,8 @@ import pytest
 
 from index_schemas import SchemaParams, VectorizerParams, v1
 from ingestion import wiring
+from ingestion.deployment.estimate import price_per_million
 from ingestion.errors import ConfigurationError
-from ingestion.schema.estimate import price_per_million
 from ingestion.settings import Settings
 
 

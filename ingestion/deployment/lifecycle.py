@@ -14,13 +14,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from index_schemas import LATEST, VERSIONS, SchemaParams, physical_name
 from index_schemas.diff import SchemaDiff, diff_indexes
 from index_schemas.errors import SchemaError
 from index_schemas.types import IndexDefinition
+from ingestion.deployment.target import default_version, find_live
 from ingestion.errors import ConfigurationError
 from ingestion.indexing.admin import IndexAdmin, IndexState, PhysicalIndex
 
@@ -46,29 +47,6 @@ class SchemaConfig:
         except SchemaError as error:
             raise ConfigurationError(str(error)) from None
         return VERSIONS[version](params)
-
-
-async def find_live(admin: IndexAdmin, indexes: list[PhysicalIndex] | None = None) -> PhysicalIndex | None:
-    """The index readers use: the alias's target, else ``<alias>-v<LATEST>`` when it exists, else None.
-
-    The alias only ever moves to a verified build, which ``cut_over`` marks ready right after the swap; an alias
-    target still ``building`` is a cutover a crash interrupted between the two, and is marked ready here."""
-    indexes = await admin.list_indexes() if indexes is None else indexes
-    target = await admin.get_alias()
-    name = target or physical_name(admin.alias, LATEST)
-    found = next((index for index in indexes if index.name == name), None)
-    if target is not None and found is None:
-        raise ConfigurationError(f"alias {admin.alias} points at {target}, which is not one of its versioned indexes")
-    if target is not None and found is not None and found.state is IndexState.BUILDING:
-        await admin.mark_ready(found.name)
-        found = replace(found, state=IndexState.READY)
-    return found
-
-
-def default_version(live: PhysicalIndex | None) -> int:
-    """The version ``apply`` and ``migrate`` target without ``--to``: LATEST, or the live index's own version when
-    it is newer (a registered version applied before its release is never downgraded by default)."""
-    return max(LATEST, live.version) if live is not None else LATEST
 
 
 async def drift(admin: IndexAdmin, config: SchemaConfig, live: PhysicalIndex) -> SchemaDiff:

@@ -28,7 +28,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from index_schemas import LATEST
 from ingestion.chunking import Chunker
+from ingestion.cracking.base import AnyCracker
 from ingestion.embedding.base import Embedder
 from ingestion.errors import CONFIGURATION_ERRORS, BadInputError, IngestionError, NoTextError, TransientError
 from ingestion.indexing.base import Index
@@ -59,14 +61,14 @@ class PipelineOptions:
     max_document_bytes: int = 100 * 1024 * 1024
     max_concurrency: int = 4
     embed_headings: bool = True
-    schema_version: int = 1
+    schema_version: int = LATEST
 
 
 class Pipeline:
     def __init__(
         self,
         *,
-        cracker: Any,
+        cracker: AnyCracker,
         chunker: Chunker,
         tokenizer: Tokenizer,
         embedder: Embedder,

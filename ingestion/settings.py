@@ -77,7 +77,6 @@ class Settings:
     # Limits and concurrency.
     max_document_bytes: int = 100 * 1024 * 1024
     max_concurrency: int = 4
-    embed_batch_size: int = 64
     rrf_k: int = 60
     hybrid_vector_weight: float = HYBRID_VECTOR_WEIGHT
     # Azure OpenAI embeddings.
@@ -150,7 +149,6 @@ class Settings:
             embed_headings=read.boolean("EMBED_HEADINGS", True),
             max_document_bytes=read.integer("MAX_DOCUMENT_BYTES", cls.max_document_bytes, minimum=1),
             max_concurrency=read.integer("MAX_CONCURRENCY", 4, minimum=1, maximum=256),
-            embed_batch_size=read.integer("EMBED_BATCH_SIZE", 64, minimum=1, maximum=2048),
             rrf_k=read.integer("RRF_K", 60, minimum=1),
             hybrid_vector_weight=read.number("HYBRID_VECTOR_WEIGHT", HYBRID_VECTOR_WEIGHT, minimum=0.01),
             azure_openai_endpoint=openai_endpoint,

@@ -10,6 +10,7 @@ from typing import Any
 
 import index_schemas
 from ingestion.chunking import Chunker
+from ingestion.cracking.base import AnyCracker
 from ingestion.deployment.target import resolve_target
 from ingestion.embedding.base import Embedder
 from ingestion.errors import ConfigurationError
@@ -94,7 +95,7 @@ def _search_schema_options(settings: Settings) -> dict[str, Any]:
     return {"vectorizer": vectorizer, "compression": settings.azure_search_vector_compression}
 
 
-def build_cracker(settings: Settings) -> object:
+def build_cracker(settings: Settings) -> AnyCracker:
     from ingestion.cracking.registry import LocalCracker
 
     local = LocalCracker()
@@ -120,6 +121,7 @@ def build_pipeline(
     """The pipeline writing into ``index`` (default: the alias's target, at its schema version) with
     ``schema_version`` (default: that of the resolved target) in its fingerprint."""
     embedder = embedder or build_embedder(settings)
+    check_chunk_cap(settings, embedder)
     if index is None:
         target = resolve_target(settings)
         index = build_index(settings, dimensions=embedder.dimensions, name=target.name, version=target.version)
@@ -138,6 +140,16 @@ def build_pipeline(
         ),
         reuse_from=reuse_from,
     )
+
+
+def check_chunk_cap(settings: Settings, embedder: Embedder) -> None:
+    """``Embedder.max_input_tokens``'s promise: with azure_openai (whose tokenizer the chunker counts in), a chunk cap
+    above what the model accepts would fail every long chunk at the service; refuse it at start instead."""
+    if settings.embedding_backend == "azure_openai" and settings.chunk_max_tokens > embedder.max_input_tokens:
+        raise ConfigurationError(
+            f"CHUNK_MAX_TOKENS={settings.chunk_max_tokens} is above the {embedder.max_input_tokens} tokens "
+            f"the embedding model {embedder.model_id} accepts"
+        )
 
 
 def build_folder_source(path: Path) -> Source:

@@ -18,9 +18,8 @@ from collections.abc import Awaitable, Callable
 
 import azure.functions as func
 
-from ingestion.errors import CONFIGURATION_ERRORS, IngestionError, TransientError
+from ingestion.errors import CONFIGURATION_ERRORS, IngestionError, MigrationRefused, TransientError
 from ingestion.functions.services import get_services
-from ingestion.runs.migration import MigrationRefused
 from ingestion.runs.reconcile import start_run, status
 
 log = logging.getLogger(__name__)

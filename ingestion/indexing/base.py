@@ -21,6 +21,11 @@ import numpy as np
 
 from ingestion.models import DocumentRecord, IndexChunk, SearchHit, SearchMode
 
+HYBRID_DEPTH = 50
+"""Each ranking fused by HYBRID contributes its best ``max(HYBRID_DEPTH, top)`` chunks, in every backend: the same
+candidates for any ``top`` up to HYBRID_DEPTH, so a top-5 query returns the first five of a top-50 query (on Azure AI
+Search the vector query asks for as many neighbours)."""
+
 
 @dataclass(frozen=True)
 class IndexStats:

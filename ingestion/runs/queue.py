@@ -80,9 +80,6 @@ class WorkQueue:
     async def approximate_count(self) -> int:
         return await _count(self._queue, self.name)
 
-    async def poison_count(self) -> int:
-        return await _count(self._poison, self.poison_name)
-
     async def counts(self) -> dict[str, int]:
         """Approximate message count of the work queue, its poison queue and every watched queue, by name."""
         clients = (self._queue, self._poison, *self._watch)

@@ -36,11 +36,11 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, replace
 
-from ingestion.errors import BadInputError, IngestionError
+from ingestion.errors import BadInputError, IngestionError, MigrationRefused
 from ingestion.keys import document_key
 from ingestion.models import DocumentResult, Outcome
 from ingestion.pipeline import Pipeline
-from ingestion.runs.migration import MigrationRefused, Migrations
+from ingestion.runs.migration import Migrations
 from ingestion.runs.queue import WorkQueue
 from ingestion.runs.records import (
     DocumentMark,

@@ -22,7 +22,7 @@ from ingestion import wiring
 from ingestion.deployment import lifecycle
 from ingestion.deployment import migrate as migrate_module
 from ingestion.deployment.migrate import plan_migration
-from ingestion.errors import AliasConflict, ConfigurationError
+from ingestion.errors import AliasConflict, ConfigurationError, ConflictError
 from ingestion.indexing.admin import IndexAdmin, IndexState, PhysicalIndex
 from ingestion.indexing.azure.admin import AzureIndexAdmin
 from ingestion.indexing.local.admin import LocalIndexAdmin
@@ -178,7 +178,7 @@ async def test_a_swap_that_finds_another_target_raises_and_changes_nothing(backe
     message = str(caught.value)
     assert "\n" not in message and all(name in message for name in (ALIAS, V1, R2, R3))
     assert (caught.value.expected, caught.value.found, caught.value.target) == (V1, R2, R3)
-    assert isinstance(caught.value, ConfigurationError)
+    assert isinstance(caught.value, ConflictError) and not isinstance(caught.value, ConfigurationError)
     with pytest.raises(AliasConflict, match=f"points at {R2}, not nothing"):
         await backend.admin.set_alias(R3, expected=None)  # "no alias yet" while one exists
     assert backend.stored() == R2 and await backend.admin.list_indexes() == before

@@ -156,3 +156,18 @@ def test_bad_compression_or_vectorizer_names_the_setting(env: dict[str, str], na
     with pytest.raises(ConfigurationError, match=named) as caught:
         Settings.from_env(env)
     assert "\n" not in str(caught.value)
+
+
+class _SmallModel:
+    model_id, dimensions, max_input_tokens = "small-model", 8, 300
+
+
+def test_a_chunk_cap_above_the_azure_models_input_limit_is_refused() -> None:
+    """``Embedder.max_input_tokens``: the chunker counts in the model's tokenizer, so a larger cap cannot work."""
+    over = Settings.from_env({**AZURE_OPENAI, "EMBEDDING_BACKEND": "azure_openai", "CHUNK_MAX_TOKENS": "512"})
+    with pytest.raises(ConfigurationError, match=r"CHUNK_MAX_TOKENS=512 is above the 300 tokens .*small-model"):
+        wiring.check_chunk_cap(over, _SmallModel())  # type: ignore[arg-type]
+    within = Settings.from_env({**AZURE_OPENAI, "EMBEDDING_BACKEND": "azure_openai", "CHUNK_MAX_TOKENS": "300"})
+    wiring.check_chunk_cap(within, _SmallModel())  # type: ignore[arg-type]
+    hashing = Settings.from_env({"EMBEDDING_BACKEND": "hash", "CHUNK_MAX_TOKENS": "512"})
+    wiring.check_chunk_cap(hashing, _SmallModel())  # type: ignore[arg-type]  # only azure_openai shares the tokenizer

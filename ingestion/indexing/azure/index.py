@@ -74,15 +74,12 @@ from ingestion.indexing.azure.query import (
     record_from,
     timestamp,
 )
-from ingestion.indexing.base import IndexStats
+from ingestion.indexing.base import HYBRID_DEPTH, IndexStats
 from ingestion.indexing.definitions import build_definition
 from ingestion.keys import chunk_key
 from ingestion.models import DocumentRecord, IndexChunk, SearchHit, SearchMode
 from ingestion.settings import Settings
 
-HYBRID_DEPTH = 50
-"""The vector side of HYBRID asks for ``max(HYBRID_DEPTH, top)`` neighbours (as the local store fuses): the same
-candidates for any ``top`` up to HYBRID_DEPTH."""
 _LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
 
 

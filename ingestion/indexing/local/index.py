@@ -40,7 +40,7 @@ from index_schemas import LATEST, TO_DOCUMENT, VERSIONS
 from index_schemas.names import is_valid_index_name
 from index_schemas.v1 import Field
 from ingestion.errors import ConfigurationError
-from ingestion.indexing.base import IndexStats
+from ingestion.indexing.base import HYBRID_DEPTH, IndexStats
 from ingestion.indexing.definitions import build_definition
 from ingestion.indexing.local.db import (
     connect,
@@ -59,10 +59,6 @@ from ingestion.models import DocumentRecord, IndexChunk, SearchHit, SearchMode
 
 T = TypeVar("T")
 
-HYBRID_DEPTH = 50
-"""Each ranking fused by HYBRID contributes its best ``max(HYBRID_DEPTH, top)`` chunks: the same candidates for any
-``top`` up to HYBRID_DEPTH, so a top-5 query returns the first five of a top-50 query (as on Azure AI Search, where
-the vector query asks for as many neighbours)."""
 _HIT_COLUMNS = (
     Field.ID,
     Field.PARENT_ID,

@@ -15,6 +15,7 @@ from azure.data.tables.aio import TableClient
 from azure.storage.queue import TextBase64DecodePolicy, TextBase64EncodePolicy
 from azure.storage.queue.aio import QueueClient
 
+from ingestion.cloud.credentials import default_credential
 from ingestion.errors import ConfigurationError
 from ingestion.settings import STORAGE_CONNECTION, Settings
 from ingestion.sources.blob import BlobContainerSource
@@ -75,9 +76,7 @@ class StorageClients:
 
     def _shared_credential(self) -> Any:
         if self._credential is None:
-            from azure.identity.aio import DefaultAzureCredential
-
-            self._credential = DefaultAzureCredential()
+            self._credential = default_credential()
         return self._credential
 
 

@@ -26,6 +26,7 @@ ASSEMBLY = [
 ]
 # The only modules that may import an Azure SDK, and the only ones that may import azure.functions.
 AZURE_ALLOWED = (
+    "ingestion.cloud",
     "ingestion.indexing.azure",
     "ingestion.embedding.azure_openai",
     "ingestion.cracking.docintel",

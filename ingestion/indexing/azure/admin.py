@@ -32,6 +32,7 @@ from index_schemas import VERSIONS, VectorizerParams, field_specs, parse_physica
 from index_schemas.diff import diff_indexes
 from index_schemas.names import is_valid_index_name
 from index_schemas.types import IndexDefinition, definition_from_wire
+from ingestion.cloud.credentials import default_credential, default_sync_credential
 from ingestion.errors import AliasConflict, ConfigurationError
 from ingestion.indexing.admin import ANY, Expected, IndexState, PhysicalIndex
 from ingestion.indexing.azure.batches import API_VERSION
@@ -84,9 +85,7 @@ class AzureIndexAdmin:
     def _indexes(self) -> SearchIndexClient:
         if self._client is None:
             if self._credential is None:
-                from azure.identity.aio import DefaultAzureCredential
-
-                self._credential = DefaultAzureCredential()
+                self._credential = default_credential()
             self._client = SearchIndexClient(
                 self.endpoint,
                 self._credential,
@@ -143,6 +142,8 @@ class AzureIndexAdmin:
     async def delete_index(self, name: str) -> bool:
         if await self.get_alias() == name:
             raise ConfigurationError(f"Azure AI Search index {name} is the target of alias {self.alias}: move it first")
+        if await self._get(name) is None:  # the SDK treats DELETE's 404 as success: ask first
+            return False
         try:
             await self._indexes().delete_index(name)
         except ResourceNotFoundError:
@@ -296,9 +297,7 @@ def read_target(settings: Settings, *, credential: TokenCredential | None = None
     elif credential is not None:
         auth = credential
     else:
-        from azure.identity import DefaultAzureCredential
-
-        auth = owned = DefaultAzureCredential()
+        auth = owned = default_sync_credential()
     options: dict[str, Any] = {"api_version": API_VERSION}
     if not isinstance(auth, AzureKeyCredential) and http_to_loopback(endpoint):
         options["per_call_policies"] = [AllowHttpTokens()]

@@ -58,6 +58,7 @@ from azure.search.documents.models import VectorizedQuery
 
 from index_schemas import LATEST, TO_DOCUMENT, VectorizerParams
 from index_schemas.v1 import SEMANTIC_CONFIGURATION, Field
+from ingestion.cloud.credentials import default_credential
 from ingestion.errors import ConfigurationError
 from ingestion.indexing.azure.batches import API_VERSION, MAX_ACTIONS, MAX_BYTES, BatchSender, RetryPolicy, encode
 from ingestion.indexing.azure.definitions import to_search_index
@@ -185,9 +186,7 @@ class AzureSearchIndex:
 
     def _get_credential(self) -> AzureKeyCredential | AsyncTokenCredential:
         if self._credential is None:
-            from azure.identity.aio import DefaultAzureCredential
-
-            self._credential = DefaultAzureCredential()
+            self._credential = default_credential()
         return self._credential
 
     def _client(self) -> SearchClient:

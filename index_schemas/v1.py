@@ -126,7 +126,7 @@ def to_document(record: RecordLike, chunk: ChunkLike) -> dict[str, object]:
         Field.END: chunk.end,
         Field.GROUPS: list(chunk.groups),
         Field.CHUNK_HASH: chunk.chunk_hash,
-        Field.DOCUMENT_HASH: record.content_hash,
+        Field.DOCUMENT_HASH: record.content_version,
         Field.FINGERPRINT: record.fingerprint,
         Field.CHUNK_COUNT: record.chunk_count,
         Field.LAST_INDEXED: record.indexed_at,

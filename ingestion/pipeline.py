@@ -125,7 +125,7 @@ class Pipeline:
     async def _ingest(self, source: Source, item: SourceItem) -> DocumentResult:
         key = document_key(item.source_id)
         existing = await self.index.get_document(key)
-        if existing and existing.content_hash == item.version and existing.fingerprint == self.fingerprint:
+        if existing and existing.content_version == item.content_version and existing.fingerprint == self.fingerprint:
             return DocumentResult(item.path, Outcome.UNCHANGED)
         document, chunks = await self.chunk_document(source, item)
         if existing:
@@ -139,7 +139,7 @@ class Pipeline:
             key=key,
             source_id=item.source_id,
             source_path=item.path,
-            content_hash=item.version,
+            content_version=item.content_version,
             fingerprint=self.fingerprint,
             chunk_count=len(index_chunks),
             indexed_at=datetime.now(UTC),

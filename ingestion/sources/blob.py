@@ -1,8 +1,8 @@
 """Documents from an Azure Blob Storage container (or Azurite), through the async azure-storage-blob client.
 
 Identity: ``source_id`` is ``blob:<account>/<container>/<name>``, ``path`` is ``<container>/<name>`` and ``scope`` is
-``blob:<account>/<container>/<prefix>``. ``version`` is ``md5:<base64>`` from the blob's Content-MD5 when the service
-has one, else ``etag:<etag>``.
+``blob:<account>/<container>/<prefix>``. ``content_version`` is ``md5:<base64>`` from the blob's Content-MD5 when the
+service has one, else ``etag:<etag>``.
 
 Listed: every blob under the prefix except "directory" placeholders (empty blobs with ``hdi_isfolder`` metadata, as
 ADLS Gen2 and Storage Explorer create) and names with any ``/``-separated segment starting with ``.`` (the prefix
@@ -196,7 +196,7 @@ class BlobContainerSource:
             path=f"{self.container}/{name}",
             size=properties.size,
             last_modified=modified,
-            version=version,
+            content_version=version,
             content_type=(settings.content_type or None) if settings is not None else None,
             metadata=dict(properties.metadata or {}),
         )

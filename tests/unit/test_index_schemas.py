@@ -151,7 +151,7 @@ def test_to_document_fills_every_field() -> None:
     document = v1.to_document(record, chunks[0])
     assert set(document) == {str(name) for name in v1.Field}
     assert document["id"] == chunks[0].key and document["parent_id"] == record.key
-    assert document["document_hash"] == record.content_hash and document["chunk_count"] == 1
+    assert document["document_hash"] == record.content_version and document["chunk_count"] == 1
     assert document["groups"] == ["staff"] and document["last_indexed"] == record.indexed_at
 
 

@@ -2,7 +2,7 @@
 clients of azure-search-documents 12.0.0 (REST api-version 2026-04-01).
 
 One search document per chunk (``index_schemas``; ``LATEST`` unless told a version). There is no separate record
-table: every chunk carries its document's record (``document_hash`` = ``record.content_hash``, ``fingerprint``,
+table: every chunk carries its document's record (``document_hash`` = ``record.content_version``, ``fingerprint``,
 ``chunk_count``, ``source_id``, ``last_indexed``), and **chunk 0 is the commit record**: ``get_document`` reads
 chunk ``<parent>_0`` and ``list_documents`` reads every chunk with ``ordinal eq 0``.
 

@@ -75,7 +75,7 @@ from ingestion.indexing.azure.query import (
     record_from,
     timestamp,
 )
-from ingestion.indexing.base import HYBRID_DEPTH, IndexStats
+from ingestion.indexing.base import IndexStats, plan_search
 from ingestion.indexing.definitions import build_definition
 from ingestion.keys import chunk_key
 from ingestion.models import DocumentRecord, IndexChunk, SearchHit, SearchMode
@@ -352,10 +352,7 @@ class AzureSearchIndex:
         top: int = 5,
         source_path: str | None = None,
     ) -> list[SearchHit]:
-        mode = SearchMode(mode)
-        if top < 1:
-            raise ValueError(f"top must be >= 1, got {top}")
-        query = None if mode is SearchMode.TEXT else self._query_vector(vector, mode)
+        mode, query, k = plan_search(vector, mode=mode, top=top, dimensions=self.dimensions)
         words = None if mode is SearchMode.VECTOR else query_text(text)
         if words is None and query is None:
             return []
@@ -363,7 +360,6 @@ class AzureSearchIndex:
         if source_path is not None:
             options["filter"] = equals(Field.SOURCE_PATH, source_path)
         if query is not None:
-            k = max(HYBRID_DEPTH, top) if mode is SearchMode.HYBRID else top
             weight = self.vector_weight if mode is SearchMode.HYBRID else None
             vector_query = VectorizedQuery(
                 vector=query.tolist(), k_nearest_neighbors=k, fields=Field.EMBEDDING.value, weight=weight
@@ -377,14 +373,6 @@ class AzureSearchIndex:
         except AzureError as error:
             raise translate(error, what=f"search {self.name}") from None
         return hits[:top]
-
-    def _query_vector(self, vector: np.ndarray | None, mode: SearchMode) -> np.ndarray:
-        if vector is None:
-            raise ValueError(f"{mode.value} search needs a query vector")
-        query = np.asarray(vector, dtype=np.float32)
-        if query.shape != (self.dimensions,) or not np.isfinite(query).all():
-            raise ValueError(f"query vector must be {self.dimensions} finite numbers, got shape {query.shape}")
-        return query
 
 
 def _index_missing(error: ResourceNotFoundError) -> bool:

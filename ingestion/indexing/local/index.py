@@ -40,7 +40,7 @@ from index_schemas import LATEST, TO_DOCUMENT, VERSIONS
 from index_schemas.names import is_valid_index_name
 from index_schemas.v1 import Field
 from ingestion.errors import ConfigurationError
-from ingestion.indexing.base import HYBRID_DEPTH, IndexStats
+from ingestion.indexing.base import IndexStats, plan_search
 from ingestion.indexing.definitions import build_definition
 from ingestion.indexing.local.db import (
     connect,
@@ -162,11 +162,7 @@ class LocalIndex:
         top: int = 5,
         source_path: str | None = None,
     ) -> list[SearchHit]:
-        mode = SearchMode(mode)
-        if top < 1:
-            raise ValueError(f"top must be >= 1, got {top}")
-        query = None if mode is SearchMode.TEXT else self._query_vector(vector, mode)
-        depth = max(HYBRID_DEPTH, top) if mode is SearchMode.HYBRID else top
+        mode, query, depth = plan_search(vector, mode=mode, top=top, dimensions=self.dimensions)
         by_text: list[tuple[int, float]] = []
         by_vector: list[tuple[int, float]] = []
         if mode is not SearchMode.VECTOR:
@@ -406,14 +402,6 @@ class LocalIndex:
     def _resolve_alias_sync(self, alias: str) -> str | None:
         with self._session(require_index=False) as conn:
             return resolve_alias(conn, alias)
-
-    def _query_vector(self, vector: np.ndarray | None, mode: SearchMode) -> np.ndarray:
-        if vector is None:
-            raise ValueError(f"{mode.value} search needs a query vector")
-        query = np.asarray(vector, dtype=np.float32)
-        if query.shape != (self.dimensions,) or not np.isfinite(query).all():
-            raise ValueError(f"query vector must be {self.dimensions} finite numbers, got shape {query.shape}")
-        return query
 
     def _close_sync(self) -> None:
         with self._lock:

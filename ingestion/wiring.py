@@ -5,12 +5,14 @@ Imports of the Azure SDK adapters happen inside the builders, so the local stack
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import index_schemas
 from ingestion.chunking import Chunker
 from ingestion.cracking.base import AnyCracker
+from ingestion.deployment.lifecycle import SchemaConfig
 from ingestion.deployment.target import resolve_target
 from ingestion.embedding.base import Embedder
 from ingestion.errors import ConfigurationError
@@ -79,6 +81,15 @@ def schema_params(settings: Settings, *, name: str, dimensions: int) -> index_sc
     """What a definition is built from for this deployment: on Azure AI Search with AZURE_SEARCH_VECTOR_COMPRESSION
     and AZURE_SEARCH_VECTORIZER; the local store has no vectorizer or compression."""
     return index_schemas.SchemaParams(name=name, dimensions=dimensions, **_search_schema_options(settings))
+
+
+def build_schema_config(settings: Settings, *, dimensions: int) -> SchemaConfig:
+    """What the schema lifecycle needs from this deployment (the ``schema`` commands and the Functions app alike)."""
+    return SchemaConfig(
+        dimensions=dimensions,
+        retention=timedelta(hours=settings.schema_retention_hours),
+        params=lambda name, dims: schema_params(settings, name=name, dimensions=dims),
+    )
 
 
 def _search_schema_options(settings: Settings) -> dict[str, Any]:

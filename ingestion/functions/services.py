@@ -17,9 +17,7 @@ import contextlib
 import logging
 import time
 from dataclasses import dataclass, field
-from datetime import timedelta
 
-from ingestion.deployment.lifecycle import SchemaConfig
 from ingestion.deployment.target import find_live
 from ingestion.errors import IngestionError
 from ingestion.functions.clients import StorageClients
@@ -31,7 +29,7 @@ from ingestion.runs.queue import POISON_SUFFIX, WorkQueue
 from ingestion.runs.reindex import Reindexer, RunPolicy
 from ingestion.runs.store import RunStore
 from ingestion.settings import Settings
-from ingestion.wiring import build_admin, build_index, build_pipeline, schema_params
+from ingestion.wiring import build_admin, build_index, build_pipeline, build_schema_config
 
 log = logging.getLogger(__name__)
 
@@ -101,11 +99,7 @@ async def build_services(settings: Settings, *, pipeline: Pipeline | None = None
     )
     reindexer.migrations = Migrations(
         admin=build_admin(settings),
-        config=SchemaConfig(
-            dimensions=pipeline.embedder.dimensions,
-            retention=timedelta(hours=settings.schema_retention_hours),
-            params=lambda name, dimensions: schema_params(settings, name=name, dimensions=dimensions),
-        ),
+        config=build_schema_config(settings, dimensions=pipeline.embedder.dimensions),
         follow_alias=services.follow_alias,
         max_failures=settings.schema_migration_max_failures,
     )

@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import json
 from dataclasses import dataclass
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -87,11 +86,7 @@ async def run(args: argparse.Namespace, settings: Settings) -> int:
         "gc": _gc,
     }[args.schema_command]
     embedder = wiring.build_embedder(settings)
-    config = lifecycle.SchemaConfig(
-        dimensions=embedder.dimensions,
-        retention=timedelta(hours=settings.schema_retention_hours),
-        params=lambda name, dimensions: wiring.schema_params(settings, name=name, dimensions=dimensions),
-    )
+    config = wiring.build_schema_config(settings, dimensions=embedder.dimensions)
     admin = None if args.schema_command == "show" else wiring.build_admin(settings)
     try:
         return await handler(args, _Context(settings, config, embedder, admin))

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import index_schemas
 from ingestion.chunking import Chunker
@@ -23,6 +23,8 @@ from ingestion.settings import Settings
 from ingestion.sources.base import Source
 from ingestion.tokenizer import get_tokenizer
 
+if TYPE_CHECKING:
+    from ingestion.sources.blob import BlobContainerSource
 
 def build_embedder(settings: Settings) -> Embedder:
     if settings.embedding_backend == "hash":
@@ -169,14 +171,19 @@ def build_folder_source(path: Path) -> Source:
     return LocalFolderSource(path)
 
 
-def build_container_source(settings: Settings, container: str | None = None, *, prefix: str = "") -> Source:
+def build_container_source(
+    settings: Settings, container: str | None = None, *, prefix: str = "", credential: Any = None
+) -> BlobContainerSource:
+    """The blob container source (CLI ``--container`` and the Functions app alike). ``credential``: a token
+    credential to share with other clients when the account is reached by identity (None: the source makes its own)."""
     from ingestion.sources.blob import BlobContainerSource
 
     container = container or settings.source_container
     if settings.storage_connection_string is not None:
         return BlobContainerSource(container, connection_string=settings.storage_connection_string.get(), prefix=prefix)
     if settings.storage_account_url:
-        return BlobContainerSource(container, account_url=settings.storage_account_url, prefix=prefix)
+        url = settings.storage_account_url
+        return BlobContainerSource(container, account_url=url, credential=credential, prefix=prefix)
     raise ConfigurationError(
         "a blob container source needs AZURE_STORAGE_CONNECTION_STRING (e.g. UseDevelopmentStorage=true for Azurite) "
         "or AZURE_STORAGE_ACCOUNT_URL (with a managed identity)"

@@ -25,8 +25,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from azure.core.credentials import AzureKeyCredential
 
 from ingestion.errors import IngestionError
-from ingestion.indexing import azure_listing
-from ingestion.indexing.azure_search import AzureSearchIndex
+from ingestion.indexing.azure import listing as azure_listing
+from ingestion.indexing.azure.index import AzureSearchIndex
 from ingestion.keys import chunk_key, document_key
 from tests.contract.index_contract import make_document
 from tests.fakes.search_server import FakeSearchServer

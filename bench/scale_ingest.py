@@ -44,7 +44,7 @@ def child(root: str, mode: str) -> None:
     from ingestion.settings import Settings
 
     if mode == "before":
-        from ingestion.indexing import azure_search
+        from ingestion.indexing.azure import index as azure_search
 
         def unshared(self: azure_search.AzureSearchIndex) -> object:  # each document's requests of its own
             if self._sender is None:

@@ -1,11 +1,11 @@
 """How much document data may be in flight at once: a byte budget shared by every document of a pipeline.
 
 The pipeline keeps many documents cracked and chunked ahead so that shared embedding and indexing requests fill up
-(``embedding/batching.py``, ``indexing/batching.py``). What bounds that read-ahead is memory, not a count: each
-document holds ``charge(size)`` bytes of the budget from before its bytes are read until it is indexed (or failed).
-A document larger than the whole budget is let in alone (it holds the whole budget), so it is never refused here:
-``MAX_DOCUMENT_BYTES`` decides that. Waiters are served first come, first served, so a large document is not starved
-by a stream of small ones.
+(``embedding/batching.py``, ``indexing/azure/shared_batches.py``). What bounds that read-ahead is memory, not a
+count: each document holds ``charge(size)`` bytes of the budget from before its bytes are read until it is indexed
+(or failed). A document larger than the whole budget is let in alone (it holds the whole budget), so it is never
+refused here: ``MAX_DOCUMENT_BYTES`` decides that. Waiters are served first come, first served, so a large document
+is not starved by a stream of small ones.
 
 The charge is the source size with a floor (``MIN_CHARGE``): a small document still costs its chunks, vectors and
 Python objects. Peak memory is a small multiple of the budget (text, chunks and vectors of a document are of the

@@ -28,12 +28,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from index_schemas import LATEST
 from ingestion.budget import ByteBudget
 from ingestion.chunking import Chunker
+from ingestion.cracking.base import AnyCracker
 from ingestion.embedding.base import Embedder
 from ingestion.errors import (
+    CONFIGURATION_ERRORS,
     BadInputError,
-    ConfigurationError,
     DocumentTimeoutError,
     DocumentTooLargeError,
     IngestionError,
@@ -74,10 +76,10 @@ class PipelineOptions:
     max_concurrency: int = 4
     """Documents cracked and chunked at the same moment (CPU-bound work)."""
     embed_headings: bool = True
-    schema_version: int = 1
+    schema_version: int = LATEST
     max_bytes_in_flight: int = 128 * 1024 * 1024
     """Bytes of documents being read, cracked, embedded or written at once, across runs and callers."""
-    document_timeout: float | None = 300.0
+    document_timeout: float | None = 180.0
     """Seconds one document may take end to end before it fails (its crack worker is killed); None: no limit."""
     max_chunks_per_document: int = 20_000
     max_documents_in_flight: int = MAX_DOCUMENTS_IN_FLIGHT
@@ -88,7 +90,7 @@ class Pipeline:
     def __init__(
         self,
         *,
-        cracker: Any,
+        cracker: AnyCracker,
         chunker: Chunker,
         tokenizer: Tokenizer,
         embedder: Embedder,
@@ -136,7 +138,7 @@ class Pipeline:
         try:
             async with self.budget.hold(item.size):
                 return await self._ingest_within_time(source, item)
-        except (ConfigurationError, ServiceDownError):
+        except (*CONFIGURATION_ERRORS, ServiceDownError):
             raise
         except BadInputError as exc:
             return self._failed(item, exc)
@@ -165,7 +167,7 @@ class Pipeline:
     async def _ingest(self, source: Source, item: SourceItem) -> DocumentResult:
         key = document_key(item.source_id)
         existing = await self.index.get_document(key)
-        if existing and existing.content_hash == item.version and existing.fingerprint == self.fingerprint:
+        if existing and existing.content_version == item.content_version and existing.fingerprint == self.fingerprint:
             return DocumentResult(item.path, Outcome.UNCHANGED)
         document, chunks = await self.chunk_document(source, item)
         if existing:
@@ -179,7 +181,7 @@ class Pipeline:
             key=key,
             source_id=item.source_id,
             source_path=item.path,
-            content_hash=item.version,
+            content_version=item.content_version,
             fingerprint=self.fingerprint,
             chunk_count=len(index_chunks),
             indexed_at=datetime.now(UTC),

@@ -15,6 +15,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import TypeVar
 
+from index_schemas.names import is_valid_index_name
 from ingestion.errors import ConfigurationError
 
 T = TypeVar("T")
@@ -76,7 +77,6 @@ class Settings:
     # Limits and concurrency.
     max_document_bytes: int = 100 * 1024 * 1024
     max_concurrency: int = 4
-    embed_batch_size: int = 64
     # Scale (docs/performance.md): read-ahead bounded by bytes, a per-document time limit, expansion caps, and how
     # long a service may answer nothing before a run stops.
     max_bytes_in_flight: int = 128 * 1024 * 1024
@@ -157,7 +157,6 @@ class Settings:
             embed_headings=read.boolean("EMBED_HEADINGS", True),
             max_document_bytes=read.integer("MAX_DOCUMENT_BYTES", cls.max_document_bytes, minimum=1),
             max_concurrency=read.integer("MAX_CONCURRENCY", 4, minimum=1, maximum=256),
-            embed_batch_size=read.integer("EMBED_BATCH_SIZE", 64, minimum=1, maximum=2048),
             max_bytes_in_flight=read.integer("MAX_BYTES_IN_FLIGHT", cls.max_bytes_in_flight, minimum=1024 * 1024),
             document_timeout_seconds=read.integer("DOCUMENT_TIMEOUT_SECONDS", 180, minimum=1, maximum=24 * 3600),
             max_chunks_per_document=read.integer("MAX_CHUNKS_PER_DOCUMENT", 20_000, minimum=1, maximum=1_000_000),
@@ -371,11 +370,3 @@ def _check_range(name: str, value: float, minimum: float | None, maximum: float 
         raise ConfigurationError(f"{name}={value} is below the minimum of {minimum}")
     if maximum is not None and value > maximum:
         raise ConfigurationError(f"{name}={value} is above the maximum of {maximum}")
-
-
-def is_valid_index_name(name: str) -> bool:
-    if not 2 <= len(name) <= 128 or not name[0].isalnum():
-        return False
-    if "--" in name or "__" in name:
-        return False
-    return all(c.islower() or c.isdigit() or c in "-_" for c in name) and name.isascii()

@@ -15,7 +15,7 @@ from datetime import timedelta
 import pytest
 from azure.core.credentials import AzureKeyCredential
 
-from ingestion.indexing.azure_search import AzureSearchIndex
+from ingestion.indexing.azure.index import AzureSearchIndex
 from ingestion.keys import chunk_key, document_key
 from tests.contract.index_contract import DIMENSIONS, FOX, INDEXED_AT, put, vec
 from tests.fakes.search_server import FakeSearchServer

@@ -11,7 +11,7 @@ import pytest
 from azure.core.credentials import AzureKeyCredential
 
 from ingestion.errors import DocumentRejectedError
-from ingestion.indexing.azure_search import AzureSearchIndex
+from ingestion.indexing.azure.index import AzureSearchIndex
 from ingestion.keys import chunk_key, document_key
 from tests.contract.index_contract import DIMENSIONS, make_document
 from tests.fakes.search_server import FakeSearchServer

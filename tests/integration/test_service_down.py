@@ -16,7 +16,7 @@ from ingestion import wiring
 from ingestion.circuit import Circuit
 from ingestion.cli import main
 from ingestion.errors import ServiceDownError
-from ingestion.indexing.azure_search import AzureSearchIndex
+from ingestion.indexing.azure.index import AzureSearchIndex
 from ingestion.settings import Settings
 from tests.fakes.search_server import FakeSearchServer
 

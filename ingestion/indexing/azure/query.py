@@ -71,7 +71,7 @@ def json_document(document: Mapping[str, Any]) -> dict[str, Any]:
     ISO 8601 UTC."""
     ready: dict[str, Any] = {}
     for name, value in document.items():
-        if isinstance(value, np.ndarray):  # float32 as is: azure_batches.encode writes its shortest exact form
+        if isinstance(value, np.ndarray):  # float32 as is: batches.encode writes its shortest exact form
             value = np.ascontiguousarray(value, dtype=np.float32)
             if not np.isfinite(value).all():
                 raise ValueError(f"field {name}: a vector with NaN or infinity cannot be indexed")
@@ -113,7 +113,7 @@ def record_from(document: Mapping[str, Any]) -> DocumentRecord:
         key=str(document[Field.PARENT_ID]),
         source_id=str(document[Field.SOURCE_ID]),
         source_path=str(document[Field.SOURCE_PATH]),
-        content_hash=str(document[Field.DOCUMENT_HASH]),
+        content_version=str(document[Field.DOCUMENT_HASH]),
         fingerprint=str(document[Field.FINGERPRINT]),
         chunk_count=int(document[Field.CHUNK_COUNT]),
         indexed_at=indexed,

@@ -3,7 +3,7 @@
 A first ingest used to send 3.4 actions per indexing request (each document wrote its chunks, its stale deletes and
 its chunk 0 in requests of its own), while Azure AI Search takes up to 1,000 actions / 16 MB per request and its
 indexing throughput depends on batch size. ``SharedBatchSender`` has the ``send`` / ``check_size`` interface of
-``azure_batches.BatchSender`` and is what ``AzureSearchIndex`` writes through; one instance per index object, which
+``batches.BatchSender`` and is what ``AzureSearchIndex`` writes through; one instance per index object, which
 the process shares (CLI run, concurrent Functions invocations).
 
 Every ``send`` call queues its actions; one dispatcher packs queued actions, in arrival order, into requests of at
@@ -18,7 +18,7 @@ flight (``budget.py``).
 What stays exactly as with a request per call:
 
 - ``send`` returns only when the service confirmed every action of the call (200/201), so a document's steps
-  (chunks, then stale deletes, then chunk 0: ``azure_search.replace_document``) stay in order: the next step is
+  (chunks, then stale deletes, then chunk 0: ``index.replace_document``) stay in order: the next step is
   queued only after the previous one returned;
 - per item: 409/422/5xx (or unreported) items are sent again after a backoff, at most ``max_attempts`` times, then
   TransientError for *that* call; any other item status fails only the call it belongs to (DocumentRejectedError),
@@ -36,7 +36,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from ingestion.errors import DocumentRejectedError, IngestionError, TransientError
-from ingestion.indexing.azure_batches import RETRY_ITEM_STATUSES, Action, BatchSender, request_size
+from ingestion.indexing.azure.batches import RETRY_ITEM_STATUSES, Action, BatchSender, request_size
 
 DEFAULT_INTERVAL_SECONDS = 3.0
 DEFAULT_MAX_IN_FLIGHT = 2

@@ -25,8 +25,8 @@ from azure.core.rest import HttpRequest
 from azure.search.documents.aio import SearchClient
 
 from ingestion.errors import ConfigurationError, TransientError
-from ingestion.indexing.azure_batches import API_VERSION
-from ingestion.indexing.azure_errors import for_status, service_message, translate
+from ingestion.indexing.azure.batches import API_VERSION
+from ingestion.indexing.azure.errors import for_status, service_message, translate
 
 ORDER_FIELD = "last_indexed"
 PAGE = 1000

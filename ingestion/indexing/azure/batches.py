@@ -18,7 +18,7 @@ What each answer leads to:
 - 408, 409, 412, 5xx for the whole request, a timeout or a lost connection: the same batch again after a backoff
   (Retry-After honoured, up to ``backoff_max``), at most ``max_attempts`` times, then TransientError. Upload and
   delete are idempotent, so resending a batch the service may have applied is safe.
-- 429 (document quota exhausted), 401/403, 404 and other 4xx: see ``azure_errors``.
+- 429 (document quota exhausted), 401/403, 404 and other 4xx: see ``errors``.
 
 The caller never puts two actions for the same key in one call (the service does not order actions in a batch).
 """
@@ -37,7 +37,7 @@ from azure.core.rest import HttpRequest
 from azure.search.documents.aio import SearchClient
 
 from ingestion.errors import DocumentRejectedError, TransientError
-from ingestion.indexing.azure_errors import clip, for_status, retry_after, service_message, translate
+from ingestion.indexing.azure.errors import clip, for_status, retry_after, service_message, translate
 
 API_VERSION = "2026-04-01"
 MAX_ACTIONS = 1000

@@ -71,7 +71,7 @@ async def test_an_unreachable_search_service_stops_the_run(tmp_path: Path) -> No
     embedder = wiring.build_embedder(settings)
     index = AzureSearchIndex(
         settings.azure_search_endpoint or "", "grounding-v1", embedder.dimensions,
-        credential=AzureKeyCredential("k"), service_down_seconds=2, backoff_seconds=0.2,
+        credential=AzureKeyCredential("k"), service_down_seconds=2,
     )  # fmt: skip
     pipeline = wiring.build_pipeline(settings, index=index, embedder=embedder)
     try:

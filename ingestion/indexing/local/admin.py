@@ -26,7 +26,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TypeVar
 
-from index_schemas import LATEST, VERSIONS, field_specs, parse_physical_name, physical_name
+from index_schemas import VERSIONS, field_specs, parse_physical_name
 from index_schemas.diff import diff_indexes
 from index_schemas.names import is_valid_index_name
 from index_schemas.types import IndexDefinition, definition_from_wire
@@ -226,9 +226,10 @@ class LocalIndexAdmin:
             self._conn = None
 
 
-def read_target(path: Path, alias: str) -> tuple[str, int] | None:
-    """``(name, version)`` of the index readers and writers use: the alias's target, else ``<alias>-v<LATEST>`` when
-    that exists; None when neither does. Reads the file without creating or changing it (for ``wiring``)."""
+def alias_target(path: Path, alias: str) -> tuple[str, int] | None:
+    """``(name, version)`` of the index ``alias`` points at in the file, or None when there is no such alias (or no
+    file). Reads the file without creating or changing it. A backend primitive: only ``deployment.target`` calls it
+    (the fallback to the latest version when there is no alias lives there, once)."""
     path = Path(path)
     if not path.is_file():
         return None
@@ -236,15 +237,14 @@ def read_target(path: Path, alias: str) -> tuple[str, int] | None:
         conn = sqlite3.connect(path.resolve().as_uri() + "?mode=ro", uri=True)
         try:
             conn.execute("PRAGMA busy_timeout = 5000")
-            if not table_exists(conn, "indexes"):
-                return None
-            name = resolve_alias(conn, alias) or physical_name(alias, LATEST)
-            row = conn.execute("SELECT schema_version FROM indexes WHERE name = ?", (name,)).fetchone()
+            name = resolve_alias(conn, alias) if table_exists(conn, "indexes") else None
+            query = "SELECT schema_version FROM indexes WHERE name = ?"
+            row = conn.execute(query, (name,)).fetchone() if name else None
         finally:
             conn.close()
     except sqlite3.Error as exc:
         raise translate(exc, f"local index {path}: reading alias {alias} failed") from exc
-    return (name, int(row[0])) if row else None
+    return (name, int(row[0])) if name and row else None
 
 
 def _physical(row: tuple) -> PhysicalIndex:

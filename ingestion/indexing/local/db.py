@@ -9,8 +9,21 @@ from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 
+from index_schemas.v1 import Field
 from ingestion.errors import ConfigurationError, DocumentRejectedError, IngestionError, TransientError
-from ingestion.models import DocumentRecord
+from ingestion.models import DocumentRecord, SearchHit
+
+HIT_COLUMNS = (
+    Field.ID,
+    Field.PARENT_ID,
+    Field.SOURCE_PATH,
+    Field.TITLE,
+    Field.CONTENT,
+    Field.ORDINAL,
+    Field.PAGE_START,
+    Field.PAGE_END,
+)
+"""The chunk columns a search hit is read from, in ``hit_from_row`` order."""
 
 
 def connect(path: Path, *, busy_ms: int, context: str) -> sqlite3.Connection:
@@ -95,6 +108,22 @@ def record_from_row(row: tuple) -> DocumentRecord:
         fingerprint=fingerprint,
         chunk_count=chunk_count,
         indexed_at=datetime.fromisoformat(indexed_at) if indexed_at else None,
+    )
+
+
+def hit_from_row(row: tuple, score: float) -> SearchHit:
+    """A chunk row of ``HIT_COLUMNS`` as a search hit with ``score``."""
+    key, parent, path, title, content, ordinal, page_start, page_end = row
+    return SearchHit(
+        key=key,
+        parent_key=parent,
+        source_path=path,
+        title=title or "",
+        content=content or "",
+        score=score,
+        ordinal=ordinal or 0,
+        page_start=page_start,
+        page_end=page_end,
     )
 
 

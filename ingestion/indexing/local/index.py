@@ -1,11 +1,11 @@
 """The embedded default index: one SQLite file, FTS5 BM25 for text, exact cosine k-NN in numpy, RRF for hybrid.
 
 ``LocalIndex`` implements ``ingestion.indexing.base.Index``; its tables derive from the latest Azure AI Search
-definition in ``index_schemas`` (see ``local_schema``), so both backends store and mean the same fields.
+definition in ``index_schemas`` (see ``local/schema.py``), so both backends store and mean the same fields.
 
 - One file can hold several physical indexes (``grounding-v1``, ``grounding-v2``...), each in its own tables, plus a
   shared ``aliases`` table. ``set_alias`` creates or moves an alias to this index and ``resolve_alias`` reads one;
-  versions, in-place upgrades, alias swaps and retention are ``local_admin.LocalIndexAdmin``'s (the ``IndexAdmin``
+  versions, in-place upgrades, alias swaps and retention are ``local/admin.LocalIndexAdmin``'s (the ``IndexAdmin``
   of ``ingestion/indexing/admin.py``). Each index has one schema ``version`` (default: ``index_schemas.LATEST``)
   whose definition its tables derive from; opening an index at another version than the file records fails.
 - ``replace_document`` is one ``BEGIN IMMEDIATE`` transaction: upsert the chunks, delete the document's other chunks,
@@ -43,7 +43,9 @@ from ingestion.errors import ConfigurationError
 from ingestion.indexing.base import IndexStats, plan_search
 from ingestion.indexing.definitions import build_definition
 from ingestion.indexing.local.db import (
+    HIT_COLUMNS,
     connect,
+    hit_from_row,
     point_alias,
     record_from_row,
     record_row,
@@ -58,18 +60,6 @@ from ingestion.indexing.rrf import reciprocal_rank_fusion
 from ingestion.models import DocumentRecord, IndexChunk, SearchHit, SearchMode
 
 T = TypeVar("T")
-
-_HIT_COLUMNS = (
-    Field.ID,
-    Field.PARENT_ID,
-    Field.SOURCE_PATH,
-    Field.TITLE,
-    Field.CONTENT,
-    Field.ORDINAL,
-    Field.PAGE_START,
-    Field.PAGE_END,
-)
-
 
 class LocalIndex:
     """A physical index named ``name`` with ``dimensions``-long vectors, stored in the SQLite file at ``path``.
@@ -368,26 +358,10 @@ class LocalIndex:
     def _hits_sync(self, ranked: list[tuple[int, float]]) -> list[SearchHit]:
         if not ranked:
             return []
-        columns = ", ".join(quote(c) for c in _HIT_COLUMNS)
+        columns = ", ".join(quote(c) for c in HIT_COLUMNS)
         sql = f"SELECT {ROWID}, {columns} FROM {self._schema.chunks} WHERE {ROWID} IN (SELECT value FROM json_each(?))"
         rows = {row[0]: row[1:] for row in self._read(sql, (json.dumps([rid for rid, _ in ranked]),))}
-        hits = []
-        for rid, score in ranked:
-            if rid in rows:
-                key, parent, path, title, content, ordinal, page_start, page_end = rows[rid]
-                hit = SearchHit(
-                    key=key,
-                    parent_key=parent,
-                    source_path=path,
-                    title=title or "",
-                    content=content or "",
-                    score=score,
-                    ordinal=ordinal or 0,
-                    page_start=page_start,
-                    page_end=page_end,
-                )
-                hits.append(hit)
-        return hits
+        return [hit_from_row(rows[rid], score) for rid, score in ranked if rid in rows]
 
     def _stats_sync(self) -> tuple[int, int]:
         with self._session() as conn:

@@ -57,7 +57,7 @@ from ingestion.runs.records import (
     utcnow,
 )
 from ingestion.runs.store import RunStore
-from ingestion.sources.base import Source
+from ingestion.sources.base import Source, in_scope
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +66,7 @@ WRITTEN = ("added", "updated", "unchanged")
 
 FinalizeHook = Callable[[RunRecord], Awaitable[str | None]]
 """Called when a complete run finalizes, after the stale sweep and before the run is recorded: None to record it
-``done``, else the reason it could not cut over (the run is recorded ``incomplete`` with that note). It must be
+``done``, else the reason it could not finish (the run is recorded ``incomplete`` with that note). It must be
 idempotent, because a finalization that crashed is run again by ``reconcile``; raising releases the run so that a
 later attempt finalizes it. The default, ``Reindexer.cutover``, is the build run's ``Builds.finalize``."""
 
@@ -214,7 +214,7 @@ class Reindexer:
         return result
 
     async def _ingest(self, message: DocumentMessage) -> DocumentResult:
-        if not message.source_id.startswith(self.source.scope):
+        if not in_scope(message.source_id, self.source.scope):
             error = f"{message.path}: not a document of {self.source.scope}"
             return DocumentResult(message.path, Outcome.FAILED, error=error)
         try:
@@ -321,7 +321,7 @@ class Reindexer:
         present = {item.source_id async for item in self.source.list()}  # then the source: a failure deletes nothing
         deleted: list[str] = []
         for doc in indexed:
-            if doc.source_id in present or not (scope.endswith("/") or doc.source_id == scope):
+            if doc.source_id in present or not in_scope(doc.source_id, scope):
                 continue
             if await self.source.get(doc.source_id) is not None:  # created after the listing above
                 continue

@@ -127,6 +127,23 @@ def span(name: str, *, parent: Any = None, **attributes: object) -> Iterator[Spa
 
 
 @contextlib.contextmanager
+def continue_trace(traceparent: str | None, tracestate: str | None = None) -> Iterator[None]:
+    """Make a caller's W3C trace context (a Functions invocation's) the parent of every span started inside."""
+    if _instruments is None or not traceparent:
+        yield
+        return
+    from opentelemetry import context
+    from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+
+    carrier = {"traceparent": traceparent, **({"tracestate": tracestate} if tracestate else {})}
+    token = context.attach(TraceContextTextMapPropagator().extract(carrier))
+    try:
+        yield
+    finally:
+        context.detach(token)
+
+
+@contextlib.contextmanager
 def bind(**attributes: object) -> Iterator[None]:
     """Add ``attributes`` (e.g. ``run_id``) to every span started inside."""
     token = _bound.set({**(_bound.get() or {}), **attributes})

@@ -12,6 +12,7 @@ import logging
 
 import azure.functions as func
 
+from ingestion import telemetry
 from ingestion.functions.blobs import log_results
 from ingestion.functions.invocation import invocation
 from ingestion.functions.services import get_services
@@ -56,5 +57,6 @@ async def reindex_reconcile(timer: func.TimerRequest, context: func.Context = No
     with invocation(context):
         services = await get_services()
         runs = await reconcile(services.reindexer)
+        telemetry.queue_lengths(await services.reindexer.queue.counts())
     for run in runs:
         log.info("run %s is %s (%d of %s recorded)", run.run_id, run.status, run.recorded, run.expected)

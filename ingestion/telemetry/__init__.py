@@ -15,6 +15,7 @@ providers; instruments.py holds the tracer and the metric instruments. What is e
     ingestion.document.duration         histogram (s), attribute ``outcome``
     ingestion.documents.in_flight       up-down counter
     ingestion.embedding.quota.used      gauge: tokens sent in the last minute / AZURE_OPENAI_TPM (only when known)
+    ingestion.queue.messages            gauge per ``queue`` (Functions: work queue and poison queues, every 10 min)
 
 Attribute values are only paths, counts, outcomes and our own one-line failure reasons, which never carry secrets.
 docs/observability.md shows the queries.
@@ -231,6 +232,13 @@ def watch_quota(tokens_per_minute: int | None) -> None:
     """Report quota use against ``tokens_per_minute`` (AZURE_OPENAI_TPM) from now on; None: unknown, no gauge."""
     if _instruments is not None and tokens_per_minute:
         _instruments.quota.watch(tokens_per_minute)
+
+
+def queue_lengths(counts: Mapping[str, int]) -> None:
+    """Approximate message counts by queue name (work queue, its poison queue, the blob trigger's poison queue)."""
+    if _instruments is not None:
+        for queue, count in counts.items():
+            _instruments.queue_messages.set(count, {"queue": queue})
 
 
 def record_run(

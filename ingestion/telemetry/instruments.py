@@ -37,6 +37,9 @@ class Instruments:
         self.in_flight = meter.create_up_down_counter(
             "ingestion.documents.in_flight", unit="{document}", description="documents being processed"
         )
+        self.queue_messages = meter.create_gauge(
+            "ingestion.queue.messages", unit="{message}", description="approximate messages per queue (reconcile)"
+        )
         self.quota = QuotaWindow()
         meter.create_observable_gauge(
             "ingestion.embedding.quota.used",

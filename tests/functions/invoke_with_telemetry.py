@@ -15,6 +15,7 @@ import sys
 from dataclasses import dataclass
 
 import azure.functions as func
+from azure.functions.timer import TimerRequest
 
 
 @dataclass
@@ -47,6 +48,7 @@ async def main(trace_id: str, span_id: str) -> None:
         run = json.loads(response.get_body())["run"]
         errors = await host.drain(lambda message: functions["reindex_worker"](message, None))
         assert errors == [], errors
+        await functions["reindex_reconcile"](TimerRequest(past_due=False), None)
     finally:
         await host.close()
         from ingestion.functions.services import close_services

@@ -83,5 +83,7 @@ async def test_an_invocation_delivers_spans_under_the_host_trace_and_metrics(
         outcome = point["properties"]["outcome"]
         outcomes[outcome] = outcomes.get(outcome, 0) + point["value"]
     assert outcomes == {"added": 2, "unchanged": 1}
+    queues = {point["properties"]["queue"]: point["value"] for point in sink.metric_points("ingestion.queue.messages")}
+    assert queues == {app_env.queue: 0, f"{app_env.queue}-poison": 0, "webjobs-blobtrigger-poison": 0}
     assert {item["tags"]["ai.cloud.role"] for item in sink.spans("ingest.document")} == {"ingestion-functions"}
     assert app_env.connection_string.split("AccountKey=")[-1][:20] not in json.dumps(sink.envelopes)

@@ -78,6 +78,12 @@ class AppInsightsServer(LoopbackServer):
             return [span.name for span in self._otlp_spans]
 
     @property
+    def otlp_client_span_count(self) -> int:
+        """Spans of kind CLIENT: outgoing HTTP calls traced by azure-core or httpx."""
+        with self._lock:
+            return sum(1 for span in self._otlp_spans if span.kind == 3)  # SPAN_KIND_CLIENT
+
+    @property
     def otlp_metric_names(self) -> set[str]:
         with self._lock:
             return {metric.name for metric in self._otlp_metrics}

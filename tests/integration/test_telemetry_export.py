@@ -158,6 +158,7 @@ def test_a_cli_ingest_delivers_to_an_otlp_collector(stack: Stack) -> None:
     names = stack.sink.otlp_span_names
     assert names.count("ingest.run") == 1 and names.count("ingest.document") == 2
     assert set(names) >= STAGES
+    assert stack.sink.otlp_client_span_count > 0  # the SDKs' HTTP calls to the OpenAI and Search fakes
     assert {
         "ingestion.documents",
         "ingestion.document.duration",

@@ -38,6 +38,7 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, replace
 
+from ingestion import telemetry
 from ingestion.errors import BadInputError, IngestionError, MigrationRefused
 from ingestion.keys import document_key
 from ingestion.models import DocumentResult, Outcome
@@ -46,6 +47,7 @@ from ingestion.runs.builds import Builds
 from ingestion.runs.current import CurrentPipeline, current_of
 from ingestion.runs.queue import WorkQueue
 from ingestion.runs.records import (
+    COUNTERS,
     DocumentMark,
     DocumentMessage,
     ListMessage,
@@ -198,7 +200,8 @@ class Reindexer:
     async def process(self, message: DocumentMessage, *, dequeue_count: int) -> DocumentResult | None:
         key = document_key(message.source_id)
         try:
-            result = await self._ingest(message)
+            with telemetry.bind(run_id=message.run_id):
+                result = await self._ingest(message)
         except Exception as error:
             if dequeue_count >= self.policy.max_dequeue_count:
                 await self._give_up(message, key, dequeue_count, error)
@@ -281,6 +284,14 @@ class Reindexer:
         if done is None:
             log.warning("run %s: finalized, but another worker changed the record meanwhile", run.run_id)
         else:
+            telemetry.record_run(
+                run.run_id,
+                started=run.started_at,
+                finished=done.finished_at or utcnow(),
+                status=status.value,
+                trigger=run.trigger,
+                counts={**{name: done.count(name) for name in COUNTERS}, "stale_deleted": deleted},
+            )
             log.info(
                 "run %s %s: %d done, %d failed, %d stale deleted", run.run_id, status, run.done, run.failed, deleted
             )

@@ -19,9 +19,8 @@ from __future__ import annotations
 import asyncio
 import json
 import sqlite3
-import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TypeVar
@@ -33,7 +32,7 @@ from index_schemas.types import IndexDefinition, definition_from_wire
 from ingestion.errors import AliasConflict, ConfigurationError
 from ingestion.indexing.admin import ANY, Expected, IndexState, PhysicalIndex
 from ingestion.indexing.definitions import build_definition
-from ingestion.indexing.local.db import connect, point_alias, resolve_alias, table_exists, transaction, translate
+from ingestion.indexing.local.db import SqliteFile, point_alias, resolve_alias, table_exists, transaction, translate
 from ingestion.indexing.local.index import LocalIndex
 from ingestion.indexing.local.schema import SHARED_DDL, LocalSchema
 
@@ -62,8 +61,8 @@ class LocalIndexAdmin:
         self._rrf_k = rrf_k
         self._vector_weight = vector_weight
         self._busy_timeout = busy_timeout
-        self._lock = threading.Lock()
-        self._conn: sqlite3.Connection | None = None
+        context = f"local index admin {self.path}"
+        self._file = SqliteFile(self.path, busy_ms=int(busy_timeout * 1000), context=context, on_open=_create_tables)
 
     # -- IndexAdmin ----------------------------------------------------------------------------------------------
 
@@ -122,25 +121,10 @@ class LocalIndexAdmin:
     # -- worker-thread side --------------------------------------------------------------------------------------
 
     async def _run(self, what: str, fn: Callable[..., T], *args: object, **kwargs: object) -> T:
-        try:
-            return await asyncio.to_thread(fn, *args, **kwargs)
-        except sqlite3.Error as exc:
-            raise translate(exc, f"local index admin {self.path}: {what} failed") from exc
+        return await self._file.run(what, fn, *args, **kwargs)
 
-    @contextmanager
-    def _session(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            if self._conn is None:
-                conn = connect(self.path, busy_ms=int(self._busy_timeout * 1000), context=f"local index {self.path}")
-                try:
-                    with transaction(conn):
-                        for statement in (*SHARED_DDL, META_DDL):
-                            conn.execute(statement)
-                except BaseException:
-                    conn.close()
-                    raise
-                self._conn = conn
-            yield self._conn
+    def _session(self) -> AbstractContextManager[sqlite3.Connection]:
+        return self._file.session()
 
     def _list_sync(self) -> list[PhysicalIndex]:
         with self._session() as conn:
@@ -220,10 +204,12 @@ class LocalIndexAdmin:
             _write_meta(conn, name, retired_at=None)
 
     def _close_sync(self) -> None:
-        with self._lock:
-            if self._conn is not None:
-                self._conn.close()
-            self._conn = None
+        self._file.close_sync()
+
+
+def _create_tables(conn: sqlite3.Connection) -> None:
+    for statement in (*SHARED_DDL, META_DDL):
+        conn.execute(statement)
 
 
 def alias_target(path: Path, alias: str) -> tuple[str, int] | None:

@@ -10,12 +10,12 @@ definition in ``index_schemas`` (see ``local/schema.py``), so both backends stor
   whose definition its tables derive from; opening an index at another version than the file records fails.
 - ``replace_document`` is one ``BEGIN IMMEDIATE`` transaction: upsert the chunks, delete the document's other chunks,
   write the record. Any failure rolls all of it back, so the previous version stays searchable and intact.
-- Concurrency: one connection (``check_same_thread=False``) guarded by a ``threading.Lock``; every call runs in a
-  worker thread (``asyncio.to_thread``) and holds the lock only while it talks to SQLite. SQLite admits one writer at
-  a time anyway, so connections per thread would only add ``SQLITE_BUSY`` waits between our own threads, and one
-  connection makes "many asyncio tasks replacing documents at once" simply serial. Other processes (or other
-  ``LocalIndex`` objects on the same file) are handled by WAL mode and ``busy_timeout``; a lock still held after the
-  timeout is a TransientError.
+- Concurrency: one connection (``check_same_thread=False``) guarded by a ``threading.Lock`` (``db.SqliteFile``, which
+  ``LocalIndexAdmin`` uses too); every call runs in a worker thread (``asyncio.to_thread``) and holds the lock only
+  while it talks to SQLite. SQLite admits one writer at a time anyway, so connections per thread would only add
+  ``SQLITE_BUSY`` waits between our own threads, and one connection makes "many asyncio tasks replacing documents at
+  once" simply serial. Other processes (or other ``LocalIndex`` objects on the same file) are handled by WAL mode and
+  ``busy_timeout``; a lock still held after the timeout is a TransientError.
 - Vectors: the whole matrix is cached in memory as unit float32 rows (100k x 384 is ~150 MB) and scored with one
   matrix-vector product. Every write transaction bumps the index's ``generation`` in the ``indexes`` table, and a
   search rebuilds the cache when the stored generation differs, which also catches writes from other processes.
@@ -27,7 +27,6 @@ import asyncio
 import dataclasses
 import json
 import sqlite3
-import threading
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -44,7 +43,7 @@ from ingestion.indexing.base import IndexStats, plan_search
 from ingestion.indexing.definitions import build_definition
 from ingestion.indexing.local.db import (
     HIT_COLUMNS,
-    connect,
+    SqliteFile,
     hit_from_row,
     point_alias,
     record_from_row,
@@ -52,7 +51,6 @@ from ingestion.indexing.local.db import (
     resolve_alias,
     table_exists,
     transaction,
-    translate,
 )
 from ingestion.indexing.local.query import VectorMatrix, fts_query, prefix_upper_bound
 from ingestion.indexing.local.schema import RECORD_COLUMNS, ROWID, SHARED_DDL, LocalSchema, decode_vector, quote
@@ -98,10 +96,8 @@ class LocalIndex:
         self._schema = LocalSchema.for_index(definition)
         self._to_document = TO_DOCUMENT[self.version]
         self._upsert = self._schema.upsert_sql()
-        self._busy_ms = int(busy_timeout * 1000)
+        self._file = SqliteFile(self.path, busy_ms=int(busy_timeout * 1000), context=f"local index {name}")
         self._page_size = page_size
-        self._lock = threading.Lock()
-        self._conn: sqlite3.Connection | None = None
         self._ready = False
         self._matrix: VectorMatrix | None = None
 
@@ -189,23 +185,14 @@ class LocalIndex:
     # -- worker-thread side --------------------------------------------------------------------------------------
 
     async def _run(self, what: str, fn: Callable[..., T], *args: object, **kwargs: object) -> T:
-        try:
-            return await asyncio.to_thread(fn, *args, **kwargs)
-        except sqlite3.Error as exc:
-            raise translate(exc, f"local index {self.name}: {what} failed") from exc
+        return await self._file.run(what, fn, *args, **kwargs)
 
     @contextmanager
     def _session(self, *, require_index: bool = True) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            conn = self._connect()
+        with self._file.session() as conn:
             if require_index and not self._ready:
                 self._check_registered(conn)
             yield conn
-
-    def _connect(self) -> sqlite3.Connection:
-        if self._conn is None:
-            self._conn = connect(self.path, busy_ms=self._busy_ms, context=f"local index {self.name}")
-        return self._conn
 
     def _check_registered(self, conn: sqlite3.Connection) -> None:
         row = None
@@ -378,9 +365,8 @@ class LocalIndex:
             return resolve_alias(conn, alias)
 
     def _close_sync(self) -> None:
-        with self._lock:
-            if self._conn is not None:
-                self._conn.close()
-            self._conn = None
-            self._ready = False
-            self._matrix = None
+        self._file.close_sync(then=self._forget_state)
+
+    def _forget_state(self) -> None:
+        self._ready = False
+        self._matrix = None

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import index_schemas
+from ingestion import telemetry
 from ingestion.chunking import Chunker
 from ingestion.cracking.base import AnyCracker
 from ingestion.deployment.lifecycle import SchemaConfig
@@ -35,6 +36,7 @@ def build_embedder(settings: Settings) -> Embedder:
         from ingestion.embedding.azure_openai import AzureOpenAIEmbedder
         from ingestion.embedding.batching import BatchingEmbedder
 
+        telemetry.watch_quota(settings.azure_openai_tpm)
         inner = AzureOpenAIEmbedder.from_settings(settings, tokenizer=get_tokenizer())
         return BatchingEmbedder(
             inner,

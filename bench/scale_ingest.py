@@ -72,7 +72,6 @@ def child(root: str, mode: str) -> None:
         finally:
             await pipeline.close()
         counts = result.as_dict()
-        counts.pop("failures", None)
         counts["wall"] = time.perf_counter() - started
         counts["budget_peak_mb"] = pipeline.budget.peak / 2**20
         return counts
@@ -164,6 +163,9 @@ def main() -> None:
                 f"{r['quota_run']:9.2f} {r['embedding_requests']:7d} {r['throttled']:5d} {r['index_requests']:7d} "
                 f"{per_request:7.1f} {r['documents'] / r['wall']:7.1f} {r['wall']:8.1f} {r['peak_rss_mb']:7.0f}MB"
             )
+        for mode, r in results.items():
+            for failure in r.get("failures") or []:
+                print(f"  {mode} failed: {failure['error'][:150]}")
         if "before" in results and "now" in results:
             before, now = results["before"], results["now"]
             print(

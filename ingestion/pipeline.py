@@ -78,7 +78,7 @@ class PipelineOptions:
     """Documents cracked and chunked at the same moment (CPU-bound work)."""
     embed_headings: bool = True
     schema_version: int = LATEST
-    max_bytes_in_flight: int = 128 * 1024 * 1024
+    max_bytes_in_flight: int = 16 * 1024 * 1024
     """Bytes of documents being read, cracked, embedded or written at once, across runs and callers."""
     document_timeout: float | None = 180.0
     """Seconds one document may take end to end before it fails (its crack worker is killed); None: no limit."""

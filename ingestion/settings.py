@@ -87,7 +87,7 @@ class Settings:
     max_concurrency: int = 4
     # Scale (docs/performance.md): read-ahead bounded by bytes, a per-document time limit, expansion caps, and how
     # long a service may answer nothing before a run stops.
-    max_bytes_in_flight: int = 128 * 1024 * 1024
+    max_bytes_in_flight: int = 16 * 1024 * 1024
     document_timeout_seconds: int = 180
     max_chunks_per_document: int = 20_000
     max_workbook_cells: int = 1_000_000

@@ -27,6 +27,7 @@ from ingestion.cli_output import (
 from ingestion.errors import ConfigurationError, IngestionError
 from ingestion.models import DocumentResult, RunResult, SearchHit, SearchMode
 from ingestion.settings import Settings
+from ingestion.sources.names import shown_name
 
 EXIT_OK, EXIT_FAILURES, EXIT_USAGE = 0, 1, 2
 MAX_TOP = 1000
@@ -106,7 +107,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 async def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
     if args.path is not None and not args.path.exists():
-        raise ConfigurationError(f"{args.path}: no such file or folder")
+        raise ConfigurationError(f"{shown_name(str(args.path))}: no such file or folder")
     if args.path is not None:
         source = wiring.build_folder_source(args.path)
     else:

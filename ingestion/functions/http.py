@@ -14,6 +14,7 @@ No ``from __future__ import annotations`` here: the worker reads these annotatio
 
 import json
 import logging
+import re
 from collections.abc import Awaitable, Callable
 
 import azure.functions as func
@@ -46,24 +47,45 @@ async def reindex_now(req: func.HttpRequest) -> func.HttpResponse:
     return await _answer(start)
 
 
+MAX_BODY_BYTES = 64 * 1024
+_VERSION = re.compile(r"[0-9]{1,6}")
+
+
 def _schema_version(req: func.HttpRequest) -> int | None:
-    """``schema_version`` from the JSON body or the query string (None: a normal run); ValueError if malformed."""
+    """``schema_version`` from the JSON body or the query string (None: a normal run); ValueError if malformed.
+
+    Every refusal is one line that quotes at most a short piece of the input: no parser internals, whatever the body
+    (deeply nested, huge numbers, not UTF-8)."""
     value: object = req.params.get("schema_version")
-    if req.get_body():
+    raw = req.get_body()
+    if len(raw) > MAX_BODY_BYTES:
+        raise ValueError(f"the body is over {MAX_BODY_BYTES} bytes")
+    if raw:
         try:
-            body = json.loads(req.get_body())
-        except ValueError:
+            body = json.loads(raw)
+        except (ValueError, RecursionError):
             raise ValueError('the body must be JSON, e.g. {"schema_version": 2}') from None
         if not isinstance(body, dict):
             raise ValueError('the body must be a JSON object, e.g. {"schema_version": 2}')
         value = body.get("schema_version", value)
     if value is None:
         return None
-    if isinstance(value, str) and value.isdigit():
+    if isinstance(value, str) and _VERSION.fullmatch(value):
         return int(value)
-    if type(value) is not int:
-        raise ValueError(f"schema_version must be a whole number, not {value!r}")
+    if type(value) is not int or not 0 <= value < 10**6:
+        raise ValueError(f"schema_version must be a whole number, not {_shown(value)}")
     return value
+
+
+def _shown(value: object) -> str:
+    """A short, one-line description of a JSON value (never the whole of a large or deeply nested one)."""
+    if isinstance(value, str):
+        return repr(value[:40]) + ("..." if len(value) > 40 else "")
+    if isinstance(value, bool | float):
+        return json.dumps(value)
+    if isinstance(value, int):
+        return "a number too large" if value > 0 else "a negative number"
+    return "a JSON object" if isinstance(value, dict) else "a JSON array"
 
 
 @bp.route(route="status", methods=["GET"], auth_level=func.AuthLevel.FUNCTION)

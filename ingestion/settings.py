@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
 
+from ingestion.endpoints import require_tls, storage_connection_tls
 from ingestion.errors import ConfigurationError
 from ingestion.setting_numbers import parse_integer, parse_number
 
@@ -219,6 +220,22 @@ class Settings:
             raise ConfigurationError("AZURE_SEARCH_ENDPOINT is required when INDEX_BACKEND=azure_search")
         if self.index_backend == "azure_search" and self.azure_search_vectorizer:
             self._validate_vectorizer()
+        self._validate_endpoints()
+
+    def _validate_endpoints(self) -> None:
+        """Credentials travel over TLS only, except to loopback (ingestion/endpoints.py)."""
+        for setting, endpoint in (
+            ("AZURE_OPENAI_ENDPOINT", self.azure_openai_endpoint),
+            ("AZURE_SEARCH_ENDPOINT", self.azure_search_endpoint),
+            ("DOCUMENTINTELLIGENCE_ENDPOINT", self.documentintelligence_endpoint),
+            (f"AZURE_STORAGE_ACCOUNT_URL or {STORAGE_CONNECTION}__blobServiceUri", self.storage_account_url),
+            (f"{STORAGE_CONNECTION}__queueServiceUri", self.storage_queue_url),
+            (f"{STORAGE_CONNECTION}__tableServiceUri", self.storage_table_url),
+        ):
+            if endpoint:
+                require_tls(setting, endpoint)
+        if self.storage_connection_string:
+            storage_connection_tls("the storage connection string", self.storage_connection_string.get())
 
     def _validate_vectorizer(self) -> None:
         """The service embeds text queries itself: with the deployment (and model) that embedded the documents."""

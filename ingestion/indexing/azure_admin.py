@@ -30,6 +30,7 @@ from azure.search.documents.indexes.models import SearchAlias, SearchIndex
 
 from index_schemas import VERSIONS, VectorizerParams, field_specs, parse_physical_name
 from index_schemas.diff import diff_indexes
+from ingestion.endpoints import require_tls
 from ingestion.errors import AliasConflict, ConfigurationError
 from ingestion.indexing.admin import ANY, Expected, IndexState, PhysicalIndex
 from ingestion.indexing.azure_batches import API_VERSION
@@ -61,6 +62,7 @@ class AzureIndexAdmin:
     ) -> None:
         if not is_valid_index_name(alias):
             raise ConfigurationError(f"{alias!r} is not a valid index alias")
+        require_tls("AZURE_SEARCH_ENDPOINT", endpoint)
         self.endpoint = endpoint
         self.alias = alias
         self.propagation_seconds = PROPAGATION_SECONDS if propagation_seconds is None else propagation_seconds
@@ -288,6 +290,7 @@ def read_target(settings: Settings, *, credential: TokenCredential | None = None
     endpoint, key = settings.azure_search_endpoint, settings.azure_search_api_key
     if not endpoint:
         return None
+    require_tls("AZURE_SEARCH_ENDPOINT", endpoint)
     owned = None
     if key is not None:
         auth: AzureKeyCredential | TokenCredential = AzureKeyCredential(key.get())

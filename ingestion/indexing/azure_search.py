@@ -58,6 +58,7 @@ from azure.search.documents.models import VectorizedQuery
 
 from index_schemas import LATEST, TO_DOCUMENT, VERSIONS, SchemaParams, VectorizerParams
 from index_schemas.v1 import SEMANTIC_CONFIGURATION, Field
+from ingestion.endpoints import require_tls
 from ingestion.errors import ConfigurationError
 from ingestion.indexing.azure_batches import API_VERSION, MAX_ACTIONS, MAX_BYTES, BatchSender, RetryPolicy, encode
 from ingestion.indexing.azure_errors import translate
@@ -133,6 +134,7 @@ class AzureSearchIndex:
         self.definition = VERSIONS[self.version](
             SchemaParams(name=index_name, dimensions=dimensions, vectorizer=vectorizer, compression=compression)
         )
+        require_tls("AZURE_SEARCH_ENDPOINT", endpoint)  # api-key or token: TLS, or loopback only
         parts = urlsplit(endpoint)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ConfigurationError(f"AZURE_SEARCH_ENDPOINT={endpoint!r} is not an http(s) URL")

@@ -23,6 +23,7 @@ from ingestion.cli_output import (
     report_error,
     usage_error,
     wants_json,
+    whole_number,
 )
 from ingestion.errors import ConfigurationError, IngestionError
 from ingestion.models import DocumentResult, RunResult, SearchHit, SearchMode
@@ -49,7 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     search = commands.add_parser("search", help="query the index")
     search.add_argument("query")
-    search.add_argument("--top", type=int, default=5)
+    search.add_argument("--top", type=whole_number, default=5)
     search.add_argument("--mode", choices=[m.value for m in SearchMode], default=SearchMode.HYBRID.value)
     search.add_argument("--source", help="only chunks of this source path")
     search.add_argument("--json", action="store_true")

@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import re
 import sys
 from typing import NoReturn
 
@@ -31,6 +32,13 @@ class JsonAwareParser(argparse.ArgumentParser):
 
     def error(self, message: str) -> NoReturn:
         raise UsageError(message, self)
+
+
+def whole_number(text: str) -> int:
+    """argparse ``type=`` for counts and versions: ASCII digits only (``int()`` also takes ``٣`` and ``1_0``)."""
+    if not re.fullmatch(r"[+-]?[0-9]{1,12}", text.strip()):
+        raise argparse.ArgumentTypeError(f"not a whole number: {text[:40]!r}")
+    return int(text)
 
 
 def emit_json(value: object) -> None:

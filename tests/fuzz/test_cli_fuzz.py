@@ -35,7 +35,8 @@ COMMANDS = ["ingest", "search", "status", "eval", "schema", "nonsense", "--json"
 TOKENS = [
     "--json", "--json", "-v", "--top", "0", "3", "-1", "99999999999", "--mode", "text", "vector", "hybrid", "bogus",
     "--source", "--container", "docs", "--prefix", "--no-delete", "--root", str(DOCS), str(DOCS / "a.md"),
-    str(WORK / "golden.jsonl"), str(WORK / "missing"), "show", "status", "diff", "1", "2", "--", "=", "\x00",
+    str(WORK / "golden.jsonl"), str(WORK / "missing"), "show", "status", "diff", "1", "2", "live", "²", "٣", "1_0",
+    "--", "=", "\x00",
 ]  # fmt: skip
 argvs = st.tuples(
     st.sampled_from(COMMANDS), st.lists(st.one_of(st.sampled_from(TOKENS), st.text(max_size=12)), max_size=6)

@@ -92,6 +92,9 @@ def test_a_locked_local_index_fails_the_run_with_a_reason(
         (["frobnicate"], "invalid choice"),
         ([], "required"),
         (["ingest", "/no/such/folder/anywhere"], "no such file or folder"),
+        (["schema", "diff", "1", "\u00b2"], "not 'live' or a schema version"),
+        (["schema", "show", "\u0663"], "not a whole number"),
+        (["search", "q", "--top", "1_0"], "not a whole number"),
     ],
 )
 def test_usage_errors_under_json_are_one_object_with_exit_code_2(
@@ -106,7 +109,7 @@ def test_usage_errors_under_json_are_one_object_with_exit_code_2(
 def test_usage_errors_without_json_keep_argparse_usage_line(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["search", "q", "--top", "x"]) == 2
     out, err = capsys.readouterr()
-    assert out == "" and "usage:" in err and "invalid int value" in err
+    assert out == "" and "usage:" in err and "not a whole number" in err
 
 
 @pytest.mark.parametrize(

@@ -19,6 +19,7 @@ from pathlib import Path
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
+from ingestion.cracking.docintel_markdown import markdown_to_document
 from ingestion.cracking.registry import LocalCracker, supported_extensions
 from ingestion.errors import BadInputError
 from ingestion.models import CrackedDocument, SourceItem
@@ -163,3 +164,22 @@ def test_every_seed_cracks_or_is_refused_with_a_reason() -> None:
     for name, data in seeds():
         if len(data) <= limit:
             check_crack(name, data)
+
+
+DI_PIECES = [
+    "<!-- PageBreak -->", '<!-- PageNumber="3" -->', '<!-- PageHeader="x" -->', "<table>", "</table>", "<tr>", "</tr>",
+    "<th>", "<td>", "</td>", '<td colspan="3">', '<td rowspan="9999999999">', '<td colspan="²">', "<caption>",
+    "<figure>", "<figcaption>", "</figure>", "# ", "## ", "\n", "\n\n", "|", "|---|", ":selected:", "&amp;", "<",
+]  # fmt: skip
+di_content = st.lists(st.one_of(st.sampled_from(DI_PIECES), st.text(max_size=20)), max_size=80).map("".join)
+
+
+@given(content=di_content, numbers=st.lists(st.integers(-3, 10**6), max_size=6))
+@example(content="<table>" * 300 + "<tr><td>x", numbers=[])
+def test_document_intelligence_markdown_always_becomes_a_document(content: str, numbers: list[int]) -> None:
+    """The service's markdown is input too: any content gives a document with true page offsets."""
+    document = markdown_to_document(content, page_numbers=numbers, fallback_title="scan.pdf", content_type="pdf")
+    document.text.encode("utf-8", "surrogatepass")
+    starts = [span.start for span in document.pages]
+    assert starts == sorted(starts) and all(0 <= start <= len(document.text) for start in starts)
+    assert document.title

@@ -1,6 +1,8 @@
 """Command line: ``python -m ingestion ingest|search|status`` (``--json`` on each for one machine-readable object).
 
-Exit codes: 0 nothing failed; 1 some documents failed but the run completed; 2 usage or configuration error.
+Exit codes: 0 nothing failed; 1 some documents failed but the run completed (or it could not finish, e.g. a locked
+local index; or a bug); 2 usage or configuration error; 130 Ctrl-C. Under ``--json`` every outcome, errors included,
+is one JSON object on stdout (ingestion/cli_output.py).
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from ingestion.models import DocumentResult, RunResult, SearchHit, SearchMode
 from ingestion.settings import Settings
 from ingestion.sources.names import shown_name
 
-EXIT_OK, EXIT_FAILURES, EXIT_USAGE = 0, 1, 2
+EXIT_OK, EXIT_FAILURES, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 MAX_TOP = 1000
 
 
@@ -96,7 +98,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except IngestionError as exc:
         return report_error("error", str(exc), EXIT_FAILURES, as_json=as_json)
     except KeyboardInterrupt:
-        return 130
+        return report_error("interrupted", "stopped by Ctrl-C", EXIT_INTERRUPTED, as_json=as_json)
     except Exception as exc:  # a bug: one line, the traceback only with -v
         if args.verbose:
             traceback.print_exc(file=sys.stderr)

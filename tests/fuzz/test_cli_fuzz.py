@@ -4,10 +4,12 @@ unless ``-v``."""
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import io
 import json
 import os
+import shutil
 import tempfile
 from pathlib import Path
 from unittest import mock
@@ -18,6 +20,7 @@ from hypothesis import strategies as st
 from ingestion.cli import main
 
 WORK = Path(tempfile.mkdtemp(prefix="cli-fuzz-"))
+atexit.register(shutil.rmtree, WORK, ignore_errors=True)
 DOCS = WORK / "docs"
 DOCS.mkdir()
 (DOCS / "a.md").write_text("# Alpha\n\nKeys rotate every ninety days.\n", encoding="utf-8")

@@ -185,3 +185,15 @@ def test_a_file_name_that_is_not_utf8_is_refused_with_a_reason_and_the_json_summ
     refused = _cli(["ingest", os.fsdecode(bad), "--json"], child_env, tmp_path)
     assert refused.returncode == 2
     assert "not valid UTF-8" in json.loads(refused.stdout)["error"]
+
+
+def test_ctrl_c_under_json_is_one_object_with_exit_code_130(
+    env: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def interrupted(args: object, settings: object) -> int:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "cmd_status", interrupted)
+    code, body, _ = run_json(capsys, "status")
+    assert code == 130
+    assert_error(body, 130, "interrupted")

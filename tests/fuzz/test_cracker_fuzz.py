@@ -183,3 +183,36 @@ def test_document_intelligence_markdown_always_becomes_a_document(content: str, 
     starts = [span.start for span in document.pages]
     assert starts == sorted(starts) and all(0 <= start <= len(document.text) for start in starts)
     assert document.title
+
+
+_LAUGHS = (
+    '<!DOCTYPE lolz [<!ENTITY lol0 "lol">'
+    + "".join(f'<!ENTITY lol{i} "{f"&lol{i - 1};" * 10}">' for i in range(1, 10))
+    + "]>"
+)
+_XXE = '<!DOCTYPE x [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>'
+
+
+def _with_dtd(package: bytes, member: str, dtd: str, reference: str) -> bytes:
+    source, out = zipfile.ZipFile(io.BytesIO(package)), io.BytesIO()
+    with zipfile.ZipFile(out, "w") as target:
+        for info in source.infolist():
+            body = source.read(info)
+            if info.filename == member:
+                text = body.decode("utf-8")
+                at = text.index("?>") + 2 if text.startswith("<?xml") else 0
+                text = text[:at] + dtd + text[at:]
+                text = text.replace("<w:t>", "<w:t>" + reference, 1)
+                body = text.encode("utf-8")
+            target.writestr(info.filename, body)
+    return out.getvalue()
+
+
+def test_xml_entities_are_never_expanded_or_resolved() -> None:
+    """docs/security.md's claim: billion laughs is refused, an external entity (XXE) is never read."""
+    assert check_crack("laughs.docx", _with_dtd(_docx_bytes(), "word/document.xml", _LAUGHS, "&lol9;")) is None
+    xxe = check_crack("xxe.docx", _with_dtd(_docx_bytes(), "word/document.xml", _XXE, "&xxe;"))
+    assert xxe is None or "root:" not in xxe.text
+    page = f"<!DOCTYPE html [{_XXE[11:-1]}]><html><body><p>&xxe; hi</p></body></html>".encode()
+    html = check_crack("xxe.html", page)
+    assert html is None or "root:" not in html.text

@@ -15,7 +15,7 @@ from collections.abc import Callable, Coroutine, Sequence
 from pathlib import Path
 from typing import Any
 
-from ingestion import wiring
+from ingestion import telemetry, wiring
 from ingestion.cli_output import (
     JsonAwareParser,
     UsageError,
@@ -27,13 +27,14 @@ from ingestion.cli_output import (
     wants_json,
     whole_number,
 )
-from ingestion.errors import ConfigurationError, IngestionError
+from ingestion.errors import CONFIGURATION_ERRORS, ConfigurationError, IngestionError
 from ingestion.models import DocumentResult, RunResult, SearchHit, SearchMode
 from ingestion.settings import Settings
 from ingestion.sources.names import shown_name
 
 EXIT_OK, EXIT_FAILURES, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 MAX_TOP = 1000
+CLI_SERVICE_NAME = "ingestion-cli"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -91,9 +92,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     configure_logging(verbose=args.verbose)
     try:
         settings = Settings.from_env()
+        telemetry.configure(settings.telemetry, service_name=CLI_SERVICE_NAME, export_logs=True)
         handler: Callable[[argparse.Namespace, Settings], Coroutine[Any, Any, int]] = args.handler
         return asyncio.run(handler(args, settings))
-    except ConfigurationError as exc:
+    except CONFIGURATION_ERRORS as exc:
         return report_error("configuration error", str(exc), EXIT_USAGE, as_json=as_json)
     except IngestionError as exc:
         return report_error("error", str(exc), EXIT_FAILURES, as_json=as_json)
@@ -103,6 +105,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.verbose:
             traceback.print_exc(file=sys.stderr)
         return report_error("internal error", internal_error(exc), EXIT_FAILURES, as_json=as_json)
+    finally:
+        telemetry.shutdown()  # export what the run buffered before the process ends
 
 
 # ---- ingest ---------------------------------------------------------------------------------------------------
@@ -118,8 +122,14 @@ async def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
     pipeline = wiring.build_pipeline(settings)
     try:
         await pipeline.index.ensure()
-        with _Progress(enabled=not args.json and sys.stderr.isatty()) as progress:
+        with (
+            _Progress(enabled=not args.json and sys.stderr.isatty()) as progress,
+            telemetry.span("ingest.run", trigger="cli", scope=source.scope, index=pipeline.index.name) as span,
+        ):
             result = await pipeline.run(source, sync_deletes=not args.no_delete, on_result=progress.advance)
+            span.set(**{name: value for name, value in result.as_dict().items() if isinstance(value, int)})
+            if result.failed:
+                span.fail(f"{result.failed} documents failed")
     finally:
         await source.close()
         await pipeline.close()

@@ -17,9 +17,9 @@ import azure.functions as func
 from hypothesis import example, given
 from hypothesis import strategies as st
 
+from ingestion.errors import MigrationRefused
 from ingestion.functions import blobs, http
 from ingestion.runs.live import LiveUpdates
-from ingestion.runs.migration import MigrationRefused
 from ingestion.sources.blob import BlobContainerSource
 
 VERSIONS = {1, 2}
@@ -32,7 +32,9 @@ versions = st.one_of(json_values, st.integers(-5, 5), st.text(alphabet="01234567
 bodies = st.one_of(
     st.binary(max_size=300),
     json_values.map(lambda value: json.dumps(value).encode()),
-    st.dictionaries(st.just("schema_version"), versions, max_size=1).map(lambda value: json.dumps(value).encode()),
+    st.dictionaries(st.sampled_from(["schema_version", "force"]), versions, max_size=2).map(
+        lambda value: json.dumps(value).encode()
+    ),
     st.integers(1, 3000).map(lambda depth: b"[" * depth + b"]" * depth),
 )
 params = st.dictionaries(st.sampled_from(["schema_version", "x", ""]), st.text(max_size=12), max_size=2)
@@ -54,13 +56,22 @@ async def _start_run(reindexer: object, *, trigger: str, schema_version: int | N
     return _Run(migration={"version": schema_version} if schema_version else None)
 
 
+async def _start_or_join(reindexer: object, *, trigger: str) -> tuple[_Run, bool]:
+    assert trigger == "http"
+    return _Run(), False
+
+
 async def _services() -> object:
     return mock.Mock(reindexer=object())
 
 
 def call_reindex(method: str, body: bytes, query: dict[str, str]) -> func.HttpResponse:
     request = func.HttpRequest(method=method, url="http://localhost/api/reindex", body=body, headers={}, params=query)
-    with mock.patch.object(http, "get_services", _services), mock.patch.object(http, "start_run", _start_run):
+    with (
+        mock.patch.object(http, "get_services", _services),
+        mock.patch.object(http, "start_run", _start_run),
+        mock.patch.object(http, "start_or_join", _start_or_join),
+    ):
         return asyncio.run(http.reindex_now(request))
 
 
@@ -88,9 +99,8 @@ class _Live:
     async def delete(self, url: str) -> None:
         self.deleted.append(url)
 
-    async def delete_directory(self, url: str) -> list[object]:
+    async def enqueue_directory(self, queue: object, url: str) -> None:  # stands in for enqueue_directory_delete
         self.deleted.append(url)
-        return []
 
 
 event_types = st.sampled_from([blobs.BLOB_DELETED, blobs.DIRECTORY_DELETED, "Microsoft.Storage.BlobCreated", "", "x"])
@@ -104,7 +114,11 @@ def test_event_grid_events_are_handled_or_ignored(event_type: str, data: object,
             event_time=None, data_version="1",
         )  # fmt: skip
         live = _Live()
-        with mock.patch.object(blobs, "get_services", mock.AsyncMock(return_value=mock.Mock(live=live))):
+        services = mock.AsyncMock(return_value=mock.Mock(live=live))
+        with (
+            mock.patch.object(blobs, "get_services", services),
+            mock.patch.object(blobs, "enqueue_directory_delete", live.enqueue_directory),
+        ):
             asyncio.run(blobs.delete_blob(event))
         wanted = event_type in (blobs.BLOB_DELETED, blobs.DIRECTORY_DELETED)
         expected = payload.get("url") if isinstance(payload, dict) else None

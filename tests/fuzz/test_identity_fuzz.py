@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from ingestion.errors import BadInputError, ConfigurationError
 from ingestion.evaluation.runner import load_golden
-from ingestion.indexing.azure_query import equals, odata_string
+from ingestion.indexing.azure.query import equals, odata_string
 from ingestion.keys import MAX_KEY_LENGTH, chunk_key, document_key, identity_bytes, is_valid_key
 from ingestion.sources.blob import blob_source_id, parse_blob_url
 from ingestion.sources.names import is_text, shown_name

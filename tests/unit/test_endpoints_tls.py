@@ -14,8 +14,8 @@ from ingestion.cracking.registry import LocalCracker
 from ingestion.embedding.azure_openai import AzureOpenAIEmbedder
 from ingestion.endpoints import is_loopback, require_tls
 from ingestion.errors import ConfigurationError
-from ingestion.indexing.azure_admin import AzureIndexAdmin
-from ingestion.indexing.azure_search import AzureSearchIndex
+from ingestion.indexing.azure.admin import AzureIndexAdmin
+from ingestion.indexing.azure.index import AzureSearchIndex
 from ingestion.settings import Secret, Settings
 from ingestion.tokenizer import get_tokenizer
 

@@ -6,6 +6,7 @@ tests stay short; the default is 45.
 
 from __future__ import annotations
 
+import json
 import socket
 from pathlib import Path
 
@@ -55,9 +56,14 @@ def test_an_unreachable_azure_openai_stops_the_cli_run_with_one_error(
         clean_env.setenv("AZURE_SEARCH_API_KEY", search.api_key)
         assert main(["ingest", str(docs), "--json"]) == 1
         assert search.counters()["batches"] == 0  # nothing was written
-    err = capsys.readouterr().err.strip()
-    assert err.count("\n") == 0 and "key-for-nobody" not in err
-    assert err.startswith("error: Azure OpenAI at http://127.0.0.1:") and "has not answered for" in err
+    out = capsys.readouterr().out.strip()
+    assert out.count("\n") == 0 and "key-for-nobody" not in out
+    error = json.loads(out)  # under --json every error is one object
+    assert error["exit_code"] == 1
+    assert (
+        error["error"].startswith("error: Azure OpenAI at http://127.0.0.1:")
+        and "has not answered for" in error["error"]
+    )
 
 
 async def test_an_unreachable_search_service_stops_the_run(tmp_path: Path) -> None:

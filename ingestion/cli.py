@@ -39,7 +39,9 @@ CLI_SERVICE_NAME = "ingestion-cli"
 
 def build_parser() -> argparse.ArgumentParser:
     parser = JsonAwareParser(prog="python -m ingestion", description="Turn documents into grounding data.")
-    parser.add_argument("-v", "--verbose", action="store_true", help="log progress details to stderr")
+    parser.add_argument(
+        "-v", "--verbose", action="count", default=0, help="log progress to stderr (-vv: the Azure SDK's requests too)"
+    )
     commands = parser.add_subparsers(dest="command", required=True)
 
     ingest = commands.add_parser("ingest", help="ingest a folder, a file or a blob container")

@@ -18,6 +18,8 @@ import re
 import sys
 from typing import NoReturn
 
+from ingestion.sdk_logging import quiet_azure_sdk
+
 
 class UsageError(Exception):
     """argparse refused the command line (exit code 2)."""
@@ -98,8 +100,12 @@ class _NoTraceback(logging.Formatter):
             record.exc_info = saved
 
 
-def configure_logging(*, verbose: bool) -> None:
-    """As ``logging.basicConfig`` (nothing if the root logger already has handlers), without tracebacks unless -v."""
+def configure_logging(*, verbose: int) -> None:
+    """As ``logging.basicConfig`` (nothing if the root logger already has handlers), without tracebacks unless -v.
+
+    ``verbose`` counts the -v flags: 0 errors only, 1 INFO with the Azure SDK loggers kept at WARNING, 2 the SDK's
+    own INFO logs (each HTTP request) too."""
+    quiet_azure_sdk(sdk_logs=verbose != 1)  # without -v they follow the root's ERROR, like every other logger
     root = logging.getLogger()
     if root.handlers:
         return

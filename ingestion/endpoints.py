@@ -49,16 +49,26 @@ def require_tls(setting: str, endpoint: str) -> str:
 
 def storage_connection_tls(setting: str, connection_string: str) -> None:
     """The same rule for a storage connection string: every endpoint it names, and its default protocol."""
-    pairs = (part.split("=", 1) for part in connection_string.split(";") if "=" in part)
-    fields = {key.strip().lower(): value.strip() for key, value in pairs}
+    fields = {key.lower(): value for key, value in _fields(connection_string).items()}
     if fields.get("usedevelopmentstorage", "").lower() == "true":
         return
-    for key, value in fields.items():
-        if key.endswith("endpoint") and value:
-            require_tls(f"{setting} ({key})", value)
+    connection_endpoints_tls(setting, connection_string)
     if fields.get("defaultendpointsprotocol", "https").lower() == "http" and not any(
         key.endswith("endpoint") for key in fields
     ):
         raise ConfigurationError(
             f"{setting} says DefaultEndpointsProtocol=http: storage credentials are only sent over https"
         )
+
+
+def connection_endpoints_tls(setting: str, connection_string: str) -> None:
+    """``require_tls`` for every ``...Endpoint=`` of a ``key=value;...`` connection string (storage, or Application
+    Insights' ``IngestionEndpoint`` / ``LiveEndpoint``, which receive the instrumentation key with the telemetry)."""
+    for key, value in _fields(connection_string).items():
+        if key.lower().endswith("endpoint") and value:
+            require_tls(f"{setting} ({key.lower()})", value)
+
+
+def _fields(connection_string: str) -> dict[str, str]:
+    pairs = (part.split("=", 1) for part in connection_string.split(";") if "=" in part)
+    return {key.strip(): value.strip() for key, value in pairs}

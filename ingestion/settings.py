@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 from index_schemas.names import is_valid_index_name
-from ingestion.endpoints import require_tls, storage_connection_tls
+from ingestion.endpoints import connection_endpoints_tls, require_tls, storage_connection_tls
 from ingestion.errors import ConfigurationError
 from ingestion.setting_numbers import parse_integer, parse_number
 
@@ -309,15 +309,21 @@ class TelemetrySettings:
         return self.applicationinsights_connection_string is not None or self.otlp_endpoint is not None
 
 
+OTLP_SIGNAL_ENDPOINTS = ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT")
+
+
 def telemetry_settings(env: Mapping[str, str] | None = None) -> TelemetrySettings:
     """The telemetry settings alone: the Functions app configures telemetry before (and even without) Settings."""
     read = _Reader(os.environ if env is None else env)
     endpoint = read.text("OTEL_EXPORTER_OTLP_ENDPOINT")
-    if endpoint is not None and not re.match(r"^https?://[^/\s]+", endpoint):
-        raise ConfigurationError(f"OTEL_EXPORTER_OTLP_ENDPOINT={endpoint!r} is not an http(s) URL")
+    for name in (*OTLP_SIGNAL_ENDPOINTS, "OTEL_EXPORTER_OTLP_ENDPOINT"):  # the exporters read the signal ones
+        if (value := read.text(name)) is not None:
+            require_tls(name, value)
     connection = read.secret("APPLICATIONINSIGHTS_CONNECTION_STRING")
     if connection is not None and "instrumentationkey=" not in connection.get().lower():
         raise ConfigurationError("APPLICATIONINSIGHTS_CONNECTION_STRING has no InstrumentationKey")
+    if connection is not None:
+        connection_endpoints_tls("APPLICATIONINSIGHTS_CONNECTION_STRING", connection.get())
     return TelemetrySettings(applicationinsights_connection_string=connection, otlp_endpoint=endpoint)
 
 

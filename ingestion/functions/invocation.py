@@ -14,23 +14,22 @@ Logs are not exported from here: the host already collects the worker's log reco
 from __future__ import annotations
 
 import contextlib
-import logging
 from collections.abc import Iterator
 from pathlib import Path
 
 from ingestion import telemetry
+from ingestion.sdk_logging import QUIET_LOGGERS, quiet_azure_sdk
 from ingestion.settings import telemetry_settings
 
 APP_ROOT = Path(__file__).resolve().parents[2]
 HOST_JSON = APP_ROOT / "host.json"
 SERVICE_NAME = "ingestion-functions"
-QUIET_LOGGERS = ("azure", "azure.core.pipeline.policies.http_logging_policy")
+__all__ = ["HOST_JSON", "QUIET_LOGGERS", "invocation", "prepare_process"]
 
 
 def prepare_process() -> None:
     """Once per worker process, when the app is indexed: Azure SDK loggers at WARNING."""
-    for name in QUIET_LOGGERS:
-        logging.getLogger(name).setLevel(logging.WARNING)
+    quiet_azure_sdk()
 
 
 @contextlib.contextmanager

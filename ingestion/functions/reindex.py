@@ -1,9 +1,10 @@
 """Scheduled full reindex: a timer starts a run, a queue trigger works through it, a second timer reconciles.
 
 The timer fires on %REINDEX_SCHEDULE% (six-field NCRONTAB, UTC; the app setting must exist: the host resolves it)
-and never on startup. It only records the run and enqueues its listing message; listing and documents run on the
-queue %REINDEX_QUEUE%, where the host retries failures up to ``maxDequeueCount`` (host.json) and then moves the
-message to ``<queue>-poison``. See ingestion/runs/reindex.py for how runs survive crashes and redelivery.
+and never on startup; while a full run is open and not stalled it starts none and logs that (``start_or_join``).
+It only records the run and enqueues its listing message; listing and documents run on the queue
+%REINDEX_QUEUE%, where the host retries failures up to ``maxDequeueCount`` (host.json) and then moves the message
+to ``<queue>-poison``. See ingestion/runs/reindex.py for how runs survive crashes and redelivery.
 
 No ``from __future__ import annotations`` here: the worker reads these annotations to choose the binding type.
 """
@@ -17,7 +18,7 @@ from ingestion.functions.blobs import log_results
 from ingestion.functions.invocation import invocation
 from ingestion.functions.services import get_services
 from ingestion.runs.directories import directory_delete_url
-from ingestion.runs.reconcile import reconcile, start_run
+from ingestion.runs.reconcile import reconcile, start_or_join
 from ingestion.settings import STORAGE_CONNECTION
 
 log = logging.getLogger(__name__)
@@ -34,8 +35,11 @@ async def reindex_timer(timer: func.TimerRequest, context: func.Context = None) 
         log.warning("scheduled reindex is running late")
     with invocation(context):
         services = await get_services()
-        run = await start_run(services.reindexer, trigger="timer")
-    log.info("scheduled reindex started: run %s", run.run_id)
+        run, started = await start_or_join(services.reindexer, trigger="timer")
+    if started:
+        log.info("scheduled reindex started: run %s", run.run_id)
+    else:  # the same rule as POST /api/reindex: never a second full run beside an open, non-stalled one
+        log.warning("scheduled reindex skipped: run %s is still %s", run.run_id, run.status.value)
 
 
 @bp.queue_trigger(arg_name="message", queue_name="%REINDEX_QUEUE%", connection=STORAGE_CONNECTION)

@@ -15,17 +15,32 @@ Until reconcile acts, ``status`` shows such a run with ``stalled: true``.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from datetime import timedelta
 
-from ingestion.errors import BadInputError, IngestionError
+from ingestion.errors import BadInputError, IngestionError, TransientError
 from ingestion.keys import document_key
-from ingestion.runs.records import DocumentMark, DocumentMessage, RunRecord, RunStatus, decode_message, utcnow
+from ingestion.runs.records import (
+    DocumentMark,
+    DocumentMessage,
+    RunRecord,
+    RunStatus,
+    decode_message,
+    new_run_id,
+    utcnow,
+)
 from ingestion.runs.reindex import Reindexer
 
 log = logging.getLogger(__name__)
 
 RECENT_RUNS = 20
+FULL_RUN_SLOT = "full-run"
+"""The runs table's slot a full run started by ``start_or_join`` holds while it is open (a forced run holds none)."""
+JOIN_ATTEMPTS = 20
+JOIN_WAIT_SECONDS = 0.25
+"""How long a caller that lost the slot waits for the winner's run to be recorded (it takes one table write)."""
 
 
 async def start_run(reindexer: Reindexer, *, trigger: str, schema_version: int | None = None) -> RunRecord:
@@ -36,15 +51,45 @@ async def start_run(reindexer: Reindexer, *, trigger: str, schema_version: int |
 
 
 async def start_or_join(reindexer: Reindexer, *, trigger: str) -> tuple[RunRecord, bool]:
-    """Reconcile, then the open full (non-migration) run if there is one, else a new one; True if it was started.
+    """Reconcile, then the open, non-stalled full (non-migration) run if there is one, else a new one; True if it
+    was started.
 
-    Best effort: two requests at the same instant may still both start a run (both are then counted and finalized
-    correctly; the second only costs a listing and unchanged-document checks)."""
+    Atomic: a new run first claims FULL_RUN_SLOT (``RunStore.claim_slot``), so of two simultaneous callers exactly
+    one starts a run and the other returns it. A run stalled for ``stall_seconds`` that reconcile could not close
+    (work still queued) is neither joined nor does it hold the slot: a new run starts beside it."""
     await _reconcile_before_start(reindexer)
+    store, stall = reindexer.store, reindexer.policy.stall_seconds
+    joined = await _open_full_run(reindexer)
+    if joined is not None:
+        return joined, False
+    run_id = new_run_id(utcnow())
+    holder = await store.claim_slot(FULL_RUN_SLOT, run_id, stall_seconds=stall)
+    if holder is not None:
+        return await _starting_run(reindexer, holder), False
+    try:
+        return await reindexer.start(trigger=trigger, run_id=run_id), True
+    except BaseException:
+        with contextlib.suppress(IngestionError):
+            await store.release_slot(FULL_RUN_SLOT, run_id)
+        raise
+
+
+async def _open_full_run(reindexer: Reindexer) -> RunRecord | None:
+    now, stall = utcnow(), reindexer.policy.stall_seconds
     for run in await reindexer.store.recent(limit=RECENT_RUNS):
-        if not run.status.terminal and run.target_version is None:
-            return run, False
-    return await reindexer.start(trigger=trigger), True
+        if not run.status.terminal and run.target_version is None and not run.stalled(now, stall):
+            return run
+    return None
+
+
+async def _starting_run(reindexer: Reindexer, run_id: str) -> RunRecord:
+    """The run that holds FULL_RUN_SLOT, once recorded (its starter claimed the slot just before recording it)."""
+    for _ in range(JOIN_ATTEMPTS):
+        run = await reindexer.store.get(run_id)
+        if run is not None:
+            return run
+        await asyncio.sleep(JOIN_WAIT_SECONDS)
+    raise TransientError(f"run {run_id} is being started by another request; try again")
 
 
 async def _reconcile_before_start(reindexer: Reindexer) -> None:

@@ -109,13 +109,16 @@ class Reindexer:
         """The pipeline writing into the live index now (``CurrentPipeline``: follows the alias)."""
         return self.current.pipeline
 
-    async def start(self, *, trigger: str, schema_version: int | None = None) -> RunRecord:
+    async def start(
+        self, *, trigger: str, schema_version: int | None = None, run_id: str | None = None
+    ) -> RunRecord:
         """Record a new run and enqueue its listing message; returns the run (status ``listing``).
 
         With ``schema_version``, a build run into an index of its own at that version, as ``builds`` plans it (which
-        raises if it cannot start: for a migration, unregistered version, nothing to migrate, another one open)."""
+        raises if it cannot start: for a migration, unregistered version, nothing to migrate, another one open).
+        ``run_id``: the id chosen beforehand (to claim a slot with it), else a new one."""
         now = utcnow()
-        run_id = new_run_id(now)
+        run_id = run_id or new_run_id(now)
         index_name, target_version, planned_live = self.pipeline.index.name, None, None
         if schema_version is not None:
             if self.builds is None:

@@ -157,12 +157,13 @@ class RunStore:
         runs = [await self.get(header["PartitionKey"]) for header in headers]
         return [run for run in runs if run is not None]
 
-    async def claim_slot(self, slot: str, run_id: str) -> str | None:
+    async def claim_slot(self, slot: str, run_id: str, *, stall_seconds: float | None = None) -> str | None:
         """Claim the named ``slot`` for ``run_id``: None when claimed, else the id of the run holding it.
 
-        A conditional create, or (when the holder's run has ended, or never got recorded within LOCK_GRACE) an
-        ETag-conditional replace: of two concurrent claimers exactly one wins. Nothing needs releasing after a run,
-        since a finished holder no longer counts, except a claim whose run is never recorded (``release_slot``).
+        A conditional create, or (when the holder's run has ended, or never got recorded within LOCK_GRACE, or with
+        ``stall_seconds`` has stalled that long) an ETag-conditional replace: of two concurrent claimers exactly one
+        wins. Nothing needs releasing after a run, since a finished holder no longer counts, except a claim whose run
+        is never recorded (``release_slot``).
         """
         what = f"claiming the {slot} slot"
         entity = {"PartitionKey": LOCK_PARTITION, "RowKey": slot, "run_id": run_id, "claimed_at": utcnow()}
@@ -181,7 +182,8 @@ class RunStore:
             if holder == run_id:
                 return None
             run = await self.get(holder)
-            if run is not None and not run.status.terminal:
+            stalled = run is not None and stall_seconds is not None and run.stalled(utcnow(), stall_seconds)
+            if run is not None and not run.status.terminal and not stalled:
                 return holder
             if run is None and utcnow() - held["claimed_at"] < LOCK_GRACE:
                 return holder

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from ingestion.settings import STORAGE_CONNECTION, Settings
+from ingestion.settings import OTLP_SIGNAL_ENDPOINTS, STORAGE_CONNECTION, Settings
 from tests.functions.host import bindings, fresh_app
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -21,6 +21,7 @@ ALTERNATIVES = {
     f"{STORAGE_CONNECTION}__blobServiceUri",
     f"{STORAGE_CONNECTION}__queueServiceUri",
     f"{STORAGE_CONNECTION}__tableServiceUri",
+    *OTLP_SIGNAL_ENDPOINTS,  # read only to check them (the exporters use them); OTEL_EXPORTER_OTLP_ENDPOINT is listed
 }
 
 

@@ -1,0 +1,43 @@
+"""A missing Azurite or corpus skips on a developer's machine and fails under CI=true."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import corpora_dir
+from tests.support import azurite as azurite_support
+from tests.support.require import in_ci, missing
+
+
+@pytest.mark.parametrize(("value", "expected"), [("true", True), ("TRUE", True), ("1", True), ("", False), ("0", False)])
+def test_ci_is_read_from_the_environment(monkeypatch: pytest.MonkeyPatch, value: str, expected: bool) -> None:
+    monkeypatch.setenv("CI", value)
+    assert in_ci() is expected
+
+
+def test_missing_skips_outside_ci(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("CI", raising=False)
+    with pytest.raises(pytest.skip.Exception, match="no corpus"):
+        missing("no corpus")
+
+
+def test_missing_fails_under_ci(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="no corpus.*CI=true"):
+        missing("no corpus")
+
+
+def test_a_missing_corpus_fails_under_ci(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("CI", "true")
+    monkeypatch.setenv("CORPORA_DIR", str(tmp_path / "absent"))
+    with pytest.raises(pytest.fail.Exception, match="corpus not found"):
+        corpora_dir.__wrapped__()  # type: ignore[attr-defined]
+
+
+def test_a_missing_azurite_fails_under_ci(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("CI", "true")
+    monkeypatch.setattr(azurite_support, "azurite_binary", lambda: None)
+    with pytest.raises(pytest.fail.Exception, match="Azurite not installed"):
+        next(azurite_support.azurite.__wrapped__(tmp_path_factory=None))  # type: ignore[attr-defined]

@@ -11,7 +11,10 @@ from tests.support import azurite as azurite_support
 from tests.support.require import in_ci, missing
 
 
-@pytest.mark.parametrize(("value", "expected"), [("true", True), ("TRUE", True), ("1", True), ("", False), ("0", False)])
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [("true", True), ("TRUE", True), ("1", True), ("", False), ("0", False)],
+)
 def test_ci_is_read_from_the_environment(monkeypatch: pytest.MonkeyPatch, value: str, expected: bool) -> None:
     monkeypatch.setenv("CI", value)
     assert in_ci() is expected
@@ -25,7 +28,7 @@ def test_missing_skips_outside_ci(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_missing_fails_under_ci(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CI", "true")
-    with pytest.raises(pytest.fail.Exception, match="no corpus.*CI=true"):
+    with pytest.raises(pytest.fail.Exception, match=r"no corpus.*CI=true"):
         missing("no corpus")
 
 

@@ -27,8 +27,15 @@ Documents (``index_batch``) follow the documented indexing rules:
 ``Edm.DateTimeOffset`` values must carry an offset and are stored in UTC at millisecond precision (returned as
 ``2026-03-04T05:06:07.123Z``, or without the fraction when it is zero).
 
+Near-real-time visibility: the service acknowledges a write once it is durable, but a refresh (about 1 s) makes it
+visible to reads. ``Index.delay`` (seconds, 0 by default) models that: writes apply at once to ``latest`` (what
+later writes see: ``merge`` of a key written a moment ago works, as on the service) and reach ``documents`` (what
+every read sees: search, ``$count``, statistics and lookup by key) ``delay`` seconds later, in the order written.
+The service promises nothing about when a read sees a write, not even a lookup of the key just written, so the fake
+applies the delay to all of them; code that must see its own writes has to wait for them.
+
 Not modelled: ``stored: false`` vector fields (kept and searchable here, only hidden from results), analyzers other
-than the word splitter in ``analyze``, document quotas, and replication delay (writes are visible at once).
+than the word splitter in ``analyze``, and document quotas.
 """
 
 from __future__ import annotations
@@ -37,7 +44,8 @@ import copy
 import json
 import math
 import re
-from collections import Counter
+import time
+from collections import Counter, deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -99,8 +107,15 @@ class Index:
     definition: dict[str, Any]
     etag: int = 1
     documents: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """What reads see (refreshed: call ``refresh()`` first)."""
     terms: dict[str, dict[str, Counter[str]]] = field(default_factory=dict)
     """key -> searchable field -> term counts (kept in step with ``documents``)."""
+    latest: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """What writes see: every acknowledged write, visible to reads or not yet."""
+    delay: float = 0.0
+    """Seconds from a write's acknowledgement to its visibility to reads."""
+    pending: deque[tuple[float, str, dict[str, Any] | None]] = field(default_factory=deque)
+    """Acknowledged writes not yet visible: ``(visible at, key, document or None for a delete)``, in write order."""
 
     @property
     def name(self) -> str:
@@ -138,14 +153,36 @@ class Index:
         return body
 
     def store(self, key: str, document: dict[str, Any]) -> None:
+        self.latest[key] = document
+        self._write(key, document)
+
+    def remove(self, key: str) -> bool:
+        existed = self.latest.pop(key, None) is not None
+        self._write(key, None)
+        return existed
+
+    def refresh(self) -> None:
+        """Make every write whose delay has passed visible to reads."""
+        now = time.monotonic()
+        while self.pending and self.pending[0][0] <= now:
+            _, key, document = self.pending.popleft()
+            self._publish(key, document)
+
+    def _write(self, key: str, document: dict[str, Any] | None) -> None:
+        if self.delay <= 0 and not self.pending:
+            self._publish(key, document)
+        else:
+            self.pending.append((time.monotonic() + max(self.delay, 0.0), key, document))
+
+    def _publish(self, key: str, document: dict[str, Any] | None) -> None:
+        if document is None:
+            self.terms.pop(key, None)
+            self.documents.pop(key, None)
+            return
         self.documents[key] = document
         self.terms[key] = {
             name: Counter(analyze(str(document.get(name) or ""))) for name in self.searchable_text_fields()
         }
-
-    def remove(self, key: str) -> bool:
-        self.terms.pop(key, None)
-        return self.documents.pop(key, None) is not None
 
 
 # -- definitions -------------------------------------------------------------------------------------------------------
@@ -436,7 +473,7 @@ def apply_batch(
 
 
 def _apply(index: Index, kind: str, key: str, document: dict[str, Any]) -> ItemResult:
-    existing = index.documents.get(key)
+    existing = index.latest.get(key)
     if kind == "delete":
         index.remove(key)
         return ItemResult(key, 200)

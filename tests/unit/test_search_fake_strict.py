@@ -3,13 +3,14 @@ reorders, and documents that become visible only after the indexing delay."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import aiohttp
 import pytest
 
 from tests.fakes.search_server import FakeSearchServer
-from tests.unit.test_search_fake import doc, http, ids, index_batch, search, seed, server
+from tests.unit.test_search_fake import NAME, call, doc, http, ids, index_batch, search, seed, server
 
 __all__ = ["http", "server"]  # fixtures, used by name
 
@@ -95,3 +96,25 @@ async def test_the_semantic_ranker_reranks_only_the_best_50(
 async def test_the_semantic_ranker_is_deterministic(server: FakeSearchServer, http: aiohttp.ClientSession) -> None:
     await seed(http, server, count=30)
     assert await semantic(http, server, "fox dog") == await semantic(http, server, "fox dog")
+
+
+async def test_writes_reach_reads_after_the_indexing_delay(
+    server: FakeSearchServer, http: aiohttp.ClientSession
+) -> None:
+    server.indexing_delay = 0.3
+    assert (await index_batch(http, server, [doc("a"), doc("b")]))[0] == 200
+    merge = {"@search.action": "merge", "id": "a", "content": "merged"}
+    assert (await index_batch(http, server, [merge]))[0] == 200  # writes see writes at once: no 404
+    count = f"/indexes('{NAME}')/docs/$count"
+    assert await call(http, server, "GET", count) == (200, 0)
+    assert (await call(http, server, "GET", f"/indexes('{NAME}')/docs('a')"))[0] == 404
+    assert ids((await search(http, server, select="id"))[1]) == []
+    await asyncio.sleep(0.4)
+    assert await call(http, server, "GET", count) == (200, 2)
+    status, row = await call(http, server, "GET", f"/indexes('{NAME}')/docs('a')?$select=content")
+    assert (status, row) == (200, {"content": "merged"})
+    assert (await index_batch(http, server, [{"@search.action": "delete", "id": "a"}]))[0] == 200
+    assert sorted(ids((await search(http, server, select="id"))[1])) == ["a", "b"]  # the delete is pending
+    assert set(server.documents(NAME)) == {"b"}
+    await asyncio.sleep(0.4)
+    assert ids((await search(http, server, select="id"))[1]) == ["b"]

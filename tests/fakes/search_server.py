@@ -157,7 +157,8 @@ class FakeSearchServer(LoopbackServer, AdminRoutes):
             self._faults.extend(_Fault(kind, status, retry_after, text) for _ in range(count))
 
     def fail_items(self, keys: Iterable[str], *, status: int, times: int = 1, message: str = "") -> None:
-        """Each of ``keys`` gets item status ``status`` in its next ``times`` indexing attempts (not applied)."""
+        """Each of ``keys`` gets item status ``status`` in its next ``times`` indexing attempts (not applied).
+        ``status=0``: the item is left out of the answer altogether, as a misbehaving service or proxy might."""
         text = message or {
             400: "The document is invalid (injected).",
             409: "The document was modified concurrently (version conflict).",
@@ -312,7 +313,8 @@ class FakeSearchServer(LoopbackServer, AdminRoutes):
             self.duplicate_key_batches += outcome.duplicate_keys
             pairs = tuple((a["action"], a["key"]) for a in actions)
             self.batches.append(BatchRecord(outcome.status, len(raw), pairs))
-        return web.json_response({"value": [r.as_json() for r in outcome.results]}, status=outcome.status)
+        reported = [r.as_json() for r in outcome.results if r.status != 0]
+        return web.json_response({"value": reported}, status=outcome.status)
 
     def _item_fault(self, key: str) -> tuple[int, str] | None:
         queue = self._item_faults.get(key)

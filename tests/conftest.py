@@ -9,7 +9,7 @@ import pytest
 
 import index_schemas
 from index_schemas import v2
-from tests.support.require import missing
+from tests.support.require import missing, pytest_runtest_makereport  # noqa: F401  (the CI=true skip rule)
 from tests.support.schema_versions import build_v3
 
 

@@ -10,7 +10,6 @@ from ingestion.settings import Settings
 # (setting, lowest accepted, highest accepted or None when unbounded above)
 BOUNDS = [
     ("MAX_CONCURRENCY", 1, 256),
-    ("EMBED_BATCH_SIZE", 1, 2048),
     ("CHUNK_MAX_TOKENS", 16, 8191),
     ("CHUNK_OVERLAP_TOKENS", 0, None),
     ("REINDEX_MAX_DEQUEUE_COUNT", 1, 100),

@@ -173,12 +173,13 @@ async def test_server_errors_are_retried(server: FakeOpenAIServer) -> None:
     server.fail_next(1, status=500)
     server.fail_next(1, status=503)
     server.fail_next(1, status=408)
+    server.fail_next(1, status=409)
     embedder = embedder_for(server, dimensions=8)
     try:
         vectors = await embedder.embed(["x"])
     finally:
         await embedder.close()
-    assert [r.status for r in server.records] == [500, 503, 408, 200]
+    assert [r.status for r in server.records] == [500, 503, 408, 409, 200]
     assert_vectors(vectors, ["x"], 8)
 
 

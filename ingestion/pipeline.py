@@ -28,9 +28,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from index_schemas import LATEST
 from ingestion.chunking import Chunker
+from ingestion.cracking.base import AnyCracker
 from ingestion.embedding.base import Embedder
-from ingestion.errors import BadInputError, ConfigurationError, IngestionError, NoTextError, TransientError
+from ingestion.errors import CONFIGURATION_ERRORS, BadInputError, IngestionError, NoTextError, TransientError
 from ingestion.indexing.base import Index
 from ingestion.keys import chunk_key, document_key, text_hash
 from ingestion.models import (
@@ -59,14 +61,14 @@ class PipelineOptions:
     max_document_bytes: int = 100 * 1024 * 1024
     max_concurrency: int = 4
     embed_headings: bool = True
-    schema_version: int = 1
+    schema_version: int = LATEST
 
 
 class Pipeline:
     def __init__(
         self,
         *,
-        cracker: Any,
+        cracker: AnyCracker,
         chunker: Chunker,
         tokenizer: Tokenizer,
         embedder: Embedder,
@@ -106,7 +108,7 @@ class Pipeline:
         """
         try:
             return await self._ingest(source, item)
-        except ConfigurationError:
+        except CONFIGURATION_ERRORS:
             raise
         except BadInputError as exc:
             return self._failed(item, exc)
@@ -123,7 +125,7 @@ class Pipeline:
     async def _ingest(self, source: Source, item: SourceItem) -> DocumentResult:
         key = document_key(item.source_id)
         existing = await self.index.get_document(key)
-        if existing and existing.content_hash == item.version and existing.fingerprint == self.fingerprint:
+        if existing and existing.content_version == item.content_version and existing.fingerprint == self.fingerprint:
             return DocumentResult(item.path, Outcome.UNCHANGED)
         document, chunks = await self.chunk_document(source, item)
         if existing:
@@ -137,7 +139,7 @@ class Pipeline:
             key=key,
             source_id=item.source_id,
             source_path=item.path,
-            content_hash=item.version,
+            content_version=item.content_version,
             fingerprint=self.fingerprint,
             chunk_count=len(index_chunks),
             indexed_at=datetime.now(UTC),

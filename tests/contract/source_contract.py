@@ -68,7 +68,7 @@ class SourceContract:
             item = items[harness.path(name)]
             assert item.source_id.startswith(harness.source.scope), item.source_id
             assert (item.name, item.size) == (name.rsplit("/", 1)[-1], len(data))
-            assert item.version and item.last_modified.tzinfo is not None
+            assert item.content_version and item.last_modified.tzinfo is not None
         assert len({item.source_id for item in items.values()}) == len(DOCUMENTS)
 
     async def test_hidden_entries_are_not_listed(self, harness: SourceHarness) -> None:
@@ -91,20 +91,20 @@ class SourceContract:
 
     async def test_the_version_follows_the_content(self, harness: SourceHarness) -> None:
         await harness.put("a.txt", b"alpha")
-        first = (await listed(harness.source))[harness.path("a.txt")].version
+        first = (await listed(harness.source))[harness.path("a.txt")].content_version
         await harness.put("a.txt", b"alpha")
-        assert (await listed(harness.source))[harness.path("a.txt")].version == first
+        assert (await listed(harness.source))[harness.path("a.txt")].content_version == first
         await harness.put("a.txt", b"alpha, changed")
         changed = (await listed(harness.source))[harness.path("a.txt")]
-        assert changed.version != first and changed.size == len(b"alpha, changed")
+        assert changed.content_version != first and changed.size == len(b"alpha, changed")
 
     async def test_get_returns_the_current_item_or_none(self, harness: SourceHarness) -> None:
         await fill(harness, DOCUMENTS)
         for item in (await listed(harness.source)).values():
             got = await harness.source.get(item.source_id)
             assert got is not None
-            assert (got.source_id, got.path, got.size, got.version) == (
-                item.source_id, item.path, item.size, item.version,
+            assert (got.source_id, got.path, got.size, got.content_version) == (
+                item.source_id, item.path, item.size, item.content_version,
             )  # fmt: skip
         gone = (await listed(harness.source))[harness.path("a.txt")]
         await harness.remove("a.txt")

@@ -13,12 +13,12 @@ import pytest
 from azure.core.credentials import AzureKeyCredential
 
 from ingestion import wiring
+from ingestion.deployment import lifecycle
+from ingestion.deployment.migrate import migrate, plan_migration
 from ingestion.errors import TransientError
-from ingestion.indexing.azure_search import AzureSearchIndex
-from ingestion.indexing.azure_visibility import OwnWrites
+from ingestion.indexing.azure.index import AzureSearchIndex
+from ingestion.indexing.azure.visibility import OwnWrites
 from ingestion.keys import chunk_key, document_key
-from ingestion.schema import lifecycle
-from ingestion.schema.migrate import migrate, plan_migration
 from ingestion.settings import Settings
 from ingestion.sources.local import LocalFolderSource
 from tests.contract.index_contract import DIMENSIONS, FOX, make_document, put
@@ -63,7 +63,7 @@ async def test_the_fake_shows_a_write_only_after_the_delay(server: FakeSearchSer
 async def test_a_quick_second_version_leaves_no_stale_tail(server: FakeSearchServer, index: AzureSearchIndex) -> None:
     await put(index, FOX, *parts(6, word="first"))
     second = parts(2, word="second")
-    await put(index, FOX, *second, content_hash="sha256:v2")  # at once: the first version is not visible yet
+    await put(index, FOX, *second, content_version="sha256:v2")  # at once: the first version is not visible yet
     assert await settled(server, index) == {chunk_key(document_key(FOX), n): t for n, (t, _) in enumerate(second)}
 
 
@@ -82,7 +82,7 @@ async def test_documents_written_long_ago_are_listed_once(server: FakeSearchServ
     credential = AzureKeyCredential(server.api_key)  # another process: no memory of the first write
     other = AzureSearchIndex(server.url, index.name, DIMENSIONS, credential=credential, settle_seconds=5.0)
     searches = server.counters().get("requests_search", 0)
-    record, chunks = make_document(FOX, parts(1), content_hash="sha256:v2")
+    record, chunks = make_document(FOX, parts(1), content_version="sha256:v2")
     await other.replace_document(record, chunks)
     await other.close()
     assert server.counters()["requests_search"] - searches == 1
@@ -131,7 +131,7 @@ async def test_a_migration_verifies_the_whole_build_not_what_is_visible_yet(azur
 
 async def test_after_a_failed_write_the_next_one_lists_once(server: FakeSearchServer, index: AzureSearchIndex) -> None:
     old = await put(index, FOX, *parts(4, word="old"))
-    record, chunks = make_document(FOX, parts(2, word="new"), content_hash="sha256:v2")
+    record, chunks = make_document(FOX, parts(2, word="new"), content_version="sha256:v2")
     server.fail_items([chunk_key(old.key, 0)], status=503, times=5)
     with pytest.raises(TransientError):
         await index.replace_document(record, chunks)

@@ -29,6 +29,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from index_schemas import LATEST
+from ingestion import telemetry
 from ingestion.chunking import Chunker
 from ingestion.cracking.base import AnyCracker
 from ingestion.embedding.base import Embedder
@@ -45,7 +46,7 @@ from ingestion.models import (
     RunResult,
     SourceItem,
 )
-from ingestion.sources.base import Source
+from ingestion.sources.base import Source, in_scope
 from ingestion.tokenizer import Tokenizer
 
 log = logging.getLogger(__name__)
@@ -104,8 +105,12 @@ class Pipeline:
 
         Bad input becomes a FAILED result with a one-line reason. A transient error becomes a FAILED result too,
         unless ``raise_transient`` (for callers whose host retries, such as a queue trigger). A configuration error
-        is always raised.
+        is always raised. Traced as ``ingest.document`` (ingestion/telemetry/).
         """
+        with telemetry.document(item.path) as trace:
+            return trace.finish(await self._ingest_reporting(source, item, raise_transient=raise_transient))
+
+    async def _ingest_reporting(self, source: Source, item: SourceItem, *, raise_transient: bool) -> DocumentResult:
         try:
             return await self._ingest(source, item)
         except CONFIGURATION_ERRORS:
@@ -144,16 +149,25 @@ class Pipeline:
             chunk_count=len(index_chunks),
             indexed_at=datetime.now(UTC),
         )
-        await self.index.replace_document(record, index_chunks)
+        with telemetry.span("ingest.index", chunks=len(index_chunks)):
+            await self.index.replace_document(record, index_chunks)
         outcome = Outcome.ADDED if existing is None else Outcome.UPDATED
         return DocumentResult(item.path, outcome, chunks=len(index_chunks), tokens_embedded=tokens)
 
     async def chunk_document(self, source: Source, item: SourceItem) -> tuple[CrackedDocument, list[Chunk]]:
         """Read, crack and chunk one document (NoTextError when it yields no chunk)."""
-        data = await source.read(item, max_bytes=self.options.max_document_bytes)
-        document = await self._crack(item, data)
+        with telemetry.span("ingest.read") as span:
+            data = await source.read(item, max_bytes=self.options.max_document_bytes)
+            span.set(bytes=len(data))
+        telemetry.annotate(bytes=len(data))
+        with telemetry.span("ingest.crack") as span:
+            document = await self._crack(item, data)
+            span.set(pages=len(document.pages), content_type=document.content_type)
+        telemetry.annotate(pages=len(document.pages))
         del data
-        chunks = await asyncio.to_thread(self.chunker.chunk, document)
+        with telemetry.span("ingest.chunk") as span:
+            chunks = await asyncio.to_thread(self.chunker.chunk, document)
+            span.set(chunks=len(chunks))
         if not chunks:
             raise NoTextError(f"{item.path}: no extractable text")
         return document, list(chunks)
@@ -188,10 +202,14 @@ class Pipeline:
                 missing[digest] = text
         vectors = dict(reusable)
         tokens = 0
+        reused = sum(1 for digest in hashes if digest in reusable)
+        telemetry.annotate(vectors_reused=reused)
         if missing:
-            fresh = await self.embedder.embed(list(missing.values()))
-            vectors.update(zip(missing.keys(), fresh, strict=True))
-            tokens = sum(self.tokenizer.count(text) for text in missing.values())
+            with telemetry.span("ingest.embed", inputs=len(missing), vectors_reused=reused) as span:
+                fresh = await self.embedder.embed(list(missing.values()))
+                vectors.update(zip(missing.keys(), fresh, strict=True))
+                tokens = sum(self.tokenizer.count(text) for text in missing.values())
+                span.set(tokens=tokens)
         groups = parse_groups(item.metadata.get(GROUPS_METADATA_KEY, ""))
         index_chunks = [
             IndexChunk(
@@ -290,12 +308,10 @@ class Pipeline:
         return result
 
     async def _delete_missing(self, scope: str, seen: set[str], record: ResultCallback) -> None:
-        # A folder or container scope ends with "/"; a single-file scope must match exactly (not "/a/b.txt.bak").
-        in_scope = (lambda source_id: True) if scope.endswith("/") else (lambda source_id: source_id == scope)
         stale = [
             doc
             async for doc in self.index.list_documents(prefix=scope)
-            if in_scope(doc.source_id) and doc.source_id not in seen
+            if in_scope(doc.source_id, scope) and doc.source_id not in seen
         ]
         for doc in stale:
             if await self.index.delete_document(doc.key):

@@ -140,3 +140,26 @@ async def test_after_a_failed_write_the_next_one_lists_once(server: FakeSearchSe
     await index.replace_document(record, chunks)  # nothing to wait for: that write's outcome was never expected
     assert server.counters()["requests_search"] - searches == 1
     assert set(await settled(server, index)) == chunk_keys(FOX, 2)
+
+
+async def test_own_writes_are_forgotten_after_the_settle_time() -> None:
+    now = [0.0]
+    writes = OwnWrites(1.0, clock=lambda: now[0])
+    for name in ("a", "b", "c"):
+        writes.wrote(name, present={f"{name}_0"}, absent=set())
+    now[0] = 0.5
+    writes.wrote("b", present={"b_0", "b_1"}, absent=set())  # rewritten: now the newest entry
+    now[0] = 1.2
+    writes.wrote("d", present={"d_0"}, absent=set())  # a and c expire here; b (written at 0.5) does not
+    reads: list[float] = []
+
+    async def empty() -> set[str]:
+        reads.append(now[0])
+        now[0] += 0.2
+        return set()
+
+    await writes.listing("b", empty)
+    assert reads == [1.2, 1.4]  # still remembered: read again until its settle time (1.5) was over
+    for name in ("a", "c"):
+        assert await writes.listing(name, empty) == set()
+    assert len(reads) == 4  # forgotten: one read each

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -48,12 +49,14 @@ class OwnWrites:
             raise ValueError(f"settle_seconds must be a finite number >= 0, got {seconds}")
         self.settle_seconds = seconds
         self._clock = clock
-        self._recent: dict[str, _Expected] = {}
+        self._recent: OrderedDict[str, _Expected] = OrderedDict()
+        """Oldest write first, so forgetting expired entries costs only what expired."""
 
     def wrote(self, parent_key: str, *, present: set[str], absent: set[str]) -> None:
         """Record that ``parent_key`` now has exactly the chunk keys ``present`` (``absent`` were deleted)."""
         now = self._clock()
         self._forget_before(now - self.settle_seconds)
+        self._recent.pop(parent_key, None)
         self._recent[parent_key] = _Expected(now, frozenset(present), frozenset(absent - present))
 
     @contextmanager
@@ -79,8 +82,8 @@ class OwnWrites:
         return keys
 
     def _forget_before(self, horizon: float) -> None:
-        for key in [k for k, e in self._recent.items() if e.at < horizon]:
-            del self._recent[key]
+        while self._recent and next(iter(self._recent.values())).at < horizon:
+            self._recent.popitem(last=False)
 
 
 def _shows(keys: set[str], expected: _Expected) -> bool:

@@ -151,6 +151,7 @@ async def test_own_writes_are_forgotten_after_the_settle_time() -> None:
     writes.wrote("b", present={"b_0", "b_1"}, absent=set())  # rewritten: now the newest entry
     now[0] = 1.2
     writes.wrote("d", present={"d_0"}, absent=set())  # a and c expire here; b (written at 0.5) does not
+    assert len(writes) == 2  # memory holds only the settle window's writes
     reads: list[float] = []
 
     async def empty() -> set[str]:

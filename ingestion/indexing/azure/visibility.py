@@ -59,6 +59,10 @@ class OwnWrites:
         self._recent.pop(parent_key, None)
         self._recent[parent_key] = _Expected(now, frozenset(present), frozenset(absent - present))
 
+    def __len__(self) -> int:
+        """How many documents' last writes are remembered (only those written within ``settle_seconds``)."""
+        return len(self._recent)
+
     @contextmanager
     def changing(self, parent_key: str) -> Iterator[None]:
         """Around a write of the document: when it fails part-way, what is stored is unknown, so the expectation of

@@ -182,9 +182,9 @@ MUTANTS = [
     ),
     (
         "pipeline-delete-outside-scope",
-        "ingestion/pipeline.py",
-        'in_scope = (lambda source_id: True) if scope.endswith("/") else (lambda source_id: source_id == scope)',
-        "in_scope = lambda source_id: True  # noqa: E731",
+        "ingestion/sources/base.py",
+        "    return source_id == scope\n",
+        "    return source_id.startswith(scope)\n",
         "tests/integration/test_pipeline_local.py",
     ),
     (

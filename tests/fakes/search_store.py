@@ -115,6 +115,8 @@ class Index:
     """Seconds from a write's acknowledgement to its visibility to reads."""
     pending: deque[tuple[float, str, dict[str, Any] | None]] = field(default_factory=deque)
     """Acknowledged writes not yet visible: ``(visible at, key, document or None for a delete)``, in write order."""
+    revision: int = 0
+    """Bumped by every change of ``documents`` (caches of sorted orders key on it)."""
 
     @property
     def name(self) -> str:
@@ -174,6 +176,7 @@ class Index:
             self.pending.append((time.monotonic() + max(self.delay, 0.0), key, document))
 
     def _publish(self, key: str, document: dict[str, Any] | None) -> None:
+        self.revision += 1
         if document is None:
             self.terms.pop(key, None)
             self.documents.pop(key, None)

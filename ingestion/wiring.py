@@ -87,7 +87,13 @@ def build_index(settings: Settings, *, dimensions: int, name: str | None = None,
         version=version,
         rrf_k=settings.rrf_k,
         vector_weight=settings.hybrid_vector_weight,
+        exact_term_vector_weight=exact_term_vector_weight(settings),
     )
+
+
+def exact_term_vector_weight(settings: Settings) -> float | None:
+    """The hybrid vector weight for exact-term queries, or None when HYBRID_FUSION is ``fixed``."""
+    return settings.hybrid_exact_term_vector_weight if settings.hybrid_fusion == "exact-term" else None
 
 
 def build_admin(settings: Settings) -> IndexAdmin:

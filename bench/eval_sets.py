@@ -35,8 +35,8 @@ class SetSpec:
 
 
 def golden_file(name: str, golden_dir: Path) -> Path:
-    """The first of bench/golden/, build_golden.py's shared/ and ../shared/eval/ that has ``<name>.jsonl``."""
-    for folder in (OWN_GOLDEN, golden_dir, SHARED_EVAL):
+    """The first of ``golden_dir``, bench/golden/ and ../shared/eval/ that has ``<name>.jsonl``."""
+    for folder in (golden_dir, OWN_GOLDEN, SHARED_EVAL):
         if (folder / f"{name}.jsonl").is_file():
             return folder / f"{name}.jsonl"
     raise SystemExit(f"golden set {name}: no {name}.jsonl in {OWN_GOLDEN}, {golden_dir} or {SHARED_EVAL}")

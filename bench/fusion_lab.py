@@ -49,6 +49,8 @@ async def capture(spec: SetSpec, index_path: Path) -> list[dict[str, object]]:
     vectors = await embedder.embed([q.query for q in queries])
     rows = []
     try:
+        indexed = {relative_to_any(r.source_path, roots) async for r in index.list_documents()}
+        print(f"{spec.name}: {len(indexed)} documents in {index_path}", file=sys.stderr)
         for i, query in enumerate(queries):
             ranked = {}
             for mode in (SearchMode.TEXT, SearchMode.VECTOR):
@@ -56,7 +58,8 @@ async def capture(spec: SetSpec, index_path: Path) -> list[dict[str, object]]:
                 ranked[mode.value] = [(h.key, relative_to_any(h.source_path, roots) or "", h.score) for h in hits]
             counts = await index.count_exact(exact_terms(query.query), limit=10**6)  # type: ignore[attr-defined]
             rows.append({"id": query.id, "query": query.query, "relevant": sorted(query.relevant), **ranked,
-                         "exact_terms": exact_terms(query.query), "exact_counts": counts})  # fmt: skip
+                         "exact_terms": exact_terms(query.query), "exact_counts": counts,
+                         "indexed": sorted(query.relevant) == sorted(query.relevant & indexed)})  # fmt: skip
     finally:
         await index.close()
         await embedder.close()
@@ -129,19 +132,25 @@ async def main() -> None:
                         "sqlite_keywords")  # fmt: skip
     parser.add_argument("--setting", default="c256-o64-h1", help="which eval_matrix index of each set")
     parser.add_argument("--work", type=Path, default=REPO / ".cache/eval-matrix")
+    parser.add_argument("--golden", type=Path, default=REPO / ".cache/golden/shared", help="golden files first here")
     parser.add_argument("--cache", type=Path, default=REPO / ".cache/fusion-lab")
     parser.add_argument("--fresh", action="store_true", help="recapture the rankings")
+    parser.add_argument(
+        "--only-indexed", action="store_true", help="score only queries whose relevant documents are all indexed"
+    )
     args = parser.parse_args()
     args.cache.mkdir(parents=True, exist_ok=True)
     names = [s.strip() for s in args.sets.split(",") if s.strip()]
     table: dict[str, dict[str, dict[str, float]]] = {}
     for name in names:
-        spec = resolve_set(name, work=args.work)
+        spec = resolve_set(name, work=args.work, golden_dir=args.golden)
         cached = args.cache / f"{name}.json"
         if args.fresh or not cached.exists():
             rows = await capture(spec, args.work / spec.corpus_set / f"{args.setting}.sqlite")
             cached.write_text(json.dumps(rows))
         rows = json.loads(cached.read_text())
+        if args.only_indexed:
+            rows = [row for row in rows if row["indexed"]]
         exact = sum(1 for r in rows if ExactTermRule(1.0).applies(r["exact_counts"]))
         print(f"{name}: {len(rows)} queries, {exact} with a matched exact term", file=sys.stderr)
         table[name] = {label: score(rows, fn) for label, fn in strategies().items()}

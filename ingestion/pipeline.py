@@ -28,9 +28,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from index_schemas import LATEST
+from ingestion import telemetry
 from ingestion.chunking import Chunker
+from ingestion.cracking.base import AnyCracker
 from ingestion.embedding.base import Embedder
-from ingestion.errors import BadInputError, ConfigurationError, IngestionError, NoTextError, TransientError
+from ingestion.errors import CONFIGURATION_ERRORS, BadInputError, IngestionError, NoTextError, TransientError
 from ingestion.indexing.base import Index
 from ingestion.keys import chunk_key, document_key, text_hash
 from ingestion.models import (
@@ -59,14 +62,14 @@ class PipelineOptions:
     max_document_bytes: int = 100 * 1024 * 1024
     max_concurrency: int = 4
     embed_headings: bool = True
-    schema_version: int = 1
+    schema_version: int = LATEST
 
 
 class Pipeline:
     def __init__(
         self,
         *,
-        cracker: Any,
+        cracker: AnyCracker,
         chunker: Chunker,
         tokenizer: Tokenizer,
         embedder: Embedder,
@@ -102,11 +105,15 @@ class Pipeline:
 
         Bad input becomes a FAILED result with a one-line reason. A transient error becomes a FAILED result too,
         unless ``raise_transient`` (for callers whose host retries, such as a queue trigger). A configuration error
-        is always raised.
+        is always raised. Traced as ``ingest.document`` (ingestion/telemetry/).
         """
+        with telemetry.document(item.path) as trace:
+            return trace.finish(await self._ingest_reporting(source, item, raise_transient=raise_transient))
+
+    async def _ingest_reporting(self, source: Source, item: SourceItem, *, raise_transient: bool) -> DocumentResult:
         try:
             return await self._ingest(source, item)
-        except ConfigurationError:
+        except CONFIGURATION_ERRORS:
             raise
         except BadInputError as exc:
             return self._failed(item, exc)
@@ -123,7 +130,7 @@ class Pipeline:
     async def _ingest(self, source: Source, item: SourceItem) -> DocumentResult:
         key = document_key(item.source_id)
         existing = await self.index.get_document(key)
-        if existing and existing.content_hash == item.version and existing.fingerprint == self.fingerprint:
+        if existing and existing.content_version == item.content_version and existing.fingerprint == self.fingerprint:
             return DocumentResult(item.path, Outcome.UNCHANGED)
         document, chunks = await self.chunk_document(source, item)
         if existing:
@@ -137,21 +144,30 @@ class Pipeline:
             key=key,
             source_id=item.source_id,
             source_path=item.path,
-            content_hash=item.version,
+            content_version=item.content_version,
             fingerprint=self.fingerprint,
             chunk_count=len(index_chunks),
             indexed_at=datetime.now(UTC),
         )
-        await self.index.replace_document(record, index_chunks)
+        with telemetry.span("ingest.index", chunks=len(index_chunks)):
+            await self.index.replace_document(record, index_chunks)
         outcome = Outcome.ADDED if existing is None else Outcome.UPDATED
         return DocumentResult(item.path, outcome, chunks=len(index_chunks), tokens_embedded=tokens)
 
     async def chunk_document(self, source: Source, item: SourceItem) -> tuple[CrackedDocument, list[Chunk]]:
         """Read, crack and chunk one document (NoTextError when it yields no chunk)."""
-        data = await source.read(item, max_bytes=self.options.max_document_bytes)
-        document = await self._crack(item, data)
+        with telemetry.span("ingest.read") as span:
+            data = await source.read(item, max_bytes=self.options.max_document_bytes)
+            span.set(bytes=len(data))
+        telemetry.annotate(bytes=len(data))
+        with telemetry.span("ingest.crack") as span:
+            document = await self._crack(item, data)
+            span.set(pages=len(document.pages), content_type=document.content_type)
+        telemetry.annotate(pages=len(document.pages))
         del data
-        chunks = await asyncio.to_thread(self.chunker.chunk, document)
+        with telemetry.span("ingest.chunk") as span:
+            chunks = await asyncio.to_thread(self.chunker.chunk, document)
+            span.set(chunks=len(chunks))
         if not chunks:
             raise NoTextError(f"{item.path}: no extractable text")
         return document, list(chunks)
@@ -186,10 +202,14 @@ class Pipeline:
                 missing[digest] = text
         vectors = dict(reusable)
         tokens = 0
+        reused = sum(1 for digest in hashes if digest in reusable)
+        telemetry.annotate(vectors_reused=reused)
         if missing:
-            fresh = await self.embedder.embed(list(missing.values()))
-            vectors.update(zip(missing.keys(), fresh, strict=True))
-            tokens = sum(self.tokenizer.count(text) for text in missing.values())
+            with telemetry.span("ingest.embed", inputs=len(missing), vectors_reused=reused) as span:
+                fresh = await self.embedder.embed(list(missing.values()))
+                vectors.update(zip(missing.keys(), fresh, strict=True))
+                tokens = sum(self.tokenizer.count(text) for text in missing.values())
+                span.set(tokens=tokens)
         groups = parse_groups(item.metadata.get(GROUPS_METADATA_KEY, ""))
         index_chunks = [
             IndexChunk(

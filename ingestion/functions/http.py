@@ -1,8 +1,9 @@
 """HTTP routes, all behind a function key (AuthLevel.FUNCTION): start a run, show status, health.
 
-    POST /api/reindex   start a full reindex run now -> 202 {"run", "status", ...}; with {"schema_version": N} (body)
-                        or ?schema_version=N, a migration run into a new index at version N (400: not a registered
-                        version; 409: nothing to migrate, or another migration run is open)
+    POST /api/reindex   start a full reindex run now -> 202 {"run", "status", "started", ...}; while a full run is
+                        open, that run instead ("started": false) unless {"force": true}; with {"schema_version": N}
+                        (body) or ?schema_version=N, a migration run into a new index at version N (400: not a
+                        registered version; 409: nothing to migrate, or another migration run is open)
     GET  /api/status    current and last runs with per-document failures, the index (name, version, counts), queues
     GET  /api/health    200 when the settings are valid and storage and the index answer, else 503 with the reason
 
@@ -18,10 +19,10 @@ from collections.abc import Awaitable, Callable
 
 import azure.functions as func
 
-from ingestion.errors import ConfigurationError, IngestionError, TransientError
+from ingestion.errors import CONFIGURATION_ERRORS, IngestionError, MigrationRefused, TransientError
+from ingestion.functions.invocation import invocation
 from ingestion.functions.services import get_services
-from ingestion.runs.migration import MigrationRefused
-from ingestion.runs.reconcile import start_run, status
+from ingestion.runs.reconcile import start_or_join, start_run, status
 
 log = logging.getLogger(__name__)
 
@@ -29,34 +30,50 @@ bp = func.Blueprint()
 
 
 @bp.route(route="reindex", methods=["POST"], auth_level=func.AuthLevel.FUNCTION)
-async def reindex_now(req: func.HttpRequest) -> func.HttpResponse:
+async def reindex_now(req: func.HttpRequest, context: func.Context = None) -> func.HttpResponse:
     async def start() -> func.HttpResponse:
         try:
-            version = _schema_version(req)
+            version, force = _schema_version(req), _force(req)
         except ValueError as error:
             return _json({"error": str(error)}, status_code=400)
         services = await get_services()
         try:
-            run = await start_run(services.reindexer, trigger="http", schema_version=version)
+            if version is None and not force:
+                run, started = await start_or_join(services.reindexer, trigger="http")
+            else:
+                run, started = await start_run(services.reindexer, trigger="http", schema_version=version), True
         except MigrationRefused as error:
             return _json({"error": str(error)}, status_code=409 if error.conflict else 400)
         body = {"run": run.run_id, "status": run.status.value, "started_at": run.started_at.isoformat()}
-        return _json({**body, "migration": run.migration}, status_code=202)
+        return _json({**body, "started": started, "migration": run.migration}, status_code=202)
 
-    return await _answer(start)
+    with invocation(context):
+        return await _answer(start)
+
+
+def _json_body(req: func.HttpRequest) -> dict[str, object]:
+    if not req.get_body():
+        return {}
+    try:
+        body = json.loads(req.get_body())
+    except ValueError:
+        raise ValueError('the body must be JSON, e.g. {"schema_version": 2}') from None
+    if not isinstance(body, dict):
+        raise ValueError('the body must be a JSON object, e.g. {"schema_version": 2}')
+    return body
+
+
+def _force(req: func.HttpRequest) -> bool:
+    """``{"force": true}``: start a new full run even while one is open."""
+    value = _json_body(req).get("force", False)
+    if type(value) is not bool:
+        raise ValueError(f"force must be true or false, not {value!r}")
+    return value
 
 
 def _schema_version(req: func.HttpRequest) -> int | None:
     """``schema_version`` from the JSON body or the query string (None: a normal run); ValueError if malformed."""
-    value: object = req.params.get("schema_version")
-    if req.get_body():
-        try:
-            body = json.loads(req.get_body())
-        except ValueError:
-            raise ValueError('the body must be JSON, e.g. {"schema_version": 2}') from None
-        if not isinstance(body, dict):
-            raise ValueError('the body must be a JSON object, e.g. {"schema_version": 2}')
-        value = body.get("schema_version", value)
+    value: object = _json_body(req).get("schema_version", req.params.get("schema_version"))
     if value is None:
         return None
     if isinstance(value, str) and value.isdigit():
@@ -67,12 +84,13 @@ def _schema_version(req: func.HttpRequest) -> int | None:
 
 
 @bp.route(route="status", methods=["GET"], auth_level=func.AuthLevel.FUNCTION)
-async def run_status(req: func.HttpRequest) -> func.HttpResponse:
+async def run_status(req: func.HttpRequest, context: func.Context = None) -> func.HttpResponse:
     async def show() -> func.HttpResponse:
         services = await get_services()
         return _json(await status(services.reindexer))
 
-    return await _answer(show)
+    with invocation(context):
+        return await _answer(show)
 
 
 @bp.route(route="health", methods=["GET"], auth_level=func.AuthLevel.FUNCTION)
@@ -90,7 +108,7 @@ async def health(req: func.HttpRequest) -> func.HttpResponse:
 async def _answer(handler: Callable[[], Awaitable[func.HttpResponse]]) -> func.HttpResponse:
     try:
         return await handler()
-    except ConfigurationError as error:
+    except CONFIGURATION_ERRORS as error:
         log.error("configuration error: %s", error)
         return _json({"error": str(error)}, status_code=500)
     except TransientError as error:

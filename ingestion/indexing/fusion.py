@@ -13,7 +13,7 @@ The rule (``ExactTermRule``): a query is an *exact-term query* when it contains 
 needed: the shape says the user typed a name, the index says the name exists here and picks out a few pages (a name
 the corpus never uses, or uses everywhere, says nothing about which ranking to trust). All of it is expressible
 on Azure AI Search: the weight is the vector query's ``weight``, sent per query, and the counts are ``count``
-queries on the same phrases (``azure_fusion``).
+queries on the same phrases (``azure/fusion.py``).
 """
 
 from __future__ import annotations

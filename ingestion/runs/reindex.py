@@ -36,13 +36,16 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, replace
 
-from ingestion.errors import BadInputError, IngestionError
+from ingestion import telemetry
+from ingestion.errors import BadInputError, IngestionError, MigrationRefused
 from ingestion.keys import document_key
 from ingestion.models import DocumentResult, Outcome
 from ingestion.pipeline import Pipeline
-from ingestion.runs.migration import MigrationRefused, Migrations
+from ingestion.runs.current import CurrentPipeline, current_of
+from ingestion.runs.migration import Migrations
 from ingestion.runs.queue import WorkQueue
 from ingestion.runs.records import (
+    COUNTERS,
     DocumentMark,
     DocumentMessage,
     ListMessage,
@@ -82,7 +85,7 @@ class Reindexer:
     def __init__(
         self,
         *,
-        pipeline: Pipeline,
+        pipeline: Pipeline | CurrentPipeline,
         source: Source,
         store: RunStore,
         queue: WorkQueue,
@@ -90,13 +93,18 @@ class Reindexer:
         on_finalized: FinalizeHook | None = None,
         migrations: Migrations | None = None,
     ) -> None:
-        self.pipeline = pipeline
+        self.current = current_of(pipeline)
         self.source = source
         self.store = store
         self.queue = queue
         self.policy = policy
         self.on_finalized = on_finalized or self.cutover
         self.migrations = migrations
+
+    @property
+    def pipeline(self) -> Pipeline:
+        """The pipeline writing into the live index now (``CurrentPipeline``: follows the alias)."""
+        return self.current.pipeline
 
     async def start(self, *, trigger: str, schema_version: int | None = None) -> RunRecord:
         """Record a new run and enqueue its listing message; returns the run (status ``listing``).
@@ -204,7 +212,8 @@ class Reindexer:
     async def process(self, message: DocumentMessage, *, dequeue_count: int) -> DocumentResult | None:
         key = document_key(message.source_id)
         try:
-            result = await self._ingest(message)
+            with telemetry.bind(run_id=message.run_id):
+                result = await self._ingest(message)
         except Exception as error:
             if dequeue_count >= self.policy.max_dequeue_count:
                 await self._give_up(message, key, dequeue_count, error)
@@ -287,6 +296,14 @@ class Reindexer:
         if done is None:
             log.warning("run %s: finalized, but another worker changed the record meanwhile", run.run_id)
         else:
+            telemetry.record_run(
+                run.run_id,
+                started=run.started_at,
+                finished=done.finished_at or utcnow(),
+                status=status.value,
+                trigger=run.trigger,
+                counts={**{name: done.count(name) for name in COUNTERS}, "stale_deleted": deleted},
+            )
             log.info(
                 "run %s %s: %d done, %d failed, %d stale deleted", run.run_id, status, run.done, run.failed, deleted
             )

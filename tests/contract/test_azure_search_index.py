@@ -13,7 +13,7 @@ from azure.search.documents.indexes.models import SearchAlias
 from index_schemas import VERSIONS, SchemaParams
 from index_schemas.v1 import build
 from ingestion.errors import ConfigurationError
-from ingestion.indexing.azure_search import AzureSearchIndex
+from ingestion.indexing.azure.index import AzureSearchIndex
 from ingestion.indexing.base import IndexStats
 from ingestion.indexing.fusion import ExactTermRule
 from ingestion.keys import chunk_key, document_key

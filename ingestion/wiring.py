@@ -27,6 +27,7 @@ from ingestion.tokenizer import get_tokenizer
 if TYPE_CHECKING:
     from ingestion.sources.blob import BlobContainerSource
 
+
 def build_embedder(settings: Settings) -> Embedder:
     if settings.embedding_backend == "hash":
         from ingestion.embedding.hashing import HashEmbedder

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 
 MAX_EXACT_TERMS = 8
 
+_UNQUOTABLE = re.compile(r'["\x00-\x1f\x7f]')
 _BACKTICKED = re.compile(r"`([^`\s]{2,100})`")
 _IDENTIFIER = re.compile(
     r"""(?<![\w.])(
@@ -60,8 +61,9 @@ def exact_terms(text: str) -> list[str]:
 
 
 def phrase(term: str) -> str:
-    """``term`` as one double-quoted phrase (FTS5 and Azure simple syntax); inner quotes dropped."""
-    return '"' + term.replace('"', " ").strip() + '"'
+    """``term`` as one double-quoted phrase (FTS5 and Azure simple syntax); inner quotes and control characters
+    become spaces (FTS5 reads a NUL as the end of the query: "unterminated string")."""
+    return '"' + _UNQUOTABLE.sub(" ", term).strip() + '"'
 
 
 @dataclass(frozen=True)

@@ -312,7 +312,9 @@ class IndexContract:
         # A name the index does not contain, or plain words, keep the usual weight.
         for other in ("What does max_wal_receivers do?", "wal senders"):
             assert (await keys_of(index, other, vector=query, mode=SearchMode.HYBRID, top=1)) == [first], other
-        assert await index.count_exact(["max_wal_senders", "max_wal_receivers", "turbine"]) == [1, 0, 14]  # type: ignore[attr-defined]
+        assert await index.count_exact(["max_wal_senders", "max_wal_receivers", "turbine"]) == [1, 0, 14]
+        for hostile in ("`a\x00b`", '`"*"x`', "`NEAR(a_b)`", "x_y AND", "`" + "é" * 99 + "`", "a.b.c" * 40):
+            assert len(await index.search(hostile, vector=query, mode=SearchMode.HYBRID, top=3)) == 3, hostile  # type: ignore[attr-defined]
 
     async def test_top_limits_the_number_of_hits(self, index: Index) -> None:
         await self.corpus(index)

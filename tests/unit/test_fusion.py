@@ -51,6 +51,7 @@ def test_at_most_eight_exact_terms() -> None:
 def test_phrase_quotes_the_term_and_drops_inner_quotes() -> None:
     assert phrase("sys.setrecursionlimit") == '"sys.setrecursionlimit"'
     assert phrase('a"b') == '"a b"'
+    assert phrase("a\x00b\tc\x7f") == '"a b c"'
 
 
 def test_the_rule_applies_to_a_term_found_in_a_few_chunks() -> None:

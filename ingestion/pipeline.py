@@ -46,7 +46,7 @@ from ingestion.models import (
     RunResult,
     SourceItem,
 )
-from ingestion.sources.base import Source
+from ingestion.sources.base import Source, in_scope
 from ingestion.tokenizer import Tokenizer
 
 log = logging.getLogger(__name__)
@@ -308,12 +308,10 @@ class Pipeline:
         return result
 
     async def _delete_missing(self, scope: str, seen: set[str], record: ResultCallback) -> None:
-        # A folder or container scope ends with "/"; a single-file scope must match exactly (not "/a/b.txt.bak").
-        in_scope = (lambda source_id: True) if scope.endswith("/") else (lambda source_id: source_id == scope)
         stale = [
             doc
             async for doc in self.index.list_documents(prefix=scope)
-            if in_scope(doc.source_id) and doc.source_id not in seen
+            if in_scope(doc.source_id, scope) and doc.source_id not in seen
         ]
         for doc in stale:
             if await self.index.delete_document(doc.key):

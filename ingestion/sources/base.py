@@ -12,6 +12,21 @@ from typing import Protocol
 
 from ingestion.models import SourceItem
 
+BLOB_SCHEME = "blob:"
+"""How every blob ``source_id`` (and a blob source's scope) begins: ``blob:<account>/<container>/<name>``."""
+
+
+def in_scope(source_id: str, scope: str) -> bool:
+    """The one scope rule: does the document ``source_id`` belong to a source whose ``scope`` is ``scope``?
+
+    A folder scope ends with ``/`` and holds everything under it. A blob scope (``blob:<account>/<container>/<prefix>``)
+    is a listing prefix whether or not it ends with ``/``: blob-listing semantics, so prefix ``docs`` holds
+    ``docs.md`` and ``docs2/a.md`` as well as ``docs/a.md``. Any other scope names one file and holds only itself
+    (``/a/b.txt`` does not hold ``/a/b.txt.bak``)."""
+    if scope.endswith("/") or scope.startswith(BLOB_SCHEME):
+        return source_id.startswith(scope)
+    return source_id == scope
+
 
 class Source(Protocol):
     scope: str

@@ -34,6 +34,7 @@ from ingestion.errors import (
     IngestionError,
 )
 from ingestion.models import SourceItem
+from ingestion.sources.base import BLOB_SCHEME
 
 if TYPE_CHECKING:
     from azure.core.credentials import AzureNamedKeyCredential, AzureSasCredential
@@ -44,7 +45,7 @@ if TYPE_CHECKING:
 
 
 def blob_source_id(account: str, container: str, name: str) -> str:
-    return f"blob:{account}/{container}/{name}"
+    return f"{BLOB_SCHEME}{account}/{container}/{name}"
 
 
 def parse_blob_url(url: str) -> tuple[str, str, str]:

@@ -32,6 +32,10 @@ DEFAULT_REINDEX_SCHEDULE = "0 0 2 * * *"
 MAX_DOCUMENT_BYTES_LIMIT = 2 * 1024**3
 """Upper bound of MAX_DOCUMENT_BYTES (2 GiB): a document is read whole into memory."""
 HYBRID_VECTOR_WEIGHT = 6.0
+HYBRID_FUSIONS = ("exact-term", "fixed")
+"""``exact-term``: a query naming a rare exact term of the index (ingestion/indexing/fusion.py) is fused with
+HYBRID_EXACT_TERM_VECTOR_WEIGHT instead of HYBRID_VECTOR_WEIGHT; ``fixed``: every query with HYBRID_VECTOR_WEIGHT."""
+HYBRID_EXACT_TERM_VECTOR_WEIGHT = 0.5
 CHUNK_MAX_TOKENS = {"local": 256, "hash": 512, "azure_openai": 512}
 """Default chunk size per embedding backend: what the model reads. The local ONNX model truncates at 256 word pieces,
 and 256-token chunks were the only size meeting the retrieval target on every shared golden set with it (the tail of
@@ -95,6 +99,8 @@ class Settings:
     service_down_seconds: int = 45
     rrf_k: int = 60
     hybrid_vector_weight: float = HYBRID_VECTOR_WEIGHT
+    hybrid_fusion: str = HYBRID_FUSIONS[0]
+    hybrid_exact_term_vector_weight: float = HYBRID_EXACT_TERM_VECTOR_WEIGHT
     # Azure OpenAI embeddings.
     azure_openai_endpoint: str | None = None
     azure_openai_api_key: Secret | None = None
@@ -191,6 +197,10 @@ class Settings:
             rrf_k=read.integer("RRF_K", 60, minimum=1, maximum=100_000),
             hybrid_vector_weight=read.number(
                 "HYBRID_VECTOR_WEIGHT", HYBRID_VECTOR_WEIGHT, minimum=0.01, maximum=100.0
+            ),
+            hybrid_fusion=read.choice("HYBRID_FUSION", HYBRID_FUSIONS, HYBRID_FUSIONS[0]),
+            hybrid_exact_term_vector_weight=read.number(
+                "HYBRID_EXACT_TERM_VECTOR_WEIGHT", HYBRID_EXACT_TERM_VECTOR_WEIGHT, minimum=0.01, maximum=100.0
             ),
             azure_openai_endpoint=openai_endpoint,
             azure_openai_api_key=read.secret("AZURE_OPENAI_API_KEY"),

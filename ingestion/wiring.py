@@ -27,6 +27,7 @@ from ingestion.tokenizer import get_tokenizer
 if TYPE_CHECKING:
     from ingestion.sources.blob import BlobContainerSource
 
+
 def build_embedder(settings: Settings) -> Embedder:
     if settings.embedding_backend == "hash":
         from ingestion.embedding.hashing import HashEmbedder
@@ -70,7 +71,13 @@ def build_index(settings: Settings, *, dimensions: int, name: str | None = None,
         version=version,
         rrf_k=settings.rrf_k,
         vector_weight=settings.hybrid_vector_weight,
+        exact_term_vector_weight=exact_term_vector_weight(settings),
     )
+
+
+def exact_term_vector_weight(settings: Settings) -> float | None:
+    """The hybrid vector weight for exact-term queries, or None when HYBRID_FUSION is ``fixed``."""
+    return settings.hybrid_exact_term_vector_weight if settings.hybrid_fusion == "exact-term" else None
 
 
 def build_admin(settings: Settings) -> IndexAdmin:

@@ -14,7 +14,8 @@ from ingestion.evaluation.runner import evaluate, load_golden, resolve_roots
 from ingestion.models import SearchMode
 from ingestion.settings import Settings
 
-COLUMNS = ("recall@1", "recall@5", "recall@10", "mrr@10", "ndcg@10")
+COLUMNS = ("recall@1", "recall@5", "recall@10", "mrr@10", "ndcg@10", "distinct@5", "ms_p50", "ms_p95")
+"""Printed columns; ``ms_p50`` / ``ms_p95`` are the report's ``search_ms_p50`` / ``search_ms_p95``."""
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -54,7 +55,7 @@ async def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
         for report in reports:
             print(
                 f"{report['mode']:<8}"
-                + "".join(f"{report[c]:>11.4f}" for c in COLUMNS)
+                + "".join(f"{report[c if c in report else 'search_' + c]:>11.4f}" for c in COLUMNS)
                 + f"{len(report['misses']):>11}"
             )
     gate = args.min_recall_at_5

@@ -27,7 +27,6 @@ candidates for any ``top`` up to HYBRID_DEPTH, so a top-5 query returns the firs
 Search the vector query asks for as many neighbours)."""
 
 
-
 def plan_search(
     vector: np.ndarray | None, *, mode: SearchMode, top: int, dimensions: int
 ) -> tuple[SearchMode, np.ndarray | None, int]:
@@ -45,6 +44,7 @@ def plan_search(
         if query.shape != (dimensions,) or not np.isfinite(query).all():
             raise ValueError(f"query vector must be {dimensions} finite numbers, got shape {query.shape}")
     return mode, query, max(HYBRID_DEPTH, top) if mode is SearchMode.HYBRID else top
+
 
 @dataclass(frozen=True)
 class IndexStats:

@@ -15,6 +15,7 @@ from index_schemas.v1 import build
 from ingestion.errors import ConfigurationError
 from ingestion.indexing.azure.index import AzureSearchIndex
 from ingestion.indexing.base import IndexStats
+from ingestion.indexing.fusion import ExactTermRule
 from ingestion.keys import chunk_key, document_key
 from ingestion.models import SearchMode
 from ingestion.settings import Settings
@@ -180,7 +181,13 @@ async def test_from_settings_uses_the_endpoint_key_and_index(search_server: Fake
     await index.ensure()
     assert index.name == name
     assert await index.stats() == IndexStats(name=name, documents=0, chunks=0)
+    assert (index.vector_weight, index.exact_term_rule) == (6.0, ExactTermRule(0.5))  # the hybrid fusion defaults
     await index.close()
+    fixed = AzureSearchIndex.from_settings(
+        Settings.from_env({"AZURE_SEARCH_ENDPOINT": search_server.url, "HYBRID_FUSION": "fixed"}), dimensions=4
+    )
+    assert fixed.exact_term_rule is None
+    await fixed.close()
 
 
 async def test_a_wrong_key_is_a_configuration_error_without_the_key(search_server: FakeSearchServer) -> None:

@@ -46,6 +46,10 @@ def test_eval_reports_metrics_and_gates(corpus, capsys: pytest.CaptureFixture[st
     assert (report["recall@1"], report["recall@5"], report["mrr@10"]) == (0.75, 0.75, 0.75)
     assert report["misses"] == ["q4"]
     assert set(report) >= {"recall@10", "ndcg@10"}
+    # Distinct sources among the first five chunks: each answered query's words occur on one page only, and the
+    # unanswered one matches nothing.
+    assert report["distinct@5"] == 0.75
+    assert 0 < report["search_ms_p50"] <= report["search_ms_p95"]
 
     assert main(["eval", str(golden), "--root", str(root), "--mode", "text", "--min-recall-at-5", "0.8"]) == 1
     assert main(["eval", str(golden), "--root", str(root), "--mode", "text", "--min-recall-at-5", "0.7"]) == 0

@@ -67,6 +67,7 @@ from ingestion.indexing.azure.batches import API_VERSION, MAX_ACTIONS, MAX_BYTES
 from ingestion.indexing.azure.circuit import CircuitPolicy
 from ingestion.indexing.azure.definitions import to_search_index
 from ingestion.indexing.azure.errors import translate
+from ingestion.indexing.azure.fusion import count_exact
 from ingestion.indexing.azure.listing import READ_METHODS, list_rows
 from ingestion.indexing.azure.query import (
     HIT_FIELDS,
@@ -82,6 +83,7 @@ from ingestion.indexing.azure.query import (
 from ingestion.indexing.azure.shared_batches import DEFAULT_INTERVAL_SECONDS, SharedBatchSender
 from ingestion.indexing.base import IndexStats, plan_search
 from ingestion.indexing.definitions import build_definition
+from ingestion.indexing.fusion import ExactTermRule, exact_terms, hybrid_vector_weight
 from ingestion.keys import chunk_key
 from ingestion.models import DocumentRecord, IndexChunk, SearchHit, SearchMode
 from ingestion.settings import Settings
@@ -125,6 +127,7 @@ class AzureSearchIndex:
         vectorizer: VectorizerParams | None = None,
         compression: str | None = None,
         vector_weight: float = 1.0,
+        exact_term_vector_weight: float | None = None,
         max_batch_actions: int = MAX_ACTIONS,
         max_batch_bytes: int = MAX_BYTES,
         max_attempts: int = 5,
@@ -157,6 +160,7 @@ class AzureSearchIndex:
         if not vector_weight > 0:
             raise ValueError(f"vector_weight must be > 0, got {vector_weight}")
         self.vector_weight = vector_weight
+        self.exact_term_rule = None if exact_term_vector_weight is None else ExactTermRule(exact_term_vector_weight)
         self._policy = RetryPolicy(max_attempts=max_attempts, base=backoff_seconds, cap=backoff_max_seconds)
         self._batch_limits = (max_batch_actions, max_batch_bytes)
         self._batch_interval = batch_interval_seconds
@@ -179,6 +183,8 @@ class AzureSearchIndex:
         name = index_name or settings.azure_search_index
         options.setdefault("vector_weight", settings.hybrid_vector_weight)
         options.setdefault("service_down_seconds", settings.service_down_seconds)
+        if settings.hybrid_fusion == "exact-term":
+            options.setdefault("exact_term_vector_weight", settings.hybrid_exact_term_vector_weight)
         return cls(settings.azure_search_endpoint, name, dimensions, credential=credential, **options)
 
     # -- clients -------------------------------------------------------------------------------------------------------
@@ -374,7 +380,7 @@ class AzureSearchIndex:
         if source_path is not None:
             options["filter"] = equals(Field.SOURCE_PATH, source_path)
         if query is not None:
-            weight = self.vector_weight if mode is SearchMode.HYBRID else None
+            weight = await self._hybrid_weight(text) if mode is SearchMode.HYBRID else None
             vector_query = VectorizedQuery(
                 vector=query.tolist(), k_nearest_neighbors=k, fields=Field.EMBEDDING.value, weight=weight
             )
@@ -387,6 +393,20 @@ class AzureSearchIndex:
         except AzureError as error:
             raise translate(error, what=f"search {self.name}") from None
         return hits[:top]
+
+    async def _hybrid_weight(self, text: str) -> float:
+        """The vector query's weight for a hybrid query on ``text`` (``fusion.ExactTermRule``)."""
+        rule = self.exact_term_rule
+        terms = exact_terms(text) if rule is not None else []
+        counts = await self.count_exact(terms, limit=rule.max_chunks + 1) if rule is not None and terms else []
+        return hybrid_vector_weight(self.vector_weight, rule, counts)
+
+    async def count_exact(self, terms: Sequence[str], *, limit: int = 1000) -> list[int]:
+        """Per term, how many chunks (capped at ``limit``) contain it as a phrase (``azure.fusion.count_exact``)."""
+        try:
+            return await count_exact(self._client(), terms, limit=limit, retry_on_methods=READ_METHODS)
+        except AzureError as error:
+            raise translate(error, what=f"search {self.name}") from None
 
 
 def _index_missing(error: ResourceNotFoundError) -> bool:

@@ -41,6 +41,7 @@ from index_schemas.v1 import Field
 from ingestion.errors import ConfigurationError
 from ingestion.indexing.base import IndexStats, plan_search
 from ingestion.indexing.definitions import build_definition
+from ingestion.indexing.fusion import ExactTermRule, exact_terms, hybrid_vector_weight, phrase
 from ingestion.indexing.local.db import (
     HIT_COLUMNS,
     SqliteFile,
@@ -59,14 +60,20 @@ from ingestion.models import DocumentRecord, IndexChunk, SearchHit, SearchMode
 
 T = TypeVar("T")
 
+EXACT_COUNT_LIMIT = 1000
+"""``count_exact`` stops counting here by default (the exact-term rule only asks whether a term is rare)."""
+
+
 class LocalIndex:
     """A physical index named ``name`` with ``dimensions``-long vectors, stored in the SQLite file at ``path``.
 
     ``version`` is the schema version (``index_schemas.VERSIONS``) its tables and documents follow; ``rrf_k`` is the
     RRF constant of HYBRID search and ``vector_weight`` the weight of its vector ranking (the text ranking weighs 1,
-    as on Azure AI Search); ``busy_timeout`` (seconds) is how long a write waits for another process's lock
-    before failing with TransientError; ``page_size`` is how many records ``list_documents`` reads per query. A bad
-    name, version or dimensions raise ConfigurationError; nothing touches the file until the first call.
+    as on Azure AI Search), replaced by ``exact_term_vector_weight`` (when given) for a query that names a rare
+    exact term of the index (``fusion.ExactTermRule``); ``busy_timeout`` (seconds) is how long a write waits for
+    another process's lock before failing with TransientError; ``page_size`` is how many records ``list_documents``
+    reads per query. A bad name, version or dimensions raise ConfigurationError; nothing touches the file until the
+    first call.
     """
 
     def __init__(
@@ -78,6 +85,7 @@ class LocalIndex:
         version: int | None = None,
         rrf_k: int = 60,
         vector_weight: float = 1.0,
+        exact_term_vector_weight: float | None = None,
         busy_timeout: float = 5.0,
         page_size: int = 500,
     ) -> None:
@@ -93,6 +101,7 @@ class LocalIndex:
         self.dimensions = dimensions
         self.rrf_k = rrf_k
         self.vector_weight = vector_weight
+        self.exact_term_rule = None if exact_term_vector_weight is None else ExactTermRule(exact_term_vector_weight)
         self._schema = LocalSchema.for_index(definition)
         self._to_document = TO_DOCUMENT[self.version]
         self._upsert = self._schema.upsert_sql()
@@ -156,12 +165,24 @@ class LocalIndex:
         if query is not None:
             by_vector = await self._run("vector search", self._vector_sync, query, depth, source_path)
         if mode is SearchMode.HYBRID:
+            weight = await self.hybrid_vector_weight(text)
             ranked = reciprocal_rank_fusion(
-                [[r for r, _ in by_text], [r for r, _ in by_vector]], k=self.rrf_k, weights=[1.0, self.vector_weight]
+                [[r for r, _ in by_text], [r for r, _ in by_vector]], k=self.rrf_k, weights=[1.0, weight]
             )
         else:
             ranked = by_text if mode is SearchMode.TEXT else by_vector
         return await self._run("read hits", self._hits_sync, ranked[:top])
+
+    async def hybrid_vector_weight(self, text: str) -> float:
+        """The vector ranking's RRF weight for a HYBRID query on ``text`` (``fusion.ExactTermRule``)."""
+        rule = self.exact_term_rule
+        terms = exact_terms(text) if rule is not None else []
+        counts = await self.count_exact(terms, limit=rule.max_chunks + 1) if rule is not None and terms else []
+        return hybrid_vector_weight(self.vector_weight, rule, counts)
+
+    async def count_exact(self, terms: Sequence[str], *, limit: int = EXACT_COUNT_LIMIT) -> list[int]:
+        """Per term, how many chunks (counting stops at ``limit``) contain it as a phrase in a searchable field."""
+        return [await self._run("count exact term", self._count_exact_sync, term, limit) for term in terms]
 
     async def stats(self) -> IndexStats:
         documents, chunks = await self._run("count", self._stats_sync)
@@ -326,6 +347,13 @@ class LocalIndex:
         )
         params = [match, *([source_path] if source_path is not None else []), depth]
         return [(rid, -score) for rid, score in self._read(sql, params)]
+
+    def _count_exact_sync(self, term: str, limit: int) -> int:
+        fts = self._schema.fts
+        match = phrase(term)
+        sql = f"SELECT COUNT(*) FROM (SELECT rowid FROM {fts} WHERE {fts} MATCH ? LIMIT ?)"
+        row = self._read(sql, (match, limit), one=True)
+        return int(row[0]) if row else 0
 
     def _vector_sync(self, query: np.ndarray, depth: int, source_path: str | None) -> list[tuple[int, float]]:
         with self._session() as conn:

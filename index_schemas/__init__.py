@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 from azure.search.documents.indexes.models import SearchField, SearchIndex
 
-from index_schemas import v1, v2
+from index_schemas import v1, v2, v3
 from index_schemas.params import COMPRESSIONS, SchemaParams, VectorizerParams
 from ingestion.errors import ConfigurationError
 from ingestion.models import DocumentRecord, IndexChunk
@@ -36,12 +36,18 @@ __all__ = [
     "field_specs",
     "parse_physical_name",
     "physical_name",
+    "tracks_acl",
 ]
 
-VERSIONS: dict[int, Callable[[SchemaParams], SearchIndex]] = {v1.VERSION: v1.build, v2.VERSION: v2.build}
+VERSIONS: dict[int, Callable[[SchemaParams], SearchIndex]] = {
+    v1.VERSION: v1.build,
+    v2.VERSION: v2.build,
+    v3.VERSION: v3.build,
+}
 TO_DOCUMENT: dict[int, Callable[[DocumentRecord, IndexChunk], dict[str, object]]] = {
     v1.VERSION: v1.to_document,
     v2.VERSION: v2.to_document,
+    v3.VERSION: v3.to_document,
 }
 # v2 (an in-place upgrade of v1) is registered but not yet released: deployments stay on v1 until LATEST moves.
 LATEST = 1
@@ -68,6 +74,15 @@ class FieldSpec:
     @property
     def is_vector(self) -> bool:
         return self.dimensions is not None
+
+
+def tracks_acl(version: int) -> bool:
+    """Whether documents of schema ``version`` carry ``oids`` and the ``acl_hash`` that keeps ACLs current (v3 on):
+    only such an index can be trimmed at query time or take an ACL-only update."""
+    if version not in VERSIONS:
+        raise ConfigurationError(f"unknown index schema version {version}; known: {sorted(VERSIONS)}")
+    names = {str(field.name) for field in VERSIONS[version](SchemaParams(name="acl-probe", dimensions=1)).fields}
+    return {str(v3.Field.OIDS), str(v3.Field.ACL_HASH), str(v1.Field.GROUPS)} <= names
 
 
 def physical_name(alias: str, version: int, *, rebuild: int = 1) -> str:

@@ -114,6 +114,8 @@ class IndexChunk:
     start: int = 0
     end: int = 0
     groups: tuple[str, ...] = ()
+    oids: tuple[str, ...] = ()
+    """``groups``/``oids``: who may see the chunk (``ingestion.acl``; ``*`` in groups means public)."""
 
 
 @dataclass(frozen=True)
@@ -122,7 +124,7 @@ class DocumentRecord:
 
     ``content_hash`` is the source item's ``version``; ``fingerprint`` identifies everything else that shapes the chunks
     and vectors (tokenizer, chunk settings, embedding model and dimensions, schema version). Both unchanged means the
-    document is skipped with zero embedding calls.
+    document is skipped with zero embedding calls; then a different ``acl_hash`` only rewrites the ACL fields.
     """
 
     key: str
@@ -132,6 +134,8 @@ class DocumentRecord:
     fingerprint: str
     chunk_count: int
     indexed_at: datetime | None = None
+    acl_hash: str | None = None
+    """Digest of the ACL the chunks carry (``ingestion.acl.Acl.digest``); None in schema versions before v3."""
 
 
 class SearchMode(StrEnum):

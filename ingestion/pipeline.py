@@ -2,9 +2,12 @@
 
     source.read -> cracker.crack -> chunker.chunk -> embedder.embed -> index.replace_document
 
-For each document the pipeline first asks the index what it last recorded: the same content hash and the same pipeline
-fingerprint mean the document is skipped with zero embedding calls. Otherwise it is cracked and chunked again, and
-vectors are reused for every chunk whose embedded text (and embedding model) is unchanged; only the rest is embedded.
+For each document the pipeline first asks the source who may see it (``Source.acl``; ``ACL_DEFAULT`` when the source
+says nothing, see ingestion/acl.py) and the index what it last recorded: the same content hash and the same pipeline
+fingerprint mean the document is skipped with zero embedding calls, and if only its ACL changed (another ``acl_hash``)
+the index rewrites the ACL fields of its chunks and nothing else (``Index.update_acl``: no cracking, no embedding).
+Otherwise it is cracked and chunked again, and vectors are reused for every chunk whose embedded text (and embedding
+model) is unchanged; only the rest is embedded.
 The index writes new chunks, deletes stale ones and only then records the document as done (see indexing/base.py).
 
 ``reuse_from`` (a schema migration's live index) lends vectors to documents the target index has no record of yet:
@@ -28,6 +31,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from index_schemas import tracks_acl
+from ingestion.acl import Acl, AclDefault, resolve
 from ingestion.chunking import Chunker
 from ingestion.embedding.base import Embedder
 from ingestion.errors import BadInputError, ConfigurationError, IngestionError, NoTextError, TransientError
@@ -43,13 +48,12 @@ from ingestion.models import (
     RunResult,
     SourceItem,
 )
-from ingestion.sources.base import Source
+from ingestion.sources.base import Source, in_scope
 from ingestion.tokenizer import Tokenizer
 
 log = logging.getLogger(__name__)
 
 CHUNKER_VERSION = 1
-GROUPS_METADATA_KEY = "groups"
 
 ResultCallback = Callable[[DocumentResult], None]
 
@@ -60,6 +64,8 @@ class PipelineOptions:
     max_concurrency: int = 4
     embed_headings: bool = True
     schema_version: int = 1
+    acl_default: AclDefault = AclDefault.PUBLIC
+    """What a document gets whose source says nothing about access (``ACL_DEFAULT``)."""
 
 
 class Pipeline:
@@ -82,6 +88,7 @@ class Pipeline:
         self.options = options
         self.reuse_from = reuse_from
         self.fingerprint = self.fingerprint_for(options.schema_version)
+        self.tracks_acl = tracks_acl(options.schema_version)
 
     def fingerprint_for(self, schema_version: int) -> str:
         """The fingerprint this pipeline's settings give documents of index schema ``schema_version``."""
@@ -122,9 +129,13 @@ class Pipeline:
 
     async def _ingest(self, source: Source, item: SourceItem) -> DocumentResult:
         key = document_key(item.source_id)
+        acl = resolve(await source.acl(item), self.options.acl_default)
         existing = await self.index.get_document(key)
         if existing and existing.content_hash == item.version and existing.fingerprint == self.fingerprint:
-            return DocumentResult(item.path, Outcome.UNCHANGED)
+            if not self.tracks_acl or existing.acl_hash == acl.digest():
+                return DocumentResult(item.path, Outcome.UNCHANGED)
+            if await self.index.update_acl(key, acl):  # an ACL-only change: no cracking, no embedding
+                return DocumentResult(item.path, Outcome.UPDATED, chunks=existing.chunk_count)
         document, chunks = await self.chunk_document(source, item)
         if existing:
             reusable = await self.index.get_vectors(key)
@@ -132,7 +143,7 @@ class Pipeline:
             reusable = await self.reuse_from.get_vectors(key)
         else:
             reusable = {}
-        index_chunks, tokens = await self._embed(item, key, document, chunks, reusable)
+        index_chunks, tokens = await self._embed(item, key, document, chunks, reusable, acl)
         record = DocumentRecord(
             key=key,
             source_id=item.source_id,
@@ -141,6 +152,7 @@ class Pipeline:
             fingerprint=self.fingerprint,
             chunk_count=len(index_chunks),
             indexed_at=datetime.now(UTC),
+            acl_hash=acl.digest() if self.tracks_acl else None,
         )
         await self.index.replace_document(record, index_chunks)
         outcome = Outcome.ADDED if existing is None else Outcome.UPDATED
@@ -175,6 +187,7 @@ class Pipeline:
         document: CrackedDocument,
         chunks: Sequence[Chunk],
         reusable: dict[str, Any],
+        acl: Acl,
     ) -> tuple[list[IndexChunk], int]:
         inputs = self.embedding_inputs(document, chunks)
         titles = [title for title, _, _ in inputs]
@@ -190,7 +203,6 @@ class Pipeline:
             fresh = await self.embedder.embed(list(missing.values()))
             vectors.update(zip(missing.keys(), fresh, strict=True))
             tokens = sum(self.tokenizer.count(text) for text in missing.values())
-        groups = parse_groups(item.metadata.get(GROUPS_METADATA_KEY, ""))
         index_chunks = [
             IndexChunk(
                 key=chunk_key(key, chunk.ordinal),
@@ -205,7 +217,8 @@ class Pipeline:
                 page_end=chunk.page_end,
                 start=chunk.start,
                 end=chunk.end,
-                groups=groups,
+                groups=acl.groups,
+                oids=acl.oids,
             )
             for chunk, title, digest in zip(chunks, titles, hashes, strict=True)
         ]
@@ -288,12 +301,10 @@ class Pipeline:
         return result
 
     async def _delete_missing(self, scope: str, seen: set[str], record: ResultCallback) -> None:
-        # A folder or container scope ends with "/"; a single-file scope must match exactly (not "/a/b.txt.bak").
-        in_scope = (lambda source_id: True) if scope.endswith("/") else (lambda source_id: source_id == scope)
         stale = [
             doc
             async for doc in self.index.list_documents(prefix=scope)
-            if in_scope(doc.source_id) and doc.source_id not in seen
+            if in_scope(scope, doc.source_id) and doc.source_id not in seen
         ]
         for doc in stale:
             if await self.index.delete_document(doc.key):
@@ -313,8 +324,3 @@ def pipeline_fingerprint(**parts: object) -> str:
     blob = json.dumps(parts, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:16]
 
-
-def parse_groups(value: str) -> tuple[str, ...]:
-    """Security-trimming groups from a source item's ``groups`` metadata: comma- or semicolon-separated."""
-    parts = value.replace(";", ",").split(",")
-    return tuple(sorted({part.strip() for part in parts if part.strip()}))

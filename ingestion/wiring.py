@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import index_schemas
+from ingestion.acl import AclDefault
 from ingestion.chunking import Chunker
 from ingestion.embedding.base import Embedder
 from ingestion.errors import ConfigurationError
@@ -167,6 +168,7 @@ def build_pipeline(
             max_concurrency=settings.max_concurrency,
             embed_headings=settings.embed_headings,
             schema_version=schema_version or index_schemas.LATEST,
+            acl_default=AclDefault(settings.acl_default),
         ),
         reuse_from=reuse_from,
     )
@@ -183,10 +185,56 @@ def build_container_source(settings: Settings, container: str | None = None, *, 
 
     container = container or settings.source_container
     if settings.storage_connection_string is not None:
-        return BlobContainerSource(container, connection_string=settings.storage_connection_string.get(), prefix=prefix)
+        return BlobContainerSource(
+            container,
+            connection_string=settings.storage_connection_string.get(),
+            prefix=prefix,
+            acl_reader=build_acl_reader(settings, container),
+        )
     if settings.storage_account_url:
-        return BlobContainerSource(container, account_url=settings.storage_account_url, prefix=prefix)
+        return BlobContainerSource(
+            container,
+            account_url=settings.storage_account_url,
+            prefix=prefix,
+            acl_reader=build_acl_reader(settings, container),
+        )
     raise ConfigurationError(
         "a blob container source needs AZURE_STORAGE_CONNECTION_STRING (e.g. UseDevelopmentStorage=true for Azurite) "
         "or AZURE_STORAGE_ACCOUNT_URL (with a managed identity)"
     )
+
+
+def build_acl_reader(settings: Settings, container: str, *, credential: Any = None) -> Any:
+    """The ADLS Gen2 ACL reader of ``container`` when ACL_SOURCE=adls, else None (ACLs from blob metadata).
+
+    Credentials: the account key of AZURE_STORAGE_CONNECTION_STRING when it has one, else ``credential`` (None:
+    ``DefaultAzureCredential``); a connection string with only a SAS cannot be used here."""
+    if settings.acl_source != "adls":
+        return None
+    from ingestion.sources.adls_acl import AdlsAclReader
+
+    if not settings.storage_dfs_url:
+        raise ConfigurationError(
+            "ACL_SOURCE=adls needs the account's dfs endpoint: set AZURE_STORAGE_DFS_URL "
+            "(https://<account>.dfs.core.windows.net)"
+        )
+    if settings.storage_connection_string is not None:
+        credential = _account_key(settings.storage_connection_string.get())
+    return AdlsAclReader(settings.storage_dfs_url, container, credential=credential)
+
+
+def _account_key(connection_string: str) -> Any:
+    from azure.core.credentials import AzureNamedKeyCredential
+    from azure.storage.blob import BlobServiceClient
+
+    try:
+        shared = BlobServiceClient.from_connection_string(connection_string).credential
+    except ValueError as error:
+        raise ConfigurationError("storage connection string is malformed") from error
+    name, key = getattr(shared, "account_name", None), getattr(shared, "account_key", None)
+    if not name or not key:
+        raise ConfigurationError(
+            "ACL_SOURCE=adls needs an account key in AZURE_STORAGE_CONNECTION_STRING, or AZURE_STORAGE_ACCOUNT_URL "
+            "with a managed identity (a SAS cannot read ACLs here)"
+        )
+    return AzureNamedKeyCredential(name, key)

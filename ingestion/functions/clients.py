@@ -18,6 +18,7 @@ from azure.storage.queue.aio import QueueClient
 from ingestion.errors import ConfigurationError
 from ingestion.settings import STORAGE_CONNECTION, Settings
 from ingestion.sources.blob import BlobContainerSource
+from ingestion.wiring import build_acl_reader
 
 
 class StorageClients:
@@ -35,12 +36,16 @@ class StorageClients:
         self._credential: Any = None
 
     def source(self) -> BlobContainerSource:
+        container = self._settings.source_container
         if self._connection_string is not None:
-            return BlobContainerSource(self._settings.source_container, connection_string=self._connection_string)
+            acl_reader = build_acl_reader(self._settings, container)
+            return BlobContainerSource(container, connection_string=self._connection_string, acl_reader=acl_reader)
+        credential = self._shared_credential()
         return BlobContainerSource(
-            self._settings.source_container,
+            container,
             account_url=self._settings.storage_account_url,
-            credential=self._shared_credential(),
+            credential=credential,
+            acl_reader=build_acl_reader(self._settings, container, credential=credential),
         )
 
     def queue(self, name: str) -> QueueClient:

@@ -114,6 +114,7 @@ def record_from(document: Mapping[str, Any]) -> DocumentRecord:
         fingerprint=str(document[Field.FINGERPRINT]),
         chunk_count=int(document[Field.CHUNK_COUNT]),
         indexed_at=indexed,
+        acl_hash=document.get("acl_hash"),
     )
 
 

@@ -56,8 +56,10 @@ from azure.search.documents.indexes.aio import SearchIndexClient
 from azure.search.documents.indexes.models import SearchIndex
 from azure.search.documents.models import VectorizedQuery
 
-from index_schemas import LATEST, TO_DOCUMENT, VERSIONS, SchemaParams, VectorizerParams
+from index_schemas import LATEST, TO_DOCUMENT, VERSIONS, SchemaParams, VectorizerParams, tracks_acl
 from index_schemas.v1 import SEMANTIC_CONFIGURATION, Field
+from index_schemas.v3 import Field as AclField
+from ingestion.acl import Acl, Principal
 from ingestion.errors import ConfigurationError
 from ingestion.indexing.azure_batches import API_VERSION, MAX_ACTIONS, MAX_BYTES, BatchSender, RetryPolicy, encode
 from ingestion.indexing.azure_errors import translate
@@ -158,6 +160,8 @@ class AzureSearchIndex:
         self._indexes: SearchIndexClient | None = None
         self._sender: BatchSender | None = None
         self._to_document = TO_DOCUMENT[self.version]
+        self._acl = tracks_acl(self.version)
+        self._record_fields = [*RECORD_FIELDS, AclField.ACL_HASH] if self._acl else list(RECORD_FIELDS)
 
     @classmethod
     def from_settings(
@@ -273,7 +277,7 @@ class AzureSearchIndex:
     async def get_document(self, parent_key: str) -> DocumentRecord | None:
         try:
             found = await self._client().get_document(
-                chunk_key(parent_key, 0), selected_fields=list(RECORD_FIELDS), retry_on_methods=READ_METHODS
+                chunk_key(parent_key, 0), selected_fields=self._record_fields, retry_on_methods=READ_METHODS
             )
         except ResourceNotFoundError as error:
             if _index_missing(error):
@@ -297,7 +301,8 @@ class AzureSearchIndex:
     async def list_documents(self, *, prefix: str = "") -> AsyncIterator[DocumentRecord]:
         # OData has no startswith for filters: every record is read and the prefix is applied here.
         seen: set[str] = set()
-        async for row in self._rows(what="list documents", filter=f"{Field.ORDINAL} eq 0", select=list(RECORD_FIELDS)):
+        rows = self._rows(what="list documents", filter=f"{Field.ORDINAL} eq 0", select=self._record_fields)
+        async for row in rows:
             record = record_from(row)
             if record.source_id.startswith(prefix) and record.key not in seen:
                 seen.add(record.key)
@@ -334,6 +339,33 @@ class AzureSearchIndex:
         await sender.send([encode("delete", {Field.ID: key}) for key in stale], what=what)
         await sender.send([a for a in actions if a.key == commit], what=what)
 
+    async def update_acl(self, parent_key: str, acl: Acl) -> bool:
+        """A ``merge`` of ``groups``, ``oids`` and ``acl_hash`` into every stored chunk, chunk 0 last (see the module
+        docstring): the vectors stay because v3 stores them (``stored: true``); a definition that does not is refused,
+        as a merge would silently drop its vectors."""
+        what = f"update the ACL of {parent_key}"
+        self._require_acl(what)
+        embedding = next(f for f in self.definition.fields if f.name == Field.EMBEDDING)
+        if embedding.stored is False:
+            raise ConfigurationError(f"{what}: {self.name} does not store its vectors; a merge would drop them")
+        keys = await self._chunk_keys(parent_key, what=what)
+        commit = chunk_key(parent_key, 0)
+        if commit not in keys:
+            return False
+        fields = {Field.GROUPS: list(acl.groups), AclField.OIDS: list(acl.oids), AclField.ACL_HASH: acl.digest()}
+        actions = [encode("merge", json_document({Field.ID: key, **fields})) for key in sorted(keys)]
+        sender = self._batches()
+        await sender.send([a for a in actions if a.key != commit], what=what)
+        await sender.send([a for a in actions if a.key == commit], what=what)
+        return True
+
+    def _require_acl(self, what: str) -> None:
+        if not self._acl:
+            raise ConfigurationError(
+                f"{what} needs ACL fields, but index {self.name} is schema v{self.version}: migrate it first "
+                "(python -m ingestion schema migrate ... --to 3)"
+            )
+
     async def delete_document(self, parent_key: str) -> bool:
         what = f"delete document {parent_key}"
         keys = await self._chunk_keys(parent_key, what=what)
@@ -355,17 +387,23 @@ class AzureSearchIndex:
         mode: SearchMode = SearchMode.HYBRID,
         top: int = 5,
         source_path: str | None = None,
+        principal: Principal | None = None,
     ) -> list[SearchHit]:
         mode = SearchMode(mode)
         if top < 1:
             raise ValueError(f"top must be >= 1, got {top}")
+        if principal is not None:
+            self._require_acl("a trimmed query (--user/--groups)")
         query = None if mode is SearchMode.TEXT else self._query_vector(vector, mode)
         words = None if mode is SearchMode.VECTOR else query_text(text)
         if words is None and query is None:
             return []
         options: dict[str, Any] = {"select": list(HIT_FIELDS), "top": top, "retry_on_methods": READ_METHODS}
-        if source_path is not None:
-            options["filter"] = equals(Field.SOURCE_PATH, source_path)
+        filters = [] if source_path is None else [equals(Field.SOURCE_PATH, source_path)]
+        if principal is not None:
+            filters.append(principal.odata_filter(oids_field=AclField.OIDS, groups_field=Field.GROUPS))
+        if filters:
+            options["filter"] = " and ".join(filters)
         if query is not None:
             k = max(HYBRID_DEPTH, top) if mode is SearchMode.HYBRID else top
             weight = self.vector_weight if mode is SearchMode.HYBRID else None

@@ -38,8 +38,10 @@ import numpy as np
 
 from index_schemas import LATEST, TO_DOCUMENT, VERSIONS, SchemaParams
 from index_schemas.v1 import Field
+from ingestion.acl import Acl, Principal
 from ingestion.errors import ConfigurationError
 from ingestion.indexing.base import IndexStats
+from ingestion.indexing.local_acl import require_acl, visible_clause, visible_params, visible_rows, write_acl
 from ingestion.indexing.local_db import (
     connect,
     point_alias,
@@ -51,7 +53,7 @@ from ingestion.indexing.local_db import (
     translate,
 )
 from ingestion.indexing.local_query import VectorMatrix, fts_query, prefix_upper_bound
-from ingestion.indexing.local_schema import RECORD_COLUMNS, ROWID, SHARED_DDL, LocalSchema, decode_vector, quote
+from ingestion.indexing.local_schema import ROWID, SHARED_DDL, LocalSchema, decode_vector, quote
 from ingestion.indexing.rrf import reciprocal_rank_fusion
 from ingestion.models import DocumentRecord, IndexChunk, SearchHit, SearchMode
 from ingestion.settings import is_valid_index_name
@@ -124,7 +126,7 @@ class LocalIndex:
         await self._run("create", self._ensure_sync)
 
     async def get_document(self, parent_key: str) -> DocumentRecord | None:
-        sql = f"SELECT {', '.join(RECORD_COLUMNS)} FROM {self._schema.documents} WHERE key = ?"
+        sql = f"SELECT {', '.join(self._schema.record_columns)} FROM {self._schema.documents} WHERE key = ?"
         row = await self._run("read a record", self._read, sql, (parent_key,), one=True)
         return record_from_row(row) if row else None
 
@@ -142,6 +144,10 @@ class LocalIndex:
         rows = await asyncio.to_thread(self._encode, record, chunks)
         keys = [chunk.key for chunk in chunks]
         await self._run(f"write document {record.source_path}", self._replace_sync, record, rows, keys)
+
+    async def update_acl(self, parent_key: str, acl: Acl) -> bool:
+        require_acl(self._schema, index=self.name, version=self.version, what="an ACL update")
+        return await self._run(f"update the ACL of {parent_key}", self._update_acl_sync, parent_key, acl)
 
     async def delete_document(self, parent_key: str) -> bool:
         return await self._run(f"delete document {parent_key}", self._delete_sync, parent_key)
@@ -164,18 +170,21 @@ class LocalIndex:
         mode: SearchMode = SearchMode.HYBRID,
         top: int = 5,
         source_path: str | None = None,
+        principal: Principal | None = None,
     ) -> list[SearchHit]:
         mode = SearchMode(mode)
         if top < 1:
             raise ValueError(f"top must be >= 1, got {top}")
+        if principal is not None:
+            require_acl(self._schema, index=self.name, version=self.version, what="a trimmed query (--user/--groups)")
         query = None if mode is SearchMode.TEXT else self._query_vector(vector, mode)
         depth = max(HYBRID_DEPTH, top) if mode is SearchMode.HYBRID else top
         by_text: list[tuple[int, float]] = []
         by_vector: list[tuple[int, float]] = []
         if mode is not SearchMode.VECTOR:
-            by_text = await self._run("text search", self._text_sync, text, depth, source_path)
+            by_text = await self._run("text search", self._text_sync, text, depth, source_path, principal)
         if query is not None:
-            by_vector = await self._run("vector search", self._vector_sync, query, depth, source_path)
+            by_vector = await self._run("vector search", self._vector_sync, query, depth, source_path, principal)
         if mode is SearchMode.HYBRID:
             ranked = reciprocal_rank_fusion(
                 [[r for r, _ in by_text], [r for r, _ in by_vector]], k=self.rrf_k, weights=[1.0, self.vector_weight]
@@ -296,8 +305,9 @@ class LocalIndex:
 
     def _replace_sync(self, record: DocumentRecord, rows: list[tuple[object, ...]], keys: list[str]) -> None:
         chunks, documents = self._schema.chunks, self._schema.documents
-        placeholders = ", ".join("?" for _ in RECORD_COLUMNS)
-        updates = ", ".join(f"{c} = excluded.{c}" for c in RECORD_COLUMNS[1:])
+        columns = self._schema.record_columns
+        placeholders = ", ".join("?" for _ in columns)
+        updates = ", ".join(f"{c} = excluded.{c}" for c in columns[1:])
         with self._session() as conn, transaction(conn):
             conn.executemany(self._upsert, rows)
             conn.execute(
@@ -306,11 +316,18 @@ class LocalIndex:
                 (record.key, json.dumps(keys)),
             )
             conn.execute(
-                f"INSERT INTO {documents} ({', '.join(RECORD_COLUMNS)}) VALUES ({placeholders}) "
+                f"INSERT INTO {documents} ({', '.join(columns)}) VALUES ({placeholders}) "
                 f"ON CONFLICT (key) DO UPDATE SET {updates}",
-                record_row(record),
+                record_row(record, acl=self._schema.tracks_acl),
             )
             self._bump_generation(conn)
+
+    def _update_acl_sync(self, parent_key: str, acl: Acl) -> bool:
+        with self._session() as conn, transaction(conn):
+            updated = write_acl(conn, self._schema, parent_key, acl)
+            if updated:
+                self._bump_generation(conn)
+        return updated
 
     def _delete_sync(self, parent_key: str) -> bool:
         with self._session() as conn, transaction(conn):
@@ -335,29 +352,38 @@ class LocalIndex:
             where.append("(source_id, key) > (?, ?)")
             params.extend(after)
         sql = (
-            f"SELECT {', '.join(RECORD_COLUMNS)} FROM {self._schema.documents} WHERE {' AND '.join(where)} "
+            f"SELECT {', '.join(self._schema.record_columns)} FROM {self._schema.documents} "
+            f"WHERE {' AND '.join(where)} "
             f"ORDER BY source_id, key LIMIT ?"
         )
         return self._read(sql, [*params, self._page_size])
 
-    def _text_sync(self, text: str, depth: int, source_path: str | None) -> list[tuple[int, float]]:
+    def _text_sync(
+        self, text: str, depth: int, source_path: str | None, principal: Principal | None
+    ) -> list[tuple[int, float]]:
         match = fts_query(text)
         if match is None:
             return []
         fts, chunks = self._schema.fts, self._schema.chunks
         weights = ", ".join(str(w) for w in self._schema.bm25_weights)
-        path_filter = f"AND c.{quote(Field.SOURCE_PATH)} = ?" if source_path is not None else ""
+        filters, params = "", [match]
+        if source_path is not None:
+            filters, params = f"AND c.{quote(Field.SOURCE_PATH)} = ?", [*params, source_path]
+        if principal is not None:
+            filters, params = f"{filters} AND {visible_clause('c')}", [*params, *visible_params(principal)]
         sql = (
             f"SELECT c.{ROWID}, bm25({fts}, {weights}) AS score FROM {fts} JOIN {chunks} AS c "
-            f"ON c.{ROWID} = {fts}.rowid WHERE {fts} MATCH ? {path_filter} ORDER BY score, c.{ROWID} LIMIT ?"
+            f"ON c.{ROWID} = {fts}.rowid WHERE {fts} MATCH ? {filters} ORDER BY score, c.{ROWID} LIMIT ?"
         )
-        params = [match, *([source_path] if source_path is not None else []), depth]
-        return [(rid, -score) for rid, score in self._read(sql, params)]
+        return [(rid, -score) for rid, score in self._read(sql, [*params, depth])]
 
-    def _vector_sync(self, query: np.ndarray, depth: int, source_path: str | None) -> list[tuple[int, float]]:
+    def _vector_sync(
+        self, query: np.ndarray, depth: int, source_path: str | None, principal: Principal | None
+    ) -> list[tuple[int, float]]:
         with self._session() as conn:
             matrix = self._current_matrix(conn)
-        return matrix.nearest(query, depth, source_path=source_path)
+            allowed = None if principal is None else visible_rows(conn, self._schema, principal, ROWID)
+        return matrix.nearest(query, depth, source_path=source_path, allowed=allowed)
 
     def _current_matrix(self, conn: sqlite3.Connection) -> VectorMatrix:
         with transaction(conn, mode="DEFERRED"):

@@ -54,7 +54,7 @@ from ingestion.runs.records import (
     utcnow,
 )
 from ingestion.runs.store import RunStore
-from ingestion.sources.base import Source
+from ingestion.sources.base import Source, in_scope
 
 log = logging.getLogger(__name__)
 
@@ -327,7 +327,7 @@ class Reindexer:
         present = {item.source_id async for item in self.source.list()}  # then the source: a failure deletes nothing
         deleted: list[str] = []
         for doc in indexed:
-            if doc.source_id in present or not (scope.endswith("/") or doc.source_id == scope):
+            if doc.source_id in present or not in_scope(scope, doc.source_id):
                 continue
             if await self.source.get(doc.source_id) is not None:  # created after the listing above
                 continue

@@ -33,7 +33,7 @@ from ingestion.indexing.base import Index
 from ingestion.models import RunResult, SearchMode
 from ingestion.pipeline import Pipeline, ResultCallback
 from ingestion.schema.lifecycle import SchemaConfig, collect_garbage, default_version, find_live
-from ingestion.sources.base import Source
+from ingestion.sources.base import Source, in_scope
 
 PipelineFactory = Callable[[Index, int, Index | None], Pipeline]
 """``(target index, schema version, live index or None) -> Pipeline`` writing into the target, reusing from live."""
@@ -255,9 +255,8 @@ async def verify(
     recorded = [record async for record in index.list_documents()]
     live_documents, outside = None, 0
     if live is not None:
-        in_scope = (lambda s: s.startswith(scope)) if scope.endswith("/") else (lambda s: s == scope)
         sources = [record.source_id async for record in live.list_documents()]
-        live_documents, outside = len(sources), sum(1 for s in sources if not in_scope(s))
+        live_documents, outside = len(sources), sum(1 for s in sources if not in_scope(scope, s))
     check = Verification(
         listed=run.documents,
         failed=run.failed,

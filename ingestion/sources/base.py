@@ -2,7 +2,8 @@
 
 A ``Source`` lists ``SourceItem``s and reads their bytes. Listing is streaming (an async iterator) so a container of
 50,000 blobs never sits in memory as a list of contents. ``scope`` is the prefix every ``source_id`` of this source
-starts with; the pipeline uses it to find index documents that came from this source but are no longer in it.
+starts with; the pipeline uses it to find index documents that came from this source but are no longer in it
+(``in_scope``: a folder or blob-prefix scope covers every id starting with it, a one-file scope only that file).
 """
 
 from __future__ import annotations
@@ -10,7 +11,10 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Protocol
 
+from ingestion.acl import Acl
 from ingestion.models import SourceItem
+
+BLOB_SCHEME = "blob:"
 
 
 class Source(Protocol):
@@ -37,4 +41,21 @@ class Source(Protocol):
         """The current item for ``source_id``, or None when it no longer exists."""
         ...
 
+    async def acl(self, item: SourceItem) -> Acl | None:
+        """Who may see the item, as the source says (blob metadata, an ADLS ACL, a sidecar file), or None when it says
+        nothing (``ACL_DEFAULT`` then applies). Read afresh on every call: an ACL changes without the content.
+
+        Raises BadInputError (naming the item) for an ACL that is malformed, TransientError as ``read``.
+        """
+        ...
+
     async def close(self) -> None: ...
+
+
+def in_scope(scope: str, source_id: str) -> bool:
+    """Whether ``source_id`` belongs to a source of ``scope``: a blob scope (``blob:<account>/<container>/<prefix>``)
+    follows blob-listing semantics (any name starting with the prefix, ``/`` or not), a folder scope (ending in ``/``)
+    covers everything below it, and any other scope is one file, covering only itself (not ``/a/b.txt.bak``)."""
+    if scope.startswith(BLOB_SCHEME) or scope.endswith("/"):
+        return source_id.startswith(scope)
+    return source_id == scope

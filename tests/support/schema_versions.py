@@ -1,11 +1,11 @@
-"""What the schema-version tests share: the documents they ingest and a version 3 they register the way a developer
-adding ``index_schemas/v3.py`` would (the ``v3`` fixture of tests/conftest.py)."""
+"""What the schema-version tests share: the documents they ingest and a version 4 they register the way a developer
+adding ``index_schemas/v4.py`` would (the ``v4`` fixture of tests/conftest.py)."""
 
 from __future__ import annotations
 
 from azure.search.documents.indexes.models import SearchIndex
 
-from index_schemas import SchemaParams, v2
+from index_schemas import SchemaParams, v3
 
 # The documents the schema tests ingest and migrate (each test writes them into its own folder).
 TOPICS = {
@@ -19,8 +19,8 @@ TOPICS = {
 }
 
 
-def build_v3(params: SchemaParams) -> SearchIndex:
-    """A REBUILD change a developer might make: ``source_path`` stops being facetable."""
-    index = v2.build(params)
+def build_v4(params: SchemaParams) -> SearchIndex:
+    """A REBUILD change a developer might make on top of v3: ``source_path`` stops being facetable."""
+    index = v3.build(params)
     next(f for f in index.fields if f.name == "source_path").facetable = False
     return index

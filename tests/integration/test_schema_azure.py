@@ -147,7 +147,7 @@ def test_writers_resolve_the_alias_with_a_token_too(azure, v4: int, capsys: pyte
     assert azure_admin.read_target(with_token, credential=SyncToken(TOKEN)) is None  # no alias yet
     assert run_cli(capsys, "schema", "apply", "--json")[0] == 0
     assert run_cli(capsys, "schema", "migrate", str(root), "--to", "4", "--json")[0] == 0
-    assert azure_admin.read_target(with_token, credential=SyncToken(TOKEN)) == (f"{ALIAS}-v4", 3)
-    assert wiring.resolve_target(with_key) == wiring.IndexTarget(f"{ALIAS}-v4", 3)
+    assert azure_admin.read_target(with_token, credential=SyncToken(TOKEN)) == (f"{ALIAS}-v4", 4)
+    assert wiring.resolve_target(with_key) == wiring.IndexTarget(f"{ALIAS}-v4", 4)
     with pytest.raises(ConfigurationError):
         azure_admin.read_target(with_token, credential=SyncToken("a-token-the-service-refuses"))

@@ -178,22 +178,22 @@ async def test_apply_refuses_a_rebuild_and_changes_nothing(env: Env, v4: int) ->
     assert await env.names() == {"grounding-v1": (1, "ready")}
 
 
-def build_v4(params: SchemaParams) -> SearchIndex:
+def build_v5(params: SchemaParams) -> SearchIndex:
     """An IN PLACE change that touches full-text search: a new searchable field."""
     index = v1.build(params)
     index.fields.append(SearchableField(name="summary", analyzer_name=v1.ANALYZER))
     return index
 
 
-def v4_document(record, chunk):  # type: ignore[no-untyped-def]
+def v5_document(record, chunk):  # type: ignore[no-untyped-def]
     return {**v1.to_document(record, chunk), "summary": f"digest of {Path(chunk.source_path).stem}"}
 
 
 async def test_an_added_searchable_field_rebuilds_full_text_in_place(env: Env, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setitem(index_schemas.VERSIONS, 4, build_v4)
-    monkeypatch.setitem(index_schemas.TO_DOCUMENT, 4, v4_document)
+    monkeypatch.setitem(index_schemas.VERSIONS, 5, build_v5)
+    monkeypatch.setitem(index_schemas.TO_DOCUMENT, 5, v5_document)
     await env.ingest()
-    result = await lifecycle.apply(env.admin, env.config(), version=4)
+    result = await lifecycle.apply(env.admin, env.config(), version=5)
     assert [(c.path, str(c.kind)) for c in result.changes.changes] == [("fields.summary", "in place")]
     from ingestion.indexing.local_schema import table_prefix
 

@@ -113,6 +113,20 @@ class Principal:
         return f"({clause})"
 
 
+TRIMMING_HELP = (
+    "with --user and/or --groups, results are trimmed to what that user may see (public documents, documents "
+    "listing the user's object id or one of the groups); without them you get the operator's view: every document"
+)
+
+
+def principal_from_options(user: str | None, groups: str | None) -> Principal | None:
+    """The ``--user OID`` / ``--groups G1,G2`` of a command as a Principal; None when neither was given."""
+    if user is None and groups is None:
+        return None
+    listed = [group.strip() for group in (groups or "").split(",") if group.strip()]
+    return Principal.of(user.strip() if user is not None else None, listed)
+
+
 def parse_ids(value: str, *, what: str) -> tuple[str, ...]:
     """``'a, b;c'`` -> ``('a', 'b', 'c')``: comma- (or semicolon-) separated, blanks ignored; BadInputError (naming
     ``what``) for an id that breaks the rules of the module docstring or more than MAX_IDS ids."""

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from ingestion import wiring
+from ingestion.acl import TRIMMING_HELP, principal_from_options
 from ingestion.errors import ConfigurationError, IngestionError
 from ingestion.models import DocumentResult, RunResult, SearchHit, SearchMode
 from ingestion.settings import Settings
@@ -36,11 +37,12 @@ def build_parser() -> argparse.ArgumentParser:
     ingest.add_argument("--json", action="store_true", help="print one JSON object with the run's counts")
     ingest.set_defaults(handler=cmd_ingest)
 
-    search = commands.add_parser("search", help="query the index")
+    search = commands.add_parser("search", help="query the index", description=f"Query the index; {TRIMMING_HELP}.")
     search.add_argument("query")
     search.add_argument("--top", type=int, default=5)
     search.add_argument("--mode", choices=[m.value for m in SearchMode], default=SearchMode.HYBRID.value)
     search.add_argument("--source", help="only chunks of this source path")
+    add_principal_arguments(search)
     search.add_argument("--json", action="store_true")
     search.set_defaults(handler=cmd_search)
 
@@ -49,6 +51,12 @@ def build_parser() -> argparse.ArgumentParser:
     status.set_defaults(handler=cmd_status)
     _register_extensions(commands)
     return parser
+
+
+def add_principal_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--user OID`` and ``--groups G1,G2``: trim results to what that user may see (ingestion/acl.py)."""
+    parser.add_argument("--user", metavar="OID", help="trim results to what this user object id may see")
+    parser.add_argument("--groups", metavar="G1,G2", help="comma-separated group ids of that user (trims results too)")
 
 
 def _register_extensions(commands: argparse._SubParsersAction) -> None:
@@ -163,12 +171,15 @@ def _print_summary(result: RunResult, *, index: str) -> None:
 async def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
     if args.top < 1:
         raise ConfigurationError("--top must be at least 1")
+    principal = principal_from_options(args.user, args.groups)
     embedder = wiring.build_embedder(settings)
     index = wiring.build_index(settings, dimensions=embedder.dimensions)
     try:
         mode = SearchMode(args.mode)
         vector = None if mode is SearchMode.TEXT else (await embedder.embed([args.query]))[0]
-        hits = await index.search(args.query, vector=vector, mode=mode, top=args.top, source_path=args.source)
+        hits = await index.search(
+            args.query, vector=vector, mode=mode, top=args.top, source_path=args.source, principal=principal
+        )
     finally:
         await index.close()
         await embedder.close()

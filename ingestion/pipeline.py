@@ -323,4 +323,3 @@ def pipeline_fingerprint(**parts: object) -> str:
     parts = {"chunker_version": CHUNKER_VERSION, **parts}
     blob = json.dumps(parts, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:16]
-

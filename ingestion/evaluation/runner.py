@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+from ingestion.acl import Principal
 from ingestion.embedding.base import Embedder
 from ingestion.errors import ConfigurationError
 from ingestion.evaluation.metrics import dedupe, summarize
@@ -74,9 +75,17 @@ def relative_to_any(source_path: str, roots: Sequence[str]) -> str | None:
 
 
 async def evaluate(
-    queries: list[GoldenQuery], *, index: Index, embedder: Embedder, roots: Sequence[str], mode: SearchMode, top: int
+    queries: list[GoldenQuery],
+    *,
+    index: Index,
+    embedder: Embedder,
+    roots: Sequence[str],
+    mode: SearchMode,
+    top: int,
+    principal: Principal | None = None,
 ) -> dict[str, object]:
-    """Search each query, keep its first ``top`` distinct documents under one of ``roots``, and summarise.
+    """Search each query (as ``principal`` when given: trimmed), keep its first ``top`` distinct documents under one
+    of ``roots``, and summarise.
 
     Metrics at a k above ``top`` see only ``top`` documents.
     """
@@ -88,6 +97,7 @@ async def evaluate(
             vector=None if vectors is None else vectors[i],
             mode=mode,
             top=max(MIN_CHUNKS, CHUNKS_PER_DOCUMENT * top),
+            principal=principal,
         )
         ranked = dedupe([rel for hit in hits if (rel := relative_to_any(hit.source_path, roots)) is not None])
         rankings.append((query.id, ranked[:top], query.relevant))

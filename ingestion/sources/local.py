@@ -211,7 +211,6 @@ class LocalFolderSource:
             raise _too_large(item.path, None, max_bytes)
         return data
 
-
     def _read_sidecar(self, item: SourceItem) -> Acl | None:
         sidecar = item.source_id + SIDECAR_SUFFIX
         try:

@@ -49,8 +49,9 @@ TO_DOCUMENT: dict[int, Callable[[DocumentRecord, IndexChunk], dict[str, object]]
     v2.VERSION: v2.to_document,
     v3.VERSION: v3.to_document,
 }
-# v2 (an in-place upgrade of v1) is registered but not yet released: deployments stay on v1 until LATEST moves.
-LATEST = 1
+# v3 (v2's file_type and title-boost, plus the ACL fields) is the released version: fresh deployments create it and
+# an older live index reaches it with ``schema migrate --to 3`` (docs/schema-versions.md).
+LATEST = 3
 
 VECTOR_TYPE = "Collection(Edm.Single)"
 

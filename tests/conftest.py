@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 import index_schemas
-from index_schemas import v2
+from index_schemas import v3
 from tests.support.schema_versions import build_v4
 
 
@@ -26,5 +26,5 @@ def v4(monkeypatch: pytest.MonkeyPatch) -> int:
     """Register v4 (tests/support/schema_versions.py), the version after the newest real one, as a developer adding
     index_schemas/v4.py would (the registry is ours, not the SDK's); gone again after the test."""
     monkeypatch.setitem(index_schemas.VERSIONS, 4, build_v4)
-    monkeypatch.setitem(index_schemas.TO_DOCUMENT, 4, v2.to_document)
+    monkeypatch.setitem(index_schemas.TO_DOCUMENT, 4, v3.to_document)
     return 4

@@ -111,17 +111,17 @@ async def test_a_migration_run_builds_the_new_version_and_swaps_the_alias_at_fin
     await reindex_now(host)
     settings = Settings.from_env()  # another worker process, started before the migration
     other = await build_services(settings, pipeline=wiring.build_pipeline(settings, embedder=HashEmbedder()))
-    assert await search("token2") == ("grounding-v1", ["d2.md"])
+    assert await search("token2") == ("grounding-v3", ["d2.md"])
     embedded_before = embedder.texts
 
     code, body = await start({"schema_version": v4})
 
     assert code == 202 and body["migration"] == {"target": "grounding-v4", "version": 4}
-    assert await indexes(services) == {"grounding-v1": "ready", "grounding-v4": "building"}
+    assert await indexes(services) == {"grounding-v3": "ready", "grounding-v4": "building"}
     current = (await status())["current"]
     assert (current["run"], current["migration"]) == (body["run"], {"target": "grounding-v4", "version": 4})
     recorded = await services.reindexer.store.get(body["run"])
-    assert recorded is not None and recorded.planned_live == "grounding-v1"  # what the cutover will expect
+    assert recorded is not None and recorded.planned_live == "grounding-v3"  # what the cutover will expect
     code, refused = await start({"schema_version": v4})
     assert code == 409 and body["run"] in refused["error"]  # one migration run at a time
     [listing] = await host.receive(1)
@@ -134,7 +134,7 @@ async def test_a_migration_run_builds_the_new_version_and_swaps_the_alias_at_fin
         name, hits = await search("token1")
         assert hits == ["d1.md"]  # queries through the alias keep working, on the old index
         seen.append(name)
-    assert seen == ["grounding-v1"] * 3
+    assert seen == ["grounding-v3"] * 3
     assert embedder.texts == embedded_before  # a field-only change: every vector copied from the live index
 
     # During the migration, blob events go to the live index: d0 (already built) changes, d2 (built) disappears.
@@ -142,13 +142,13 @@ async def test_a_migration_run_builds_the_new_version_and_swaps_the_alias_at_fin
     await blobs.ingest_blob(blob_client(app_env.container, "docs/d0.md"))
     await host.delete("docs/d2.md")
     await blobs.delete_blob(storage_event(blobs.BLOB_DELETED, host.blob_url("docs/d2.md")))
-    assert await search("okapis") == ("grounding-v1", ["d0.md"])
-    assert await search("token2") == ("grounding-v1", [])
+    assert await search("okapis") == ("grounding-v3", ["d0.md"])
+    assert await search("token2") == ("grounding-v3", [])
 
     assert await host.deliver(last_message, reindex.reindex_worker) is None  # the last one finalizes: the cutover
 
     assert await alias(services) == "grounding-v4"
-    assert await indexes(services) == {"grounding-v1": "ready", "grounding-v4": "ready"}
+    assert await indexes(services) == {"grounding-v3": "ready", "grounding-v4": "ready"}
     report = await status()
     last = report["last"]
     assert (last["run"], last["status"], last["expected"], last["failed"]) == (body["run"], "done", 4, 0)
@@ -173,7 +173,7 @@ async def test_a_migration_run_builds_the_new_version_and_swaps_the_alias_at_fin
     assert code == 409 and "nothing to migrate" in refused["error"]
 
     # The other process follows the alias the next time a trigger asks for its Services after the check interval.
-    assert other.pipeline.index.name == "grounding-v1"
+    assert other.pipeline.index.name == "grounding-v3"
     monkeypatch.setattr(services_module, "ALIAS_CHECK_SECONDS", 0.0)
     set_services(other)
     await services.close()
@@ -209,9 +209,9 @@ async def test_a_migration_that_fails_verification_leaves_the_alias_on_the_old_v
     assert last["note"].startswith("not swapped, grounding-v4 kept building: ")
     assert "1 documents failed (at most 0 allowed" in last["note"]
     assert await alias(services) is None  # untouched: readers still resolve the old version
-    assert await indexes(services) == {"grounding-v1": "ready", "grounding-v4": "building"}
-    assert await search("token1") == ("grounding-v1", ["d1.md"])
-    assert services.pipeline.index.name == "grounding-v1"
+    assert await indexes(services) == {"grounding-v3": "ready", "grounding-v4": "building"}
+    assert await search("token1") == ("grounding-v3", ["d1.md"])
+    assert services.pipeline.index.name == "grounding-v3"
 
     # Fix the source and migrate again: the unfinished target is resumed and cut over. A blob deleted while the
     # run finalizes (after its stale sweep, before the swap) only reaches the old index: swept again after the swap.
@@ -255,14 +255,14 @@ async def test_a_bad_schema_version_is_a_400_and_starts_nothing(
     code, answer = await start(body, **params)
     assert code == 400 and reason in answer["error"] and "\n" not in answer["error"]
     assert (await status())["current"] is None and await host.receive(1) == []
-    assert await indexes(services) == {"grounding-v1": "ready"}
+    assert await indexes(services) == {"grounding-v3": "ready"}
 
 
 async def test_a_migration_to_the_live_version_is_refused(app_env: AppEnv, host: FunctionsHost) -> None:
     services = await get_services()
-    code, answer = await start({"schema_version": 1})
-    assert code == 409 and answer["error"] == "grounding-v1 already is schema v1: nothing to migrate"
-    assert (await status())["current"] is None and await indexes(services) == {"grounding-v1": "ready"}
+    code, answer = await start({"schema_version": 3})
+    assert code == 409 and answer["error"] == "grounding-v3 already is schema v3: nothing to migrate"
+    assert (await status())["current"] is None and await indexes(services) == {"grounding-v3": "ready"}
 
 
 async def test_a_run_recorded_before_migration_runs_existed_reads_as_a_normal_run(
@@ -276,7 +276,7 @@ async def test_a_run_recorded_before_migration_runs_existed_reads_as_a_normal_ru
         await table.update_entity(old, mode=UpdateMode.REPLACE)
         assert "target_version" not in await table.get_entity(body["run"], "a")
     current = (await status())["current"]
-    assert (current["run"], current["migration"], current["index"]) == (body["run"], None, "grounding-v1")
+    assert (current["run"], current["migration"], current["index"]) == (body["run"], None, "grounding-v3")
 
 
 async def test_a_migration_run_whose_target_was_aborted_ends_incomplete(
@@ -296,8 +296,8 @@ async def test_a_migration_run_whose_target_was_aborted_ends_incomplete(
     assert (last["run"], last["status"], last["failed"]) == (body["run"], "incomplete", 2)
     assert last["note"] == "not swapped: grounding-v4 no longer exists (aborted?)"
     assert "migration target grounding-v4 no longer exists" in last["failures"][0]["error"]
-    assert await alias(services) is None and await indexes(services) == {"grounding-v1": "ready"}
-    assert await search("token1") == ("grounding-v1", ["d1.md"])
+    assert await alias(services) is None and await indexes(services) == {"grounding-v3": "ready"}
+    assert await search("token1") == ("grounding-v3", ["d1.md"])
 
 
 async def test_of_two_simultaneous_migration_requests_exactly_one_starts(
@@ -307,7 +307,7 @@ async def test_of_two_simultaneous_migration_requests_exactly_one_starts(
     await upload_docs(host, 2)
     await reindex_now(host)
     # A refused request (nothing to migrate) gives the slot back at once.
-    assert (await start({"schema_version": 1}))[0] == 409
+    assert (await start({"schema_version": 3}))[0] == 409
     first, second = await asyncio.gather(start({"schema_version": v4}), start({"schema_version": v4}))
     codes = sorted([first[0], second[0]])
     assert codes == [202, 409], (first, second)

@@ -42,7 +42,7 @@ from tests.integration.test_schema_local import (  # noqa: F401  (fixtures: env,
 )
 
 ALIAS = "grounding"
-V1, R2, R3 = "grounding-v1", "grounding-v1-r2", "grounding-v1-r3"
+V1, R2, R3 = "grounding-v3", "grounding-v3-r2", "grounding-v3-r3"
 CONFIG = lifecycle.SchemaConfig(dimensions=384)
 
 
@@ -126,7 +126,7 @@ async def add_ready(admin: IndexAdmin, *names: str) -> None:
 
 
 async def three_indexes(admin: IndexAdmin) -> None:
-    """grounding-v1 live behind the alias, grounding-v1-r2 and -r3 ready beside it."""
+    """grounding-v3 live behind the alias, grounding-v3-r2 and -r3 ready beside it."""
     await lifecycle.apply(admin, CONFIG)
     await add_ready(admin, R2, R3)
 
@@ -282,7 +282,7 @@ async def test_a_migration_planned_against_an_index_that_is_no_longer_live_does_
     assert result.conflict is not None and (result.conflict.expected, result.conflict.found) == (V1, "grounding-v2")
     assert result.as_dict()["alias_target"] == "grounding-v2" and result.as_dict()["conflict"] == str(result.conflict)
     assert await env.admin.get_alias() == "grounding-v2"
-    assert await env.names() == {V1: (1, "ready"), "grounding-v2": (2, "ready"), "grounding-v4": (4, "building")}
+    assert await env.names() == {V1: (3, "ready"), "grounding-v2": (2, "ready"), "grounding-v4": (4, "building")}
     assert await env.search("ninety days") == ("grounding-v2", ["keys.md"])
 
 

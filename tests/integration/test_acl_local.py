@@ -118,7 +118,7 @@ def test_acl_default_private_hides_documents_without_acl_and_a_change_of_it_cost
     run(capsys, "ingest", str(docs))
     monkeypatch.setenv("ACL_DEFAULT", "private")
     code, result = run(capsys, "ingest", str(docs))
-    assert (result["updated"], result["tokens_embedded"]) == (1, 0)  # handbook.md: public -> private
+    assert (code, result["updated"], result["tokens_embedded"]) == (0, 1, 0)  # handbook.md: public -> private
     assert found(capsys, "--groups", "finance") == {"budget.md"}
     assert found(capsys, "--user", "anyone") == set()
     assert found(capsys) == set(DOCS)  # the operator still sees it

@@ -1,15 +1,19 @@
-"""Document-level access control through the command line on the local stack (folder source with ``NAME.acl.json``
-sidecars, SQLite index): no leak across ingest, grant, revoke, content change, rename, delete and schema migration."""
+"""Document-level access control through the command line with a folder source (``NAME.acl.json`` sidecars), on
+both index backends (local SQLite, and Azure AI Search on the fake service through the real SDK): no leak across
+ingest, grant, revoke, content change, rename, delete and schema migration."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from ingestion.cli import main
 from ingestion.cracking.registry import LocalCracker
+from ingestion.indexing import azure_admin
+from tests.fakes.search_server import FakeSearchServer
 
 DOCS = {
     "budget.md": "# Budget\n\nThe zebra budget for next year grows by four percent.\n",
@@ -48,12 +52,21 @@ class CountingCracker(LocalCracker):
         return super().crack(item, data)
 
 
-@pytest.fixture
-def docs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    for name in ("AZURE_OPENAI_ENDPOINT", "AZURE_SEARCH_ENDPOINT", "DOCUMENTINTELLIGENCE_ENDPOINT", "ACL_DEFAULT"):
+@pytest.fixture(params=["local", "azure_search"])
+def docs(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    for name in ("AZURE_OPENAI_ENDPOINT", "AZURE_SEARCH_ENDPOINT", "AZURE_SEARCH_API_KEY", "INDEX_BACKEND",
+                 "DOCUMENTINTELLIGENCE_ENDPOINT", "ACL_DEFAULT"):  # fmt: skip
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("EMBEDDING_BACKEND", "hash")
     monkeypatch.setenv("LOCAL_INDEX_PATH", str(tmp_path / "index.sqlite"))
+    server = None
+    if request.param == "azure_search":
+        server = FakeSearchServer()
+        server.start()
+        monkeypatch.setenv("INDEX_BACKEND", "azure_search")
+        monkeypatch.setenv("AZURE_SEARCH_ENDPOINT", server.url)
+        monkeypatch.setenv("AZURE_SEARCH_API_KEY", server.api_key)
+        monkeypatch.setattr(azure_admin, "PROPAGATION_SECONDS", 0.0)
     root = tmp_path / "docs"
     root.mkdir()
     for name, text in DOCS.items():
@@ -62,7 +75,11 @@ def docs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     acl(root / "salaries.md", oids=["oid-hr-lead"], groups=["hr"])
     CountingCracker.cracked = []
     monkeypatch.setattr("ingestion.cracking.registry.LocalCracker", CountingCracker)
-    return root
+    try:
+        yield root
+    finally:
+        if server is not None:
+            server.stop()
 
 
 def test_ingest_then_trimmed_search_sees_only_what_each_user_may(docs: Path, capsys: pytest.CaptureFixture) -> None:

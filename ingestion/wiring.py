@@ -207,34 +207,40 @@ def build_container_source(settings: Settings, container: str | None = None, *, 
 def build_acl_reader(settings: Settings, container: str, *, credential: Any = None) -> Any:
     """The ADLS Gen2 ACL reader of ``container`` when ACL_SOURCE=adls, else None (ACLs from blob metadata).
 
-    Credentials: the account key of AZURE_STORAGE_CONNECTION_STRING when it has one, else ``credential`` (None:
-    ``DefaultAzureCredential``); a connection string with only a SAS cannot be used here."""
+    The dfs endpoint is AZURE_STORAGE_DFS_URL, else the blob endpoint's Azure-style sibling. Credentials: the account
+    key of AZURE_STORAGE_CONNECTION_STRING when there is one, else ``credential`` (None: ``DefaultAzureCredential``);
+    a connection string with only a SAS cannot be used here."""
     if settings.acl_source != "adls":
         return None
+    from ingestion.settings import sibling_service_url
     from ingestion.sources.adls_acl import AdlsAclReader
 
-    if not settings.storage_dfs_url:
+    dfs_url = settings.storage_dfs_url
+    if settings.storage_connection_string is not None:
+        blob_url, credential = _account_key(settings.storage_connection_string.get())
+        dfs_url = dfs_url or sibling_service_url(blob_url, "dfs")
+    if not dfs_url:
         raise ConfigurationError(
             "ACL_SOURCE=adls needs the account's dfs endpoint: set AZURE_STORAGE_DFS_URL "
             "(https://<account>.dfs.core.windows.net)"
         )
-    if settings.storage_connection_string is not None:
-        credential = _account_key(settings.storage_connection_string.get())
-    return AdlsAclReader(settings.storage_dfs_url, container, credential=credential)
+    return AdlsAclReader(dfs_url, container, credential=credential)
 
 
-def _account_key(connection_string: str) -> Any:
+def _account_key(connection_string: str) -> tuple[str, Any]:
+    """The blob endpoint and an account-key credential from a storage connection string."""
     from azure.core.credentials import AzureNamedKeyCredential
     from azure.storage.blob import BlobServiceClient
 
     try:
-        shared = BlobServiceClient.from_connection_string(connection_string).credential
+        client = BlobServiceClient.from_connection_string(connection_string)
     except ValueError as error:
         raise ConfigurationError("storage connection string is malformed") from error
+    shared = client.credential
     name, key = getattr(shared, "account_name", None), getattr(shared, "account_key", None)
     if not name or not key:
         raise ConfigurationError(
             "ACL_SOURCE=adls needs an account key in AZURE_STORAGE_CONNECTION_STRING, or AZURE_STORAGE_ACCOUNT_URL "
             "with a managed identity (a SAS cannot read ACLs here)"
         )
-    return AzureNamedKeyCredential(name, key)
+    return client.primary_endpoint, AzureNamedKeyCredential(name, key)

@@ -2,7 +2,10 @@
 
     POST /api/reindex   start a full reindex run now -> 202 {"run", "status", ...}; with {"schema_version": N} (body)
                         or ?schema_version=N, a migration run into a new index at version N (400: not a registered
-                        version; 409: nothing to migrate, or another migration run is open)
+                        version; 409: nothing to migrate, or another migration run is open); with {"prefix": P}, a
+                        run over the blobs whose name starts with P (202); with {"path": NAME}, that one blob is
+                        refreshed at once -> 200 {"path", "outcome", "chunks", "tokens_embedded", "error"} (an ACL
+                        change in blob metadata raises no event: this is the immediate way to apply it)
     GET  /api/status    current and last runs with per-document failures, the index (name, version, counts), queues
     GET  /api/health    200 when the settings are valid and storage and the index answer, else 503 with the reason
 
@@ -19,13 +22,15 @@ from collections.abc import Awaitable, Callable
 import azure.functions as func
 
 from ingestion.errors import ConfigurationError, IngestionError, TransientError
-from ingestion.functions.services import get_services
+from ingestion.functions.services import Services, get_services
 from ingestion.runs.migration import MigrationRefused
 from ingestion.runs.reconcile import start_run, status
 
 log = logging.getLogger(__name__)
 
 bp = func.Blueprint()
+MAX_NAME_LENGTH = 1024
+"""Blob names are at most 1,024 characters."""
 
 
 @bp.route(route="reindex", methods=["POST"], auth_level=func.AuthLevel.FUNCTION)
@@ -33,11 +38,16 @@ async def reindex_now(req: func.HttpRequest) -> func.HttpResponse:
     async def start() -> func.HttpResponse:
         try:
             version = _schema_version(req)
+            path, prefix = _text_option(req, "path"), _text_option(req, "prefix")
+            if sum(option is not None for option in (version, path, prefix)) > 1:
+                raise ValueError("give at most one of schema_version, path and prefix")
         except ValueError as error:
             return _json({"error": str(error)}, status_code=400)
         services = await get_services()
+        if path is not None:
+            return await _refresh(services, path)
         try:
-            run = await start_run(services.reindexer, trigger="http", schema_version=version)
+            run = await start_run(services.reindexer, trigger="http", schema_version=version, prefix=prefix or "")
         except MigrationRefused as error:
             return _json({"error": str(error)}, status_code=409 if error.conflict else 400)
         body = {"run": run.run_id, "status": run.status.value, "started_at": run.started_at.isoformat()}
@@ -46,17 +56,40 @@ async def reindex_now(req: func.HttpRequest) -> func.HttpResponse:
     return await _answer(start)
 
 
+async def _refresh(services: Services, name: str) -> func.HttpResponse:
+    result = await services.live.refresh(name)
+    if result is None:
+        return _json({"error": f"{name} is not a document of {services.reindexer.source.scope}"}, status_code=404)
+    body = {"path": result.source_path, "outcome": result.outcome.value, "chunks": result.chunks}
+    return _json({**body, "tokens_embedded": result.tokens_embedded, "error": result.error})
+
+
+def _body(req: func.HttpRequest) -> dict[str, object]:
+    """The JSON object body ({} when empty); ValueError if it is something else."""
+    if not req.get_body():
+        return {}
+    try:
+        body = json.loads(req.get_body())
+    except ValueError:
+        raise ValueError('the body must be JSON, e.g. {"schema_version": 2}') from None
+    if not isinstance(body, dict):
+        raise ValueError('the body must be a JSON object, e.g. {"schema_version": 2}')
+    return body
+
+
+def _text_option(req: func.HttpRequest, name: str) -> str | None:
+    """A non-empty blob name or prefix from the body or the query string (None when absent)."""
+    value = _body(req).get(name, req.params.get(name))
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value or len(value) > MAX_NAME_LENGTH:
+        raise ValueError(f"{name} must be a non-empty blob name of at most {MAX_NAME_LENGTH} characters")
+    return value
+
+
 def _schema_version(req: func.HttpRequest) -> int | None:
     """``schema_version`` from the JSON body or the query string (None: a normal run); ValueError if malformed."""
-    value: object = req.params.get("schema_version")
-    if req.get_body():
-        try:
-            body = json.loads(req.get_body())
-        except ValueError:
-            raise ValueError('the body must be JSON, e.g. {"schema_version": 2}') from None
-        if not isinstance(body, dict):
-            raise ValueError('the body must be a JSON object, e.g. {"schema_version": 2}')
-        value = body.get("schema_version", value)
+    value: object = _body(req).get("schema_version", req.params.get("schema_version"))
     if value is None:
         return None
     if isinstance(value, str) and value.isdigit():

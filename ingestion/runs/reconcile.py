@@ -28,14 +28,16 @@ log = logging.getLogger(__name__)
 RECENT_RUNS = 20
 
 
-async def start_run(reindexer: Reindexer, *, trigger: str, schema_version: int | None = None) -> RunRecord:
+async def start_run(
+    reindexer: Reindexer, *, trigger: str, schema_version: int | None = None, prefix: str = ""
+) -> RunRecord:
     """Reconcile the open runs (a failure there is logged, not fatal), then start a new run (a migration run to
-    ``schema_version`` when given)."""
+    ``schema_version`` when given; a run over the names starting with ``prefix`` when given)."""
     try:
         await reconcile(reindexer)
     except IngestionError as error:
         log.error("reconcile before starting a run failed: %s", error)
-    return await reindexer.start(trigger=trigger, schema_version=schema_version)
+    return await reindexer.start(trigger=trigger, schema_version=schema_version, prefix=prefix)
 
 
 async def reconcile(reindexer: Reindexer) -> list[RunRecord]:

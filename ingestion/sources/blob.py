@@ -17,6 +17,7 @@ included). SDK errors are translated here, once: a missing blob is bad input, a 
 from __future__ import annotations
 
 import base64
+import copy
 import ipaddress
 from collections.abc import AsyncIterator, Mapping
 from datetime import UTC
@@ -163,6 +164,13 @@ class BlobContainerSource:
         if not _is_document(name, properties.size, properties.metadata):
             return None
         return self._item(properties, name=name)
+
+    def narrow(self, prefix: str) -> BlobContainerSource:
+        """A view of the blobs under ``self.prefix + prefix`` sharing this source's clients (close only this one)."""
+        view = copy.copy(self)
+        view.prefix = self.prefix + prefix
+        view.scope = blob_source_id(self.account_name, self.container, view.prefix)
+        return view
 
     async def acl(self, item: SourceItem) -> Acl | None:
         if self.acl_reader is None:

@@ -15,11 +15,13 @@ from azure.functions.timer import TimerRequest
 
 from ingestion.acl import Principal
 from ingestion.embedding.hashing import HashEmbedder
+from ingestion.errors import ConfigurationError
 from ingestion.functions import blobs, http, reindex
 from ingestion.functions.services import build_services, get_services, set_services
 from ingestion.models import SearchMode
+from ingestion.schema import lifecycle
 from ingestion.settings import Settings
-from ingestion.wiring import build_pipeline
+from ingestion.wiring import build_admin, build_pipeline
 from tests.functions.conftest import AppEnv
 from tests.functions.host import FunctionsHost, blob_client
 
@@ -142,3 +144,27 @@ async def test_a_blob_without_acl_follows_acl_default_private(
     assert await visible("board") == {"board.md"}
     index = (await get_services()).pipeline.index
     assert len(await index.search("zebra", mode=SearchMode.TEXT, top=20)) == 2  # the operator's view
+
+
+async def test_the_functions_migration_to_v3_carries_the_acls_with_zero_tokens(
+    app_env: AppEnv, host: FunctionsHost
+) -> None:
+    admin = build_admin(Settings.from_env())
+    await lifecycle.apply(admin, lifecycle.SchemaConfig(dimensions=384), version=1)  # a deployment from before v3
+    await admin.close()
+    embedder = CountingEmbedder()
+    await start(embedder)
+    await upload(host, "plans/q1.md", "# Q1\n\nThe zebra plan.\n", groups="g1")
+    await upload(host, "wiki/home.md", "# Home\n\nA zebra welcome.\n")
+    with pytest.raises(ConfigurationError, match="schema v1: migrate it first"):
+        await visible("g1")  # an index without ACL fields is never trimmed (and so never leaks)
+    embedded = len(embedder.texts)
+
+    code, body = await post({"schema_version": 3})
+    assert code == 202 and body["migration"] == {"target": "grounding-v3", "version": 3}
+    assert await host.drain(reindex.reindex_worker) == []
+    services = await get_services()
+    assert services.pipeline.index.name == "grounding-v3"  # swapped, and this worker follows the alias
+    assert len(embedder.texts) == embedded  # every vector copied from the v1 index
+    assert await visible("g1") == {"plans/q1.md", "wiki/home.md"}
+    assert await visible("g2") == {"wiki/home.md"}

@@ -55,3 +55,23 @@ def test_the_filter_escapes_every_value_and_always_admits_public_documents() -> 
     )
     assert Principal.of(None, []).odata_filter() == "(groups/any(g: search.in(g, '*', ',')))"
 
+
+
+def test_v3_stores_its_vectors_so_an_acl_merge_keeps_them() -> None:
+    from index_schemas import VERSIONS, SchemaParams
+
+    embedding = next(f for f in VERSIONS[3](SchemaParams("grounding-v3", 4)).fields if f.name == "embedding")
+    assert embedding.stored is True  # Azure drops a stored: false vector on a partial merge unless resent
+
+
+async def test_an_acl_merge_is_refused_when_vectors_are_not_stored(search_server: FakeSearchServer) -> None:
+    from ingestion.acl import Acl
+    from ingestion.errors import ConfigurationError
+
+    index = AzureSearchIndex(search_server.url, "acl-unstored", DIMENSIONS, credential=AzureKeyCredential("k"))
+    next(f for f in index.definition.fields if f.name == "embedding").stored = False
+    before = len(search_server.records)
+    with pytest.raises(ConfigurationError, match="does not store its vectors; a merge would drop them"):
+        await index.update_acl("doc", Acl.public())
+    assert len(search_server.records) == before  # refused before any request
+    await index.close()

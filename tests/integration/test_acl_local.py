@@ -181,3 +181,17 @@ def test_bad_principals_are_usage_errors(docs: Path, capsys, bad: list[str]) -> 
     run(capsys, "ingest", str(docs))
     assert main(["search", "zebra", *bad]) == 2
     assert "--" in capsys.readouterr().err
+
+
+def test_an_in_place_upgrade_to_v3_fails_closed_until_the_next_ingest(docs: Path, capsys) -> None:
+    assert run(capsys, "schema", "apply", "--to", "1")[0] == 0
+    run(capsys, "ingest", str(docs))
+    code, applied = run(capsys, "schema", "apply", "--to", "3")
+    assert code == 0 and applied["version"] == 3
+    # Written at v1: groups as they were then, no oids yet, so a grant by oid alone is not visible (fails closed).
+    assert found(capsys, "--groups", "finance") == {"budget.md", "handbook.md"}
+    assert found(capsys, "--user", "oid-hr-lead") == {"handbook.md"}
+    code, result = run(capsys, "ingest", str(docs))
+    assert (code, result["updated"], result["tokens_embedded"]) == (0, 3, 0)  # rewritten, every vector reused
+    assert found(capsys, "--user", "oid-hr-lead") == {"salaries.md", "handbook.md"}
+    assert found(capsys, "--groups", "finance") == {"budget.md", "handbook.md"}

@@ -50,11 +50,8 @@ class TestAzureAclContract(AclContract):
 
 def test_the_filter_escapes_every_value_and_always_admits_public_documents() -> None:
     principal = Principal.of("o'id", ["g1", "it's"])
-    assert principal.odata_filter() == (
-        "(groups/any(g: search.in(g, '*,g1,it''s', ',')) or oids/any(o: o eq 'o''id'))"
-    )
+    assert principal.odata_filter() == ("(groups/any(g: search.in(g, '*,g1,it''s', ',')) or oids/any(o: o eq 'o''id'))")
     assert Principal.of(None, []).odata_filter() == "(groups/any(g: search.in(g, '*', ',')))"
-
 
 
 def test_v3_stores_its_vectors_so_an_acl_merge_keeps_them() -> None:

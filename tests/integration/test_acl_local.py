@@ -155,9 +155,7 @@ def test_a_malformed_sidecar_fails_its_document_naming_it(docs: Path, capsys) ->
     assert found(capsys, "--groups", "finance") == {"budget.md", "handbook.md"}  # the old version stays
 
 
-def test_trimming_refuses_an_index_without_acl_fields_and_migration_to_v3_carries_the_acls(
-    docs: Path, capsys
-) -> None:
+def test_trimming_refuses_an_index_without_acl_fields_and_migration_to_v3_carries_the_acls(docs: Path, capsys) -> None:
     assert run(capsys, "schema", "apply", "--to", "1")[0] == 0  # a deployment from before v3
     run(capsys, "ingest", str(docs))
     code = main(["search", "zebra", "--groups", "finance"])

@@ -8,7 +8,7 @@ from them). ``index_schemas.diff`` classifies the changes between two definition
 
 ``LATEST`` is the version a fresh deployment creates and ``schema apply`` / ``schema migrate`` target by default. A
 newer registered version is available to ``--to N`` before it is released; releasing it is bumping ``LATEST`` (see
-docs/schema-versions.md).
+docs/schema-versions.md). ``tracks_acl(v)`` says whether version ``v`` has the access-control fields (v3 on).
 """
 
 from __future__ import annotations

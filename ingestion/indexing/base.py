@@ -1,8 +1,9 @@
 """The search index.
 
-An ``Index`` stores chunks (text, heading path, source path, pages, groups, hashes, vector) and one ``DocumentRecord``
-per document, and searches them by text (BM25), by vector (k-NN) or both fused with Reciprocal Rank Fusion. It never
-embeds: callers pass the query vector. Two implementations share this contract and one test suite
+An ``Index`` stores chunks (text, heading path, source path, pages, ACL ``groups``/``oids``, hashes, vector) and one
+``DocumentRecord`` per document, and searches them by text (BM25), by vector (k-NN) or both fused with Reciprocal Rank
+Fusion, optionally trimmed to what one user may see (``ingestion/acl.py``). It never embeds: callers pass the query
+vector. Two implementations share this contract and one test suite
 (``tests/contract/index_contract.py``): the local SQLite store and the Azure AI Search writer.
 
 Consistency rule, for every implementation: a document's record is written only after all of its chunks are, and

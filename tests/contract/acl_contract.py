@@ -85,6 +85,16 @@ class AclContract:
         for mode in ALL_MODES:
             assert await visible_sources(acl_index, Principal.of(None, ["staff"]), mode, top=1) == {"/acl/open.txt"}
 
+    async def test_trimming_combines_with_the_source_filter(self, acl_index: Index) -> None:
+        await self.corpus(acl_index)
+        finance = Principal.of(None, ["finance"])
+        for mode in ALL_MODES:
+            for source_id, expected in [("/acl/finance.txt", 2), ("/acl/hr.txt", 0), ("/acl/public.txt", 2)]:
+                hits = await acl_index.search(
+                    SHARED, vector=vec(1, 1, 1, 1), mode=mode, top=10, source_path=source_id, principal=finance
+                )
+                assert [hit.source_path for hit in hits] == [source_id] * expected, (mode, source_id)
+
     async def test_update_acl_grants_and_revokes_without_touching_anything_else(self, acl_index: Index) -> None:
         await put_with_acl(acl_index, "/acl/plan.txt", Acl.of(groups=["g1"]), vec(1, 2, 3, 4))
         key = document_key("/acl/plan.txt")

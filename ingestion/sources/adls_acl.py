@@ -19,6 +19,7 @@ Mapping (``acl_from_posix``), for the file's **access** ACL ``user::rw-,user:<oi
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from azure.core.exceptions import AzureError
 
@@ -28,6 +29,8 @@ from ingestion.sources.blob import translate_storage_error
 
 if TYPE_CHECKING:
     from azure.storage.filedatalake.aio import DataLakeServiceClient
+
+_LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
 
 
 def acl_from_posix(acl: str, *, path: str) -> Acl | None:
@@ -73,8 +76,11 @@ class AdlsAclReader:
         credential: Any = None,
         retry_total: int | None = None,
     ) -> None:
-        if not account_url.startswith(("https://", "http://")):
-            raise ConfigurationError("the ADLS (dfs) endpoint must be an http(s) URL")
+        parts = urlsplit(account_url)
+        if parts.scheme not in ("https", "http") or not parts.hostname:
+            raise ConfigurationError("AZURE_STORAGE_DFS_URL must be an http(s) URL")
+        if parts.scheme == "http" and parts.hostname not in _LOOPBACK:
+            raise ConfigurationError("AZURE_STORAGE_DFS_URL must use https (plain http only to this machine)")
         self.account_url = account_url.rstrip("/")
         self.file_system = file_system
         self._credential = credential

@@ -89,6 +89,12 @@ async def test_reader_errors_map_to_the_pipeline_tree(adls: FakeAdlsServer) -> N
         await wrong.close()
 
 
+@pytest.mark.parametrize("url", ["http://acct.dfs.core.windows.net", "ftp://acct", "acct.dfs.core.windows.net"])
+def test_the_dfs_endpoint_must_be_https_off_this_machine(url: str) -> None:
+    with pytest.raises(ConfigurationError, match="AZURE_STORAGE_DFS_URL must"):
+        AdlsAclReader(url, "docs")
+
+
 def test_wiring_needs_a_dfs_endpoint_and_an_account_key() -> None:
     metadata = Settings.from_env({"AZURE_STORAGE_CONNECTION_STRING": "UseDevelopmentStorage=true"})
     assert build_acl_reader(metadata, "docs") is None

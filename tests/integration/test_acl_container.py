@@ -1,17 +1,20 @@
 """Done-when of issue 12 through the command line against a real Azurite: a blob with ``groups=g1`` is found with
 ``--groups g1`` and never with ``--groups g2``; setting its metadata to ``groups=g2`` alone and ingesting again flips
 that with zero tokens embedded; a blob without ACL follows ``ACL_DEFAULT``. Also: ``--prefix P`` without a trailing
-``/`` follows blob-listing semantics, deletes included."""
+``/`` follows blob-listing semantics, deletes included. Each test runs on both index backends."""
 
 from __future__ import annotations
 
 import json
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from azure.storage.blob import BlobServiceClient, ContainerClient
 
 from ingestion.cli import main
+from tests.fakes.search_server import FakeSearchServer
 
 pytestmark = pytest.mark.azurite
 
@@ -32,16 +35,32 @@ def sources(capsys: pytest.CaptureFixture[str], *who: str, query: str = "quarter
     return seen[0]
 
 
-@pytest.fixture
-def container(azurite, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> ContainerClient:
-    for name in ("AZURE_OPENAI_ENDPOINT", "AZURE_SEARCH_ENDPOINT", "DOCUMENTINTELLIGENCE_ENDPOINT",
-                 "AzureWebJobsStorage", "ACL_DEFAULT", "ACL_SOURCE"):  # fmt: skip
+@pytest.fixture(params=["local", "azure_search"])
+def container(
+    request: pytest.FixtureRequest, azurite, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[ContainerClient]:
+    """A fresh Azurite container as the source; the index is the local store or Azure AI Search on the fake."""
+    for name in ("AZURE_OPENAI_ENDPOINT", "AZURE_SEARCH_ENDPOINT", "AZURE_SEARCH_API_KEY", "INDEX_BACKEND",
+                 "DOCUMENTINTELLIGENCE_ENDPOINT", "AzureWebJobsStorage", "ACL_DEFAULT", "ACL_SOURCE"):  # fmt: skip
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("EMBEDDING_BACKEND", "hash")
     monkeypatch.setenv("LOCAL_INDEX_PATH", str(tmp_path / "index.sqlite"))
     monkeypatch.setenv("AZURE_STORAGE_CONNECTION_STRING", azurite.connection_string)
+    server = None
+    if request.param == "azure_search":
+        server = FakeSearchServer()
+        server.start()
+        monkeypatch.setenv("INDEX_BACKEND", "azure_search")
+        monkeypatch.setenv("AZURE_SEARCH_ENDPOINT", server.url)
+        monkeypatch.setenv("AZURE_SEARCH_API_KEY", server.api_key)
     service = BlobServiceClient.from_connection_string(azurite.connection_string)
-    return service.create_container(f"acl-{tmp_path.name.lower().replace('_', '-')[-40:]}".rstrip("-"))
+    name = f"acl-{uuid.uuid4().hex[:16]}"
+    try:
+        yield service.create_container(name)
+    finally:
+        service.delete_container(name)
+        if server is not None:
+            server.stop()
 
 
 def test_a_metadata_only_acl_change_flips_visibility_with_zero_tokens(container: ContainerClient, capsys) -> None:

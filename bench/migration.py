@@ -32,10 +32,10 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from ingestion import wiring  # noqa: E402
+from ingestion.deployment import lifecycle, migrate  # noqa: E402
+from ingestion.deployment.estimate import estimate_migration, price_per_million  # noqa: E402
 from ingestion.embedding.hashing import HashEmbedder  # noqa: E402
-from ingestion.indexing.local_admin import LocalIndexAdmin  # noqa: E402
-from ingestion.schema import lifecycle, migrate  # noqa: E402
-from ingestion.schema.estimate import estimate_migration, price_per_million  # noqa: E402
+from ingestion.indexing.local.admin import LocalIndexAdmin  # noqa: E402
 from ingestion.settings import Settings  # noqa: E402
 from ingestion.sources.local import LocalFolderSource  # noqa: E402
 

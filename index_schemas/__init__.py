@@ -1,6 +1,7 @@
 """Index definitions, one module per schema version, and their registry. Nothing here talks to the network.
 
-``VERSIONS[v](params)`` builds version ``v``'s ``SearchIndex``; ``TO_DOCUMENT[v](record, chunk)`` maps one chunk to
+``VERSIONS[v](params)`` builds version ``v``'s ``IndexDefinition`` (the project's own types, ``index_schemas.types``;
+the Azure backend converts them to the SDK's model at its edge); ``TO_DOCUMENT[v](record, chunk)`` maps one chunk to
 that version's search document. An alias (``grounding``) names whichever physical index (``grounding-v1``) is live;
 ``physical_name`` spells the physical name and ``parse_physical_name`` reads it back. ``field_specs`` flattens a
 definition into plain values for backends that are not Azure AI Search (the local SQLite store derives its tables
@@ -17,13 +18,12 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from azure.search.documents.indexes.models import SearchField, SearchIndex
-
 from index_schemas import v1, v2, v3
+from index_schemas.documents import ChunkLike, RecordLike
+from index_schemas.errors import SchemaError
+from index_schemas.names import is_valid_index_name
 from index_schemas.params import COMPRESSIONS, SchemaParams, VectorizerParams
-from ingestion.errors import ConfigurationError
-from ingestion.models import DocumentRecord, IndexChunk
-from ingestion.settings import is_valid_index_name
+from index_schemas.types import VECTOR_TYPE, IndexDefinition, IndexField
 
 __all__ = [
     "COMPRESSIONS",
@@ -31,6 +31,8 @@ __all__ = [
     "TO_DOCUMENT",
     "VERSIONS",
     "FieldSpec",
+    "IndexDefinition",
+    "SchemaError",
     "SchemaParams",
     "VectorizerParams",
     "field_specs",
@@ -39,12 +41,12 @@ __all__ = [
     "tracks_acl",
 ]
 
-VERSIONS: dict[int, Callable[[SchemaParams], SearchIndex]] = {
+VERSIONS: dict[int, Callable[[SchemaParams], IndexDefinition]] = {
     v1.VERSION: v1.build,
     v2.VERSION: v2.build,
     v3.VERSION: v3.build,
 }
-TO_DOCUMENT: dict[int, Callable[[DocumentRecord, IndexChunk], dict[str, object]]] = {
+TO_DOCUMENT: dict[int, Callable[[RecordLike, ChunkLike], dict[str, object]]] = {
     v1.VERSION: v1.to_document,
     v2.VERSION: v2.to_document,
     v3.VERSION: v3.to_document,
@@ -52,8 +54,6 @@ TO_DOCUMENT: dict[int, Callable[[DocumentRecord, IndexChunk], dict[str, object]]
 # v3 (v2's file_type and title-boost, plus the ACL fields) is the released version: fresh deployments create it and
 # an older live index reaches it with ``schema migrate --to 3`` (docs/schema-versions.md).
 LATEST = 3
-
-VECTOR_TYPE = "Collection(Edm.Single)"
 
 
 @dataclass(frozen=True)
@@ -81,7 +81,7 @@ def tracks_acl(version: int) -> bool:
     """Whether documents of schema ``version`` carry ``oids`` and the ``acl_hash`` that keeps ACLs current (v3 on):
     only such an index can be trimmed at query time or take an ACL-only update."""
     if version not in VERSIONS:
-        raise ConfigurationError(f"unknown index schema version {version}; known: {sorted(VERSIONS)}")
+        raise SchemaError(f"unknown index schema version {version}; known: {sorted(VERSIONS)}")
     names = {str(field.name) for field in VERSIONS[version](SchemaParams(name="acl-probe", dimensions=1)).fields}
     return {str(v3.Field.OIDS), str(v3.Field.ACL_HASH), str(v1.Field.GROUPS)} <= names
 
@@ -93,12 +93,12 @@ def physical_name(alias: str, version: int, *, rebuild: int = 1) -> str:
     new schema version): ``grounding``, 2, rebuild=3 -> ``grounding-v2-r3``.
     """
     if version not in VERSIONS:
-        raise ConfigurationError(f"unknown index schema version {version}; known: {sorted(VERSIONS)}")
+        raise SchemaError(f"unknown index schema version {version}; known: {sorted(VERSIONS)}")
     if rebuild < 1:
         raise ValueError(f"rebuild must be >= 1, got {rebuild}")
     name = f"{alias}-v{version}" + (f"-r{rebuild}" if rebuild > 1 else "")
     if not is_valid_index_name(name):
-        raise ConfigurationError(f"{name!r} is not a valid Azure AI Search index name")
+        raise SchemaError(f"{name!r} is not a valid Azure AI Search index name")
     return name
 
 
@@ -111,27 +111,24 @@ def parse_physical_name(alias: str, name: str) -> tuple[int, int] | None:
     return int(match.group(1)), int(match.group(2) or 1)
 
 
-def field_specs(index: SearchIndex) -> list[FieldSpec]:
+def field_specs(index: IndexDefinition) -> list[FieldSpec]:
     """The top-level fields of ``index`` in definition order (complex fields are not used by any version)."""
     return [_spec(field) for field in index.fields]
 
 
-def _spec(field: SearchField) -> FieldSpec:
-    full_type = str(getattr(field.type, "value", field.type))
-    collection = full_type.startswith("Collection(")
-    item_type = full_type[len("Collection(") : -1] if collection else full_type
-    dimensions = field.vector_search_dimensions if full_type == VECTOR_TYPE else None
-    analyzer = field.analyzer_name
+def _spec(field: IndexField) -> FieldSpec:
+    collection = field.type.startswith("Collection(")
+    item_type = field.type[len("Collection(") : -1] if collection else field.type
     return FieldSpec(
-        name=str(field.name),
+        name=field.name,
         type=item_type,
-        key=bool(field.key),
-        searchable=bool(field.searchable),
-        filterable=bool(field.filterable),
-        sortable=bool(field.sortable),
-        facetable=bool(field.facetable),
-        retrievable=field.retrievable is not False,
+        key=field.key,
+        searchable=field.searchable,
+        filterable=field.filterable,
+        sortable=field.sortable,
+        facetable=field.facetable,
+        retrievable=field.retrievable,
         collection=collection,
-        dimensions=dimensions,
-        analyzer=str(getattr(analyzer, "value", analyzer)) if analyzer else None,
+        dimensions=field.dimensions if field.type == VECTOR_TYPE else None,
+        analyzer=field.analyzer,
     )

@@ -10,7 +10,7 @@ vector profile; an algorithm's kind (exhaustive KNN -> HNSW), metric, ``m`` or `
 parameters; suggesters; custom analyzers, tokenizers and filters (new ones need ``allowIndexDowntime``, which is
 downtime) and the similarity algorithm. A setting this module does not know is assumed to need a rebuild.
 
-Definitions are compared in their REST shape (``SearchIndex.as_dict()``), so a definition built in code and one read
+Definitions are compared in their REST shape (``IndexDefinition.to_wire()``), so a definition built in code and one read
 back from the service compare equal: unset values, ``null`` and empty lists are the same thing, a field attribute the
 service fills in with its default equals one left out, and the index name and ETag are ignored. Named lists (fields,
 profiles, configurations...) are matched by name; a field removed and another added with identical attributes are
@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from azure.search.documents.indexes.models import SearchIndex
+from index_schemas.types import IndexDefinition
 
 
 class ChangeKind(StrEnum):
@@ -137,7 +137,7 @@ IGNORED = frozenset({"name", "@odata.etag", "@odata.context", "e_tag"})
 _STRING_TYPES = ("Edm.String", "Collection(Edm.String)")
 
 
-def diff_indexes(old: SearchIndex | Mapping[str, Any], new: SearchIndex | Mapping[str, Any]) -> SchemaDiff:
+def diff_indexes(old: IndexDefinition | Mapping[str, Any], new: IndexDefinition | Mapping[str, Any]) -> SchemaDiff:
     """Every change that turns ``old`` into ``new``, in a stable order (by path)."""
     before, after = normalize(old), normalize(new)
     changes: list[Change] = []
@@ -149,9 +149,9 @@ def diff_indexes(old: SearchIndex | Mapping[str, Any], new: SearchIndex | Mappin
     return SchemaDiff(tuple(changes))
 
 
-def normalize(definition: SearchIndex | Mapping[str, Any]) -> dict[str, Any]:
+def normalize(definition: IndexDefinition | Mapping[str, Any]) -> dict[str, Any]:
     """The REST shape with field defaults filled in and every null / empty value dropped."""
-    wire = definition.as_dict() if isinstance(definition, SearchIndex) else dict(definition)
+    wire = definition.to_wire() if isinstance(definition, IndexDefinition) else dict(definition)
     if "fields" in wire:
         wire["fields"] = [_field_defaults(f) for f in wire["fields"] or []]
     return _clean(wire) or {}

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ingestion.errors import ConfigurationError
-from ingestion.settings import is_valid_index_name
+from index_schemas.errors import SchemaError
+from index_schemas.names import is_valid_index_name
 
 MAX_VECTOR_DIMENSIONS = 4096
 COMPRESSIONS = ("scalar", "binary")
@@ -29,12 +29,12 @@ class VectorizerParams:
     def __post_init__(self) -> None:
         for label, value in (("endpoint", self.endpoint), ("deployment", self.deployment), ("model", self.model_name)):
             if not value or not value.strip():
-                raise ConfigurationError(f"vectorizer {label} must not be empty")
+                raise SchemaError(f"vectorizer {label} must not be empty")
 
 
 @dataclass(frozen=True)
 class SchemaParams:
-    """Inputs of every ``build(params) -> SearchIndex`` in this package."""
+    """Inputs of every ``build(params) -> IndexDefinition`` in this package."""
 
     name: str
     dimensions: int
@@ -43,8 +43,8 @@ class SchemaParams:
 
     def __post_init__(self) -> None:
         if not is_valid_index_name(self.name):
-            raise ConfigurationError(f"{self.name!r} is not a valid Azure AI Search index name")
+            raise SchemaError(f"{self.name!r} is not a valid Azure AI Search index name")
         if not 1 <= self.dimensions <= MAX_VECTOR_DIMENSIONS:
-            raise ConfigurationError(f"vector dimensions must be 1-{MAX_VECTOR_DIMENSIONS}, got {self.dimensions}")
+            raise SchemaError(f"vector dimensions must be 1-{MAX_VECTOR_DIMENSIONS}, got {self.dimensions}")
         if self.compression is not None and self.compression not in COMPRESSIONS:
-            raise ConfigurationError(f"compression must be one of {', '.join(COMPRESSIONS)} or none")
+            raise SchemaError(f"compression must be one of {', '.join(COMPRESSIONS)} or none")

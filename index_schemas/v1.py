@@ -1,6 +1,6 @@
 """Index schema version 1: one search document per chunk.
 
-Pure definition: ``build(params)`` returns an azure-search-documents ``SearchIndex`` and talks to nothing. The field
+Pure definition: ``build(params)`` returns an ``index_schemas.types.IndexDefinition`` and talks to nothing. The field
 names below are the contract both backends share (the local SQLite store derives its tables from this definition):
 
 ============== ========================== =============================================================================
@@ -40,46 +40,32 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from azure.search.documents.indexes.models import (
-    AzureOpenAIVectorizer,
-    AzureOpenAIVectorizerParameters,
-    BinaryQuantizationCompression,
-    HnswAlgorithmConfiguration,
-    HnswParameters,
-    LexicalAnalyzerName,
-    RescoringOptions,
-    ScalarQuantizationCompression,
-    ScalarQuantizationParameters,
-    SearchableField,
-    SearchField,
-    SearchFieldDataType,
-    SearchIndex,
-    SemanticConfiguration,
-    SemanticField,
-    SemanticPrioritizedFields,
-    SemanticSearch,
-    SimpleField,
-    VectorSearch,
-    VectorSearchCompression,
-    VectorSearchProfile,
-    VectorSearchVectorizer,
-)
-
+from index_schemas.documents import ChunkLike, RecordLike
 from index_schemas.params import SchemaParams
-from ingestion.models import DocumentRecord, IndexChunk
+from index_schemas.types import (
+    Compression,
+    HnswAlgorithm,
+    IndexDefinition,
+    IndexField,
+    OpenAIVectorizer,
+    Rescoring,
+    SemanticConfig,
+    VectorProfile,
+    VectorSearch,
+)
 
 VERSION = 1
 ALGORITHM = "hnsw"
 PROFILE = "default"
 VECTORIZER = "aoai"
 SEMANTIC_CONFIGURATION = "default"
-ANALYZER = LexicalAnalyzerName.STANDARD_LUCENE
+ANALYZER = "standard.lucene"
 HNSW = {"m": 4, "ef_construction": 400, "ef_search": 500, "metric": "cosine"}
 # Rescoring reads the preserved full-precision vectors; oversampling 4 fetches 4x candidates before rescoring.
 OVERSAMPLING = 4.0
 
-_STRING = SearchFieldDataType.STRING
-_INT32 = SearchFieldDataType.INT32
+_STRING = "Edm.String"
+_INT32 = "Edm.Int32"
 _STRINGS = "Collection(Edm.String)"
 _SINGLES = "Collection(Edm.Single)"
 
@@ -107,28 +93,20 @@ class Field(StrEnum):
     EMBEDDING = "embedding"
 
 
-def build(params: SchemaParams) -> SearchIndex:
+def build(params: SchemaParams) -> IndexDefinition:
     """The v1 index definition for ``params`` (name, dimensions, optional vectorizer and compression)."""
-    return SearchIndex(
+    return IndexDefinition(
         name=params.name,
         fields=_fields(params.dimensions),
         vector_search=_vector_search(params),
-        semantic_search=SemanticSearch(
-            default_configuration_name=SEMANTIC_CONFIGURATION,
-            configurations=[
-                SemanticConfiguration(
-                    name=SEMANTIC_CONFIGURATION,
-                    prioritized_fields=SemanticPrioritizedFields(
-                        title_field=SemanticField(field_name=Field.TITLE),
-                        content_fields=[SemanticField(field_name=Field.CONTENT)],
-                    ),
-                )
-            ],
+        semantic_configurations=(
+            SemanticConfig(name=SEMANTIC_CONFIGURATION, title_field=Field.TITLE, content_fields=(Field.CONTENT,)),
         ),
+        semantic_default=SEMANTIC_CONFIGURATION,
     )
 
 
-def to_document(record: DocumentRecord, chunk: IndexChunk) -> dict[str, object]:
+def to_document(record: RecordLike, chunk: ChunkLike) -> dict[str, object]:
     """The v1 search document for one chunk of ``record``: field name -> Python value.
 
     ``embedding`` is the chunk's numpy vector and ``last_indexed`` is ``record.indexed_at`` (a datetime or None);
@@ -148,7 +126,7 @@ def to_document(record: DocumentRecord, chunk: IndexChunk) -> dict[str, object]:
         Field.END: chunk.end,
         Field.GROUPS: list(chunk.groups),
         Field.CHUNK_HASH: chunk.chunk_hash,
-        Field.DOCUMENT_HASH: record.content_hash,
+        Field.DOCUMENT_HASH: record.content_version,
         Field.FINGERPRINT: record.fingerprint,
         Field.CHUNK_COUNT: record.chunk_count,
         Field.LAST_INDEXED: record.indexed_at,
@@ -156,84 +134,65 @@ def to_document(record: DocumentRecord, chunk: IndexChunk) -> dict[str, object]:
     }
 
 
-def _fields(dimensions: int) -> list[SearchField]:
-    return [
-        SimpleField(name=Field.ID, type=_STRING, key=True, filterable=True),
-        SimpleField(name=Field.PARENT_ID, type=_STRING, filterable=True),
-        SimpleField(name=Field.SOURCE_ID, type=_STRING, filterable=True),
-        SimpleField(name=Field.SOURCE_PATH, type=_STRING, filterable=True, facetable=True),
-        SearchableField(name=Field.TITLE, analyzer_name=ANALYZER),
-        SearchableField(name=Field.CONTENT, analyzer_name=ANALYZER),
-        SimpleField(name=Field.ORDINAL, type=_INT32, filterable=True, sortable=True),
-        SimpleField(name=Field.PAGE_START, type=_INT32, filterable=True, facetable=True),
-        SimpleField(name=Field.PAGE_END, type=_INT32, filterable=True, facetable=True),
-        SimpleField(name=Field.START, type=_INT32),
-        SimpleField(name=Field.END, type=_INT32),
-        SimpleField(name=Field.GROUPS, type=_STRINGS, filterable=True, hidden=True),
-        SimpleField(name=Field.CHUNK_HASH, type=_STRING, filterable=True),
-        SimpleField(name=Field.DOCUMENT_HASH, type=_STRING, filterable=True),
-        SimpleField(name=Field.FINGERPRINT, type=_STRING, filterable=True),
-        SimpleField(name=Field.CHUNK_COUNT, type=_INT32),
-        SimpleField(name=Field.LAST_INDEXED, type=SearchFieldDataType.DATE_TIME_OFFSET, filterable=True, sortable=True),
-        SearchField(
-            name=Field.EMBEDDING,
-            type=_SINGLES,
+def _fields(dimensions: int) -> tuple[IndexField, ...]:
+    return (
+        IndexField(Field.ID, _STRING, key=True, filterable=True),
+        IndexField(Field.PARENT_ID, _STRING, filterable=True),
+        IndexField(Field.SOURCE_ID, _STRING, filterable=True),
+        IndexField(Field.SOURCE_PATH, _STRING, filterable=True, facetable=True),
+        IndexField(Field.TITLE, _STRING, searchable=True, analyzer=ANALYZER),
+        IndexField(Field.CONTENT, _STRING, searchable=True, analyzer=ANALYZER),
+        IndexField(Field.ORDINAL, _INT32, filterable=True, sortable=True),
+        IndexField(Field.PAGE_START, _INT32, filterable=True, facetable=True),
+        IndexField(Field.PAGE_END, _INT32, filterable=True, facetable=True),
+        IndexField(Field.START, _INT32),
+        IndexField(Field.END, _INT32),
+        IndexField(Field.GROUPS, _STRINGS, filterable=True, retrievable=False),
+        IndexField(Field.CHUNK_HASH, _STRING, filterable=True),
+        IndexField(Field.DOCUMENT_HASH, _STRING, filterable=True),
+        IndexField(Field.FINGERPRINT, _STRING, filterable=True),
+        IndexField(Field.CHUNK_COUNT, _INT32),
+        IndexField(Field.LAST_INDEXED, "Edm.DateTimeOffset", filterable=True, sortable=True),
+        IndexField(
+            Field.EMBEDDING,
+            _SINGLES,
             searchable=True,
-            filterable=False,
-            sortable=False,
-            facetable=False,
-            retrievable=True,
             stored=True,
-            vector_search_dimensions=dimensions,
-            vector_search_profile_name=PROFILE,
+            dimensions=dimensions,
+            vector_profile=PROFILE,
         ),
-    ]
+    )
 
 
 def _vector_search(params: SchemaParams) -> VectorSearch:
     vectorizers = _vectorizers(params)
     compressions = _compressions(params.compression)
     return VectorSearch(
-        algorithms=[HnswAlgorithmConfiguration(name=ALGORITHM, parameters=HnswParameters(**HNSW))],
-        profiles=[
-            VectorSearchProfile(
+        algorithms=(HnswAlgorithm(ALGORITHM, **HNSW),),  # type: ignore[arg-type]
+        profiles=(
+            VectorProfile(
                 name=PROFILE,
-                algorithm_configuration_name=ALGORITHM,
-                vectorizer_name=VECTORIZER if vectorizers else None,
-                compression_name=compressions[0].compression_name if compressions else None,
-            )
-        ],
-        vectorizers=vectorizers or None,
-        compressions=compressions or None,
-    )
-
-
-def _vectorizers(params: SchemaParams) -> list[VectorSearchVectorizer]:
-    if params.vectorizer is None:
-        return []
-    spec = params.vectorizer
-    return [
-        AzureOpenAIVectorizer(
-            vectorizer_name=VECTORIZER,
-            parameters=AzureOpenAIVectorizerParameters(
-                resource_url=spec.endpoint, deployment_name=spec.deployment, model_name=spec.model_name
+                algorithm=ALGORITHM,
+                vectorizer=VECTORIZER if vectorizers else None,
+                compression=compressions[0].name if compressions else None,
             ),
-        )
-    ]
-
-
-def _compressions(kind: str | None) -> list[VectorSearchCompression]:
-    rescoring = RescoringOptions(
-        enable_rescoring=True, default_oversampling=OVERSAMPLING, rescore_storage_method="preserveOriginals"
+        ),
+        vectorizers=vectorizers,
+        compressions=compressions,
     )
+
+
+def _vectorizers(params: SchemaParams) -> tuple[OpenAIVectorizer, ...]:
+    if params.vectorizer is None:
+        return ()
+    spec = params.vectorizer
+    return (OpenAIVectorizer(VECTORIZER, spec.endpoint, spec.deployment, spec.model_name),)
+
+
+def _compressions(kind: str | None) -> tuple[Compression, ...]:
+    rescoring = Rescoring(enabled=True, oversampling=OVERSAMPLING, storage_method="preserveOriginals")
     if kind == "scalar":
-        return [
-            ScalarQuantizationCompression(
-                compression_name="scalar-int8",
-                parameters=ScalarQuantizationParameters(quantized_data_type="int8"),
-                rescoring_options=rescoring,
-            )
-        ]
+        return (Compression("scalar-int8", "scalarQuantization", rescoring),)
     if kind == "binary":
-        return [BinaryQuantizationCompression(compression_name="binary", rescoring_options=rescoring)]
-    return []
+        return (Compression("binary", "binaryQuantization", rescoring),)
+    return ()

@@ -23,19 +23,14 @@ reports any drift between a live index and its version's definition).
 
 from __future__ import annotations
 
+from dataclasses import replace
 from enum import StrEnum
-
-from azure.search.documents.indexes.models import (
-    ScoringProfile,
-    SearchFieldDataType,
-    SearchIndex,
-    SimpleField,
-    TextWeights,
-)
+from types import MappingProxyType
 
 from index_schemas import v1
+from index_schemas.documents import ChunkLike, RecordLike
 from index_schemas.params import SchemaParams
-from ingestion.models import DocumentRecord, IndexChunk
+from index_schemas.types import IndexDefinition, IndexField, ScoringProfile
 
 VERSION = 2
 SCORING_PROFILE = "title-boost"
@@ -50,20 +45,18 @@ class Field(StrEnum):
     FILE_TYPE = "file_type"
 
 
-def build(params: SchemaParams) -> SearchIndex:
+def build(params: SchemaParams) -> IndexDefinition:
     """The v2 index definition for ``params``: v1's, plus ``file_type`` and the ``title-boost`` scoring profile."""
     index = v1.build(params)
-    position = [field.name for field in index.fields].index(v1.Field.SOURCE_PATH) + 1
-    index.fields.insert(
-        position, SimpleField(name=Field.FILE_TYPE, type=SearchFieldDataType.STRING, filterable=True, facetable=True)
-    )
-    index.scoring_profiles = [
-        ScoringProfile(name=SCORING_PROFILE, text_weights=TextWeights(weights={str(v1.Field.TITLE): TITLE_WEIGHT}))
-    ]
-    return index
+    fields = list(index.fields)
+    position = [field.name for field in fields].index(v1.Field.SOURCE_PATH) + 1
+    fields.insert(position, IndexField(Field.FILE_TYPE, "Edm.String", filterable=True, facetable=True))
+    weights = MappingProxyType({str(v1.Field.TITLE): TITLE_WEIGHT})
+    profile = ScoringProfile(name=SCORING_PROFILE, text_weights=weights)
+    return replace(index, fields=tuple(fields), scoring_profiles=(profile,))
 
 
-def to_document(record: DocumentRecord, chunk: IndexChunk) -> dict[str, object]:
+def to_document(record: RecordLike, chunk: ChunkLike) -> dict[str, object]:
     """The v2 search document for one chunk: v1's, plus ``file_type``."""
     return {**v1.to_document(record, chunk), Field.FILE_TYPE: file_type(chunk.source_path)}
 

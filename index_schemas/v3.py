@@ -25,13 +25,13 @@ Released versions are frozen: v3 is built from ``v2.build``.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from enum import StrEnum
 
-from azure.search.documents.indexes.models import SearchFieldDataType, SearchIndex, SimpleField
-
 from index_schemas import v1, v2
+from index_schemas.documents import ChunkLike, RecordLike
 from index_schemas.params import SchemaParams
-from ingestion.models import DocumentRecord, IndexChunk
+from index_schemas.types import IndexDefinition, IndexField
 
 VERSION = 3
 
@@ -43,17 +43,18 @@ class Field(StrEnum):
     ACL_HASH = "acl_hash"
 
 
-def build(params: SchemaParams) -> SearchIndex:
-    """The v3 index definition for ``params``: v2's, plus ``oids`` after ``groups`` and ``acl_hash``."""
+def build(params: SchemaParams) -> IndexDefinition:
+    """The v3 index definition for ``params``: v2's, plus ``oids`` and ``acl_hash`` after ``groups``."""
     index = v2.build(params)
-    position = [field.name for field in index.fields].index(v1.Field.GROUPS) + 1
-    index.fields[position:position] = [
-        SimpleField(name=Field.OIDS, type="Collection(Edm.String)", filterable=True, hidden=True),
-        SimpleField(name=Field.ACL_HASH, type=SearchFieldDataType.STRING),
+    fields = list(index.fields)
+    position = [field.name for field in fields].index(v1.Field.GROUPS) + 1
+    fields[position:position] = [
+        IndexField(Field.OIDS, "Collection(Edm.String)", filterable=True, retrievable=False),
+        IndexField(Field.ACL_HASH, "Edm.String"),
     ]
-    return index
+    return replace(index, fields=tuple(fields))
 
 
-def to_document(record: DocumentRecord, chunk: IndexChunk) -> dict[str, object]:
+def to_document(record: RecordLike, chunk: ChunkLike) -> dict[str, object]:
     """The v3 search document for one chunk: v2's, plus ``oids`` and the record's ``acl_hash``."""
     return {**v2.to_document(record, chunk), Field.OIDS: list(chunk.oids), Field.ACL_HASH: record.acl_hash}

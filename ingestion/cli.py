@@ -16,7 +16,7 @@ from typing import Any
 
 from ingestion import wiring
 from ingestion.acl import TRIMMING_HELP, principal_from_options
-from ingestion.errors import ConfigurationError, IngestionError
+from ingestion.errors import CONFIGURATION_ERRORS, ConfigurationError, IngestionError
 from ingestion.models import DocumentResult, RunResult, SearchHit, SearchMode
 from ingestion.settings import Settings
 
@@ -84,7 +84,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = Settings.from_env()
         handler: Callable[[argparse.Namespace, Settings], Coroutine[Any, Any, int]] = args.handler
         return asyncio.run(handler(args, settings))
-    except ConfigurationError as exc:
+    except CONFIGURATION_ERRORS as exc:
         print(f"configuration error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except IngestionError as exc:

@@ -13,8 +13,14 @@ Every failure the pipeline can meet is one of three kinds, and the kind decides 
     │   └── DocumentRejectedError    a service refused this one document (e.g. Azure AI Search 400 for an item)
     ├── TransientError           retry with backoff; after the retry budget, the document (or message) fails
     │   └── ThrottledError           429 / quota; carries the server's retry-after when it sent one
-    └── ConfigurationError       a setting is missing or invalid, or a credential is refused: stop the run, exit code 2
-        └── AliasConflict            the alias no longer points where a compare-and-swap expected: nothing changed
+    ├── ConfigurationError       a setting is missing or invalid, or a credential is refused: stop the run, exit code 2
+    ├── ConflictError            the state changed under us (a lost race): nothing was changed; look again, then retry
+    │   └── AliasConflict            the alias no longer points where a compare-and-swap expected
+    └── MigrationRefused         a migration run cannot start (HTTP 409 when ``conflict``, else 400); nothing started
+
+    index_schemas.SchemaError    an invalid index name / version / vector size (``index_schemas`` depends on nothing
+                                 here, so it has its own class): handled exactly like a ConfigurationError, see
+                                 ``CONFIGURATION_ERRORS``
 
 Foreign errors (SDK, HTTP, parser) are translated into this tree once, at the adapter boundary, and carry a message
 that never contains a secret. ``str(error)`` is always one line.
@@ -22,16 +28,14 @@ that never contains a secret. ``str(error)`` is always one line.
 
 from __future__ import annotations
 
+from index_schemas.errors import SchemaError
+
 
 class IngestionError(Exception):
     """Base of every error the pipeline raises on purpose."""
 
     def __init__(self, message: str) -> None:
         super().__init__(" ".join(str(message).split()))
-
-    @property
-    def reason(self) -> str:
-        return str(self)
 
 
 class BadInputError(IngestionError):
@@ -80,7 +84,11 @@ class ConfigurationError(IngestionError):
     """A setting is missing or invalid; nothing will work until it is fixed."""
 
 
-class AliasConflict(ConfigurationError):
+class ConflictError(IngestionError):
+    """Another actor changed what this operation was planned against; nothing was changed (the CLI exits 1)."""
+
+
+class AliasConflict(ConflictError):
     """``IndexAdmin.set_alias(name, expected=...)`` found the alias pointing elsewhere (another migration or rollback
     moved it): nothing was changed. ``expected`` / ``found`` are index names, None meaning "no alias"."""
 
@@ -90,3 +98,16 @@ class AliasConflict(ConfigurationError):
             f"expected: someone else moved it (another migration or a rollback?); not moved to {target}"
         )
         self.alias, self.expected, self.found, self.target = alias, expected, found, target
+
+
+
+class MigrationRefused(IngestionError):
+    """A migration run cannot start. ``conflict``: the index or the runs refuse it now (HTTP 409); else the request
+    itself is wrong (HTTP 400)."""
+
+    def __init__(self, message: str, *, conflict: bool) -> None:
+        super().__init__(message)
+        self.conflict = conflict
+
+CONFIGURATION_ERRORS: tuple[type[Exception], ...] = (ConfigurationError, SchemaError)
+"""What stops a run (exit code 2): ``except CONFIGURATION_ERRORS``."""

@@ -19,15 +19,16 @@ class SourceItem:
 
     ``source_id`` is the stable identity the document key derives from: for a local folder the absolute POSIX path
     (``/data/docs/a.pdf``), for a blob ``blob:<account>/<container>/<name>``. ``path`` is what the index stores and
-    search results cite: the absolute path for a file, ``<container>/<name>`` for a blob. ``version`` changes whenever
-    the content does (``sha256:<hex>`` for files, the blob's Content-MD5 or ETag otherwise).
+    search results cite: the absolute path for a file, ``<container>/<name>`` for a blob. ``content_version`` changes
+    whenever the content does (``sha256:<hex>`` for files, the blob's Content-MD5 or ETag otherwise): a version
+    marker, not always a hash. The one name for this value across the pipeline and the index record.
     """
 
     source_id: str
     path: str
     size: int
     last_modified: datetime
-    version: str
+    content_version: str
     content_type: str | None = None
     metadata: Mapping[str, str] = field(default_factory=dict)
 
@@ -122,15 +123,17 @@ class IndexChunk:
 class DocumentRecord:
     """What the index remembers about one whole document, written only after all its chunks are in.
 
-    ``content_hash`` is the source item's ``version``; ``fingerprint`` identifies everything else that shapes the chunks
-    and vectors (tokenizer, chunk settings, embedding model and dimensions, schema version). Both unchanged means the
-    document is skipped with zero embedding calls; then a different ``acl_hash`` only rewrites the ACL fields.
+    ``content_version`` is the source item's ``content_version`` when it was indexed (stored in the index field
+    ``document_hash`` and the local column ``content_hash``, names kept for compatibility with existing indexes);
+    ``fingerprint`` identifies everything else that shapes the chunks and vectors (tokenizer, chunk settings, embedding
+    model and dimensions, schema version). Both unchanged means the document is skipped with zero embedding calls;
+    then a different ``acl_hash`` only rewrites the ACL fields.
     """
 
     key: str
     source_id: str
     source_path: str
-    content_hash: str
+    content_version: str
     fingerprint: str
     chunk_count: int
     indexed_at: datetime | None = None

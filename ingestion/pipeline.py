@@ -31,11 +31,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from index_schemas import tracks_acl
+from index_schemas import LATEST, tracks_acl
 from ingestion.acl import Acl, AclDefault, resolve
 from ingestion.chunking import Chunker
+from ingestion.cracking.base import AnyCracker
 from ingestion.embedding.base import Embedder
-from ingestion.errors import BadInputError, ConfigurationError, IngestionError, NoTextError, TransientError
+from ingestion.errors import CONFIGURATION_ERRORS, BadInputError, IngestionError, NoTextError, TransientError
 from ingestion.indexing.base import Index
 from ingestion.keys import chunk_key, document_key, text_hash
 from ingestion.models import (
@@ -63,7 +64,7 @@ class PipelineOptions:
     max_document_bytes: int = 100 * 1024 * 1024
     max_concurrency: int = 4
     embed_headings: bool = True
-    schema_version: int = 1
+    schema_version: int = LATEST
     acl_default: AclDefault = AclDefault.PUBLIC
     """What a document gets whose source says nothing about access (``ACL_DEFAULT``)."""
 
@@ -72,7 +73,7 @@ class Pipeline:
     def __init__(
         self,
         *,
-        cracker: Any,
+        cracker: AnyCracker,
         chunker: Chunker,
         tokenizer: Tokenizer,
         embedder: Embedder,
@@ -113,7 +114,7 @@ class Pipeline:
         """
         try:
             return await self._ingest(source, item)
-        except ConfigurationError:
+        except CONFIGURATION_ERRORS:
             raise
         except BadInputError as exc:
             return self._failed(item, exc)
@@ -131,7 +132,7 @@ class Pipeline:
         key = document_key(item.source_id)
         acl = resolve(await source.acl(item), self.options.acl_default)
         existing = await self.index.get_document(key)
-        if existing and existing.content_hash == item.version and existing.fingerprint == self.fingerprint:
+        if existing and existing.content_version == item.content_version and existing.fingerprint == self.fingerprint:
             if not self.tracks_acl or existing.acl_hash == acl.digest():
                 return DocumentResult(item.path, Outcome.UNCHANGED)
             if await self.index.update_acl(key, acl):  # an ACL-only change: no cracking, no embedding
@@ -148,7 +149,7 @@ class Pipeline:
             key=key,
             source_id=item.source_id,
             source_path=item.path,
-            content_hash=item.version,
+            content_version=item.content_version,
             fingerprint=self.fingerprint,
             chunk_count=len(index_chunks),
             indexed_at=datetime.now(UTC),

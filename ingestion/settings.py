@@ -15,6 +15,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import TypeVar
 
+from index_schemas.names import is_valid_index_name
 from ingestion.errors import ConfigurationError
 
 T = TypeVar("T")
@@ -78,7 +79,6 @@ class Settings:
     # Limits and concurrency.
     max_document_bytes: int = 100 * 1024 * 1024
     max_concurrency: int = 4
-    embed_batch_size: int = 64
     rrf_k: int = 60
     hybrid_vector_weight: float = HYBRID_VECTOR_WEIGHT
     # Azure OpenAI embeddings.
@@ -156,7 +156,6 @@ class Settings:
             embed_headings=read.boolean("EMBED_HEADINGS", True),
             max_document_bytes=read.integer("MAX_DOCUMENT_BYTES", cls.max_document_bytes, minimum=1),
             max_concurrency=read.integer("MAX_CONCURRENCY", 4, minimum=1, maximum=256),
-            embed_batch_size=read.integer("EMBED_BATCH_SIZE", 64, minimum=1, maximum=2048),
             rrf_k=read.integer("RRF_K", 60, minimum=1),
             hybrid_vector_weight=read.number("HYBRID_VECTOR_WEIGHT", HYBRID_VECTOR_WEIGHT, minimum=0.01),
             azure_openai_endpoint=openai_endpoint,
@@ -367,11 +366,3 @@ def _check_range(name: str, value: float, minimum: float | None, maximum: float 
         raise ConfigurationError(f"{name}={value} is below the minimum of {minimum}")
     if maximum is not None and value > maximum:
         raise ConfigurationError(f"{name}={value} is above the maximum of {maximum}")
-
-
-def is_valid_index_name(name: str) -> bool:
-    if not 2 <= len(name) <= 128 or not name[0].isalnum():
-        return False
-    if "--" in name or "__" in name:
-        return False
-    return all(c.islower() or c.isdigit() or c in "-_" for c in name) and name.isascii()

@@ -5,13 +5,16 @@ Imports of the Azure SDK adapters happen inside the builders, so the local stack
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import index_schemas
 from ingestion.acl import AclDefault
 from ingestion.chunking import Chunker
+from ingestion.cracking.base import AnyCracker
+from ingestion.deployment.lifecycle import SchemaConfig
+from ingestion.deployment.target import resolve_target
 from ingestion.embedding.base import Embedder
 from ingestion.errors import ConfigurationError
 from ingestion.indexing.admin import IndexAdmin
@@ -20,6 +23,9 @@ from ingestion.pipeline import Pipeline, PipelineOptions
 from ingestion.settings import Settings
 from ingestion.sources.base import Source
 from ingestion.tokenizer import get_tokenizer
+
+if TYPE_CHECKING:
+    from ingestion.sources.blob import BlobContainerSource
 
 
 def build_embedder(settings: Settings) -> Embedder:
@@ -36,50 +42,18 @@ def build_embedder(settings: Settings) -> Embedder:
     return LocalEmbedder()
 
 
-def index_name(settings: Settings, version: int | None = None) -> str:
-    """The physical index the writer targets: ``<alias>-v<N>`` of the latest schema version unless told otherwise."""
-    return index_schemas.physical_name(settings.azure_search_index, version or index_schemas.LATEST)
-
-
-@dataclass(frozen=True)
-class IndexTarget:
-    """A physical index and the schema version it follows."""
-
-    name: str
-    version: int
-
-
-def resolve_target(settings: Settings) -> IndexTarget:
-    """The physical index readers and writers use: the one the alias (AZURE_SEARCH_INDEX) points at, else (no alias
-    yet) the latest version's physical name. Local: read from the SQLite file. Azure AI Search: the service alias
-    (API key, else a token credential)."""
-    if settings.index_backend == "local":
-        from ingestion.indexing.local_admin import read_target
-
-        found = read_target(Path(settings.local_index_path), settings.azure_search_index)
-        if found is not None:
-            return IndexTarget(*found)
-    elif settings.index_backend == "azure_search":
-        from ingestion.indexing.azure_admin import read_target as read_azure_target
-
-        found = read_azure_target(settings)
-        if found is not None:
-            return IndexTarget(*found)
-    return IndexTarget(index_name(settings), index_schemas.LATEST)
-
-
 def build_index(settings: Settings, *, dimensions: int, name: str | None = None, version: int | None = None) -> Index:
     """An index on physical ``name`` at schema ``version``; without ``name``, on ``resolve_target(settings)``."""
     if name is None:
         target = resolve_target(settings)
         name, version = target.name, target.version
     if settings.index_backend == "azure_search":
-        from ingestion.indexing.azure_search import AzureSearchIndex
+        from ingestion.indexing.azure.index import AzureSearchIndex
 
         return AzureSearchIndex.from_settings(
             settings, dimensions=dimensions, index_name=name, version=version, **_search_schema_options(settings)
         )
-    from ingestion.indexing.local import LocalIndex
+    from ingestion.indexing.local.index import LocalIndex
 
     return LocalIndex(
         Path(settings.local_index_path),
@@ -94,10 +68,10 @@ def build_index(settings: Settings, *, dimensions: int, name: str | None = None,
 def build_admin(settings: Settings) -> IndexAdmin:
     """The administrator of the alias's physical indexes (schema versions, alias swaps, retention)."""
     if settings.index_backend == "azure_search":
-        from ingestion.indexing.azure_admin import AzureIndexAdmin
+        from ingestion.indexing.azure.admin import AzureIndexAdmin
 
         return AzureIndexAdmin.from_settings(settings, **_search_schema_options(settings))
-    from ingestion.indexing.local_admin import LocalIndexAdmin
+    from ingestion.indexing.local.admin import LocalIndexAdmin
 
     return LocalIndexAdmin(
         Path(settings.local_index_path),
@@ -111,6 +85,15 @@ def schema_params(settings: Settings, *, name: str, dimensions: int) -> index_sc
     """What a definition is built from for this deployment: on Azure AI Search with AZURE_SEARCH_VECTOR_COMPRESSION
     and AZURE_SEARCH_VECTORIZER; the local store has no vectorizer or compression."""
     return index_schemas.SchemaParams(name=name, dimensions=dimensions, **_search_schema_options(settings))
+
+
+def build_schema_config(settings: Settings, *, dimensions: int) -> SchemaConfig:
+    """What the schema lifecycle needs from this deployment (the ``schema`` commands and the Functions app alike)."""
+    return SchemaConfig(
+        dimensions=dimensions,
+        retention=timedelta(hours=settings.schema_retention_hours),
+        params=lambda name, dims: schema_params(settings, name=name, dimensions=dims),
+    )
 
 
 def _search_schema_options(settings: Settings) -> dict[str, Any]:
@@ -127,7 +110,7 @@ def _search_schema_options(settings: Settings) -> dict[str, Any]:
     return {"vectorizer": vectorizer, "compression": settings.azure_search_vector_compression}
 
 
-def build_cracker(settings: Settings) -> object:
+def build_cracker(settings: Settings) -> AnyCracker:
     from ingestion.cracking.registry import LocalCracker
 
     local = LocalCracker()
@@ -153,6 +136,7 @@ def build_pipeline(
     """The pipeline writing into ``index`` (default: the alias's target, at its schema version) with
     ``schema_version`` (default: that of the resolved target) in its fingerprint."""
     embedder = embedder or build_embedder(settings)
+    check_chunk_cap(settings, embedder)
     if index is None:
         target = resolve_target(settings)
         index = build_index(settings, dimensions=embedder.dimensions, name=target.name, version=target.version)
@@ -174,13 +158,27 @@ def build_pipeline(
     )
 
 
+def check_chunk_cap(settings: Settings, embedder: Embedder) -> None:
+    """``Embedder.max_input_tokens``'s promise: with azure_openai (whose tokenizer the chunker counts in), a chunk cap
+    above what the model accepts would fail every long chunk at the service; refuse it at start instead."""
+    if settings.embedding_backend == "azure_openai" and settings.chunk_max_tokens > embedder.max_input_tokens:
+        raise ConfigurationError(
+            f"CHUNK_MAX_TOKENS={settings.chunk_max_tokens} is above the {embedder.max_input_tokens} tokens "
+            f"the embedding model {embedder.model_id} accepts"
+        )
+
+
 def build_folder_source(path: Path) -> Source:
     from ingestion.sources.local import LocalFolderSource
 
     return LocalFolderSource(path)
 
 
-def build_container_source(settings: Settings, container: str | None = None, *, prefix: str = "") -> Source:
+def build_container_source(
+    settings: Settings, container: str | None = None, *, prefix: str = "", credential: Any = None
+) -> BlobContainerSource:
+    """The blob container source (CLI ``--container`` and the Functions app alike). ``credential``: a token
+    credential to share with other clients when the account is reached by identity (None: the source makes its own)."""
     from ingestion.sources.blob import BlobContainerSource
 
     container = container or settings.source_container
@@ -195,8 +193,9 @@ def build_container_source(settings: Settings, container: str | None = None, *, 
         return BlobContainerSource(
             container,
             account_url=settings.storage_account_url,
+            credential=credential,
             prefix=prefix,
-            acl_reader=build_acl_reader(settings, container),
+            acl_reader=build_acl_reader(settings, container, credential=credential),
         )
     raise ConfigurationError(
         "a blob container source needs AZURE_STORAGE_CONNECTION_STRING (e.g. UseDevelopmentStorage=true for Azurite) "
@@ -213,11 +212,11 @@ def build_acl_reader(settings: Settings, container: str, *, credential: Any = No
     if settings.acl_source != "adls":
         return None
     from ingestion.settings import sibling_service_url
-    from ingestion.sources.adls_acl import AdlsAclReader
+    from ingestion.sources.adls_acl import AdlsAclReader, account_key
 
     dfs_url = settings.storage_dfs_url
     if settings.storage_connection_string is not None:
-        blob_url, credential = _account_key(settings.storage_connection_string.get())
+        blob_url, credential = account_key(settings.storage_connection_string.get())
         dfs_url = dfs_url or sibling_service_url(blob_url, "dfs")
     if not dfs_url:
         raise ConfigurationError(
@@ -225,22 +224,3 @@ def build_acl_reader(settings: Settings, container: str, *, credential: Any = No
             "(https://<account>.dfs.core.windows.net)"
         )
     return AdlsAclReader(dfs_url, container, credential=credential)
-
-
-def _account_key(connection_string: str) -> tuple[str, Any]:
-    """The blob endpoint and an account-key credential from a storage connection string."""
-    from azure.core.credentials import AzureNamedKeyCredential
-    from azure.storage.blob import BlobServiceClient
-
-    try:
-        client = BlobServiceClient.from_connection_string(connection_string)
-    except ValueError as error:
-        raise ConfigurationError("storage connection string is malformed") from error
-    shared = client.credential
-    name, key = getattr(shared, "account_name", None), getattr(shared, "account_key", None)
-    if not name or not key:
-        raise ConfigurationError(
-            "ACL_SOURCE=adls needs an account key in AZURE_STORAGE_CONNECTION_STRING, or AZURE_STORAGE_ACCOUNT_URL "
-            "with a managed identity (a SAS cannot read ACLs here)"
-        )
-    return client.primary_endpoint, AzureNamedKeyCredential(name, key)

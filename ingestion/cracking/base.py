@@ -26,3 +26,7 @@ class AsyncCracker(Protocol):
     """A cracker that calls a service (Document Intelligence): same contract, awaited, may raise TransientError."""
 
     async def crack(self, item: SourceItem, data: bytes) -> CrackedDocument: ...
+
+
+AnyCracker = Cracker | AsyncCracker
+"""What the pipeline accepts: a ``Cracker`` runs in a worker thread, an ``AsyncCracker`` is awaited."""

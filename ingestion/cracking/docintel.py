@@ -53,6 +53,8 @@ from azure.core.pipeline.policies import AsyncRetryPolicy
 from pypdf import PasswordType, PdfReader
 from pypdf.errors import DependencyError, PdfReadError
 
+from ingestion.cloud.credentials import default_credential
+from ingestion.cloud.retry_after import parse_retry_after
 from ingestion.cracking import ooxml, pdf
 from ingestion.cracking.base import Cracker
 from ingestion.cracking.docintel_markdown import markdown_to_document
@@ -308,9 +310,7 @@ class DocumentIntelligenceCracker:
                 credential = AzureKeyCredential(self._api_key)
             else:
                 if self._credential is None:
-                    from azure.identity.aio import DefaultAzureCredential
-
-                    self._credential = DefaultAzureCredential()
+                    self._credential = default_credential()
                     self._owns_credential = True
                 credential = self._credential
             self._client = DocumentIntelligenceClient(
@@ -357,18 +357,7 @@ class DocumentIntelligenceCracker:
         return DocumentRejectedError(detail)
 
     def _retry_after(self, error: HttpResponseError) -> float | None:
-        headers = error.response.headers if error.response is not None else {}
-        value = headers.get("retry-after")
-        if value:
-            try:
-                return self._retry.parse_retry_after(value)
-            except (ValueError, TypeError):
-                return None
-        value = headers.get("retry-after-ms")
-        try:
-            return float(value) / 1000 if value else None
-        except ValueError:
-            return None
+        return parse_retry_after(error.response.headers if error.response is not None else None)
 
     def _scrub(self, text: str) -> str:
         key = self._api_key

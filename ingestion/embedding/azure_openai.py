@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import email.utils
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -33,6 +32,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import openai
 
+from ingestion.cloud.credentials import default_credential
+from ingestion.cloud.retry_after import parse_retry_after
 from ingestion.embedding.ratelimit import Backoff, RateLimiter
 from ingestion.errors import (
     BadInputError,
@@ -340,32 +341,12 @@ class AzureOpenAIEmbedder:
         return self._client
 
     def _token_provider(self) -> Callable[[], Any]:
-        from azure.identity.aio import DefaultAzureCredential, get_bearer_token_provider
+        from azure.identity.aio import get_bearer_token_provider
 
         if self._credential is None:
-            self._credential = DefaultAzureCredential()
+            self._credential = default_credential()
             self._owns_credential = True
         return get_bearer_token_provider(self._credential, COGNITIVE_SERVICES_SCOPE)
-
-
-def parse_retry_after(headers: Mapping[str, str]) -> float | None:
-    """Seconds to wait from ``retry-after-ms``, else ``retry-after`` (seconds or an HTTP date); None if absent."""
-    for name, divisor in (("retry-after-ms", 1000.0), ("retry-after", 1.0)):
-        value = headers.get(name)
-        if value is None:
-            continue
-        try:
-            return max(0.0, float(value) / divisor)
-        except ValueError:
-            pass
-    value = headers.get("retry-after")
-    if value:
-        try:
-            when = email.utils.parsedate_to_datetime(value)
-        except (TypeError, ValueError):
-            return None
-        return max(0.0, when.timestamp() - time.time())
-    return None
 
 
 def _as_vector(raw: object) -> np.ndarray | None:

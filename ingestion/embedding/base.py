@@ -18,7 +18,8 @@ class Embedder(Protocol):
     model_id: str
     dimensions: int
     max_input_tokens: int
-    """Longest input (in the model's own tokens) it accepts; the chunker's cap must not exceed it for azure_openai."""
+    """Longest input (in the model's own tokens) it accepts; for azure_openai ``wiring.build_pipeline`` refuses a
+    chunker cap above it (``wiring.check_chunk_cap``)."""
 
     async def embed(self, texts: Sequence[str]) -> np.ndarray:
         """Return a ``(len(texts), dimensions)`` float32 array of unit-length vectors.

@@ -15,10 +15,11 @@ from azure.data.tables.aio import TableClient
 from azure.storage.queue import TextBase64DecodePolicy, TextBase64EncodePolicy
 from azure.storage.queue.aio import QueueClient
 
+from ingestion.cloud.credentials import default_credential
 from ingestion.errors import ConfigurationError
 from ingestion.settings import STORAGE_CONNECTION, Settings
 from ingestion.sources.blob import BlobContainerSource
-from ingestion.wiring import build_acl_reader
+from ingestion.wiring import build_container_source
 
 
 class StorageClients:
@@ -36,17 +37,9 @@ class StorageClients:
         self._credential: Any = None
 
     def source(self) -> BlobContainerSource:
-        container = self._settings.source_container
-        if self._connection_string is not None:
-            acl_reader = build_acl_reader(self._settings, container)
-            return BlobContainerSource(container, connection_string=self._connection_string, acl_reader=acl_reader)
-        credential = self._shared_credential()
-        return BlobContainerSource(
-            container,
-            account_url=self._settings.storage_account_url,
-            credential=credential,
-            acl_reader=build_acl_reader(self._settings, container, credential=credential),
-        )
+        """The configured container's source, built by ``wiring`` (identity: sharing this factory's credential)."""
+        credential = None if self._connection_string is not None else self._shared_credential()
+        return build_container_source(self._settings, credential=credential)
 
     def queue(self, name: str) -> QueueClient:
         policies = {
@@ -80,9 +73,7 @@ class StorageClients:
 
     def _shared_credential(self) -> Any:
         if self._credential is None:
-            from azure.identity.aio import DefaultAzureCredential
-
-            self._credential = DefaultAzureCredential()
+            self._credential = default_credential()
         return self._credential
 
 

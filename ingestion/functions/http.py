@@ -21,9 +21,8 @@ from collections.abc import Awaitable, Callable
 
 import azure.functions as func
 
-from ingestion.errors import ConfigurationError, IngestionError, TransientError
+from ingestion.errors import CONFIGURATION_ERRORS, IngestionError, MigrationRefused, TransientError
 from ingestion.functions.services import Services, get_services
-from ingestion.runs.migration import MigrationRefused
 from ingestion.runs.reconcile import start_run, status
 
 log = logging.getLogger(__name__)
@@ -123,7 +122,7 @@ async def health(req: func.HttpRequest) -> func.HttpResponse:
 async def _answer(handler: Callable[[], Awaitable[func.HttpResponse]]) -> func.HttpResponse:
     try:
         return await handler()
-    except ConfigurationError as error:
+    except CONFIGURATION_ERRORS as error:
         log.error("configuration error: %s", error)
         return _json({"error": str(error)}, status_code=500)
     except TransientError as error:

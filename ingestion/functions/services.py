@@ -4,10 +4,11 @@ Nothing is built at import: the host indexes the app (imports function_app.py) b
 cold start then pays for the pipeline (model, index, clients) once, on the first invocation. The cache belongs to
 the event loop it was built on (the worker has exactly one; tests and benchmarks start several).
 
-The main pipeline writes into the alias's target. When a migration run swaps the alias, ``follow_alias`` points it
-(and the reindexer and live updates sharing it) at the new target, reusing the embedder; the old index is closed with
-the Services. The process that swapped follows at once; every other process checks the alias when it first builds
-its Services and then at most every ``ALIAS_CHECK_SECONDS``, when a trigger asks for them.
+The main pipeline writes into the alias's target; the reindexer and live updates share it through one
+``CurrentPipeline``. When a migration run swaps the alias, ``AliasFollower`` swaps in a pipeline on the new target,
+reusing the embedder; the old index is closed with the Services. The process that swapped follows at once; every
+other process checks the alias when it first builds its Services and then at most every ``ALIAS_CHECK_SECONDS``, when
+a trigger asks for them.
 """
 
 from __future__ import annotations
@@ -17,20 +18,21 @@ import contextlib
 import logging
 import time
 from dataclasses import dataclass, field
-from datetime import timedelta
 
+from ingestion.deployment.target import find_live
 from ingestion.errors import IngestionError
 from ingestion.functions.clients import StorageClients
+from ingestion.indexing.admin import IndexAdmin
 from ingestion.indexing.base import Index
 from ingestion.pipeline import Pipeline
+from ingestion.runs.current import CurrentPipeline
 from ingestion.runs.live import LiveUpdates
 from ingestion.runs.migration import Migrations, derive_pipeline
 from ingestion.runs.queue import POISON_SUFFIX, WorkQueue
 from ingestion.runs.reindex import Reindexer, RunPolicy
 from ingestion.runs.store import RunStore
-from ingestion.schema.lifecycle import SchemaConfig, find_live
 from ingestion.settings import Settings
-from ingestion.wiring import build_admin, build_index, build_pipeline, schema_params
+from ingestion.wiring import build_admin, build_index, build_pipeline, build_schema_config
 
 log = logging.getLogger(__name__)
 
@@ -41,37 +43,47 @@ cracking and embedding): after another instance's migration swaps it, this is ho
 retired index."""
 
 
-@dataclass
-class Services:
-    settings: Settings
-    pipeline: Pipeline
-    reindexer: Reindexer
-    live: LiveUpdates
-    _clients: StorageClients = field(repr=False)
-    _left: list[Index] = field(default_factory=list, repr=False)
+class AliasFollower:
+    """Points the shared main pipeline at the alias's target after a migration's swap (``await follower()``),
+    reusing the embedder. Asks the index admin (the async client the migration uses): one GET when nothing moved."""
 
-    async def follow_alias(self) -> Pipeline:
-        """Point the main pipeline at the alias's current target (after a migration's swap); return it. Asks the
-        index admin (the async client the migration uses)."""
-        old, migrations = self.pipeline, self.reindexer.migrations
-        if migrations is None:
-            return old
-        target = await migrations.admin.get_alias()
+    def __init__(self, settings: Settings, current: CurrentPipeline, admin: IndexAdmin) -> None:
+        self.settings, self.current, self.admin = settings, current, admin
+        self.retired: list[Index] = []
+        """Indexes left behind: a concurrent invocation may still be using them, so they close with the Services."""
+
+    async def __call__(self) -> Pipeline:
+        old = self.current.pipeline
+        target = await self.admin.get_alias()
         if target is None or target == old.index.name:  # the usual case: one GET, nothing moved
             return old
-        live = await find_live(migrations.admin)
+        live = await find_live(self.admin)
         if live is None or live.name == old.index.name:
             return old
         index = build_index(self.settings, dimensions=old.embedder.dimensions, name=live.name, version=live.version)
-        self.pipeline = derive_pipeline(old, index, version=live.version)
-        self.reindexer.pipeline = self.live.pipeline = self.pipeline
-        self._left.append(old.index)  # a concurrent invocation may still be using it: closed with the Services
-        return self.pipeline
+        self.current.swap(derive_pipeline(old, index, version=live.version))
+        self.retired.append(old.index)
+        return self.current.pipeline
+
+
+@dataclass
+class Services:
+    settings: Settings
+    current: CurrentPipeline
+    reindexer: Reindexer
+    live: LiveUpdates
+    follow_alias: AliasFollower
+    _clients: StorageClients = field(repr=False)
+
+    @property
+    def pipeline(self) -> Pipeline:
+        """The main pipeline, writing into the alias's target (``follow_alias`` moves it after a swap)."""
+        return self.current.pipeline
 
     async def close(self) -> None:
         reindexer = self.reindexer
         closers = [reindexer.queue.close, reindexer.store.close, reindexer.source.close, self.pipeline.close]
-        closers += [index.close for index in self._left]
+        closers += [index.close for index in self.follow_alias.retired]
         if reindexer.migrations is not None:
             closers.append(reindexer.migrations.close)
         for close in closers:
@@ -83,7 +95,7 @@ class Services:
 async def build_services(settings: Settings, *, pipeline: Pipeline | None = None) -> Services:
     """Build and prepare (index, table and queue created if missing) everything the triggers use."""
     clients = StorageClients(settings)
-    pipeline = pipeline or build_pipeline(settings)
+    current = CurrentPipeline(pipeline or build_pipeline(settings))
     source = clients.source()
     store = RunStore(clients.table(settings.runs_table))
     queue = WorkQueue(
@@ -94,22 +106,20 @@ async def build_services(settings: Settings, *, pipeline: Pipeline | None = None
     policy = RunPolicy(
         max_dequeue_count=settings.reindex_max_dequeue_count, stall_seconds=settings.reindex_stall_seconds
     )
-    reindexer = Reindexer(pipeline=pipeline, source=source, store=store, queue=queue, policy=policy)
-    services = Services(
-        settings, pipeline, reindexer, LiveUpdates(pipeline=pipeline, source=source, store=store), clients
-    )
-    reindexer.migrations = Migrations(
-        admin=build_admin(settings),
-        config=SchemaConfig(
-            dimensions=pipeline.embedder.dimensions,
-            retention=timedelta(hours=settings.schema_retention_hours),
-            params=lambda name, dimensions: schema_params(settings, name=name, dimensions=dimensions),
-        ),
-        follow_alias=services.follow_alias,
+    follower = AliasFollower(settings, current, build_admin(settings))
+    migrations = Migrations(
+        admin=follower.admin,
+        config=build_schema_config(settings, dimensions=current.pipeline.embedder.dimensions),
+        follow_alias=follower,
         max_failures=settings.schema_migration_max_failures,
     )
+    reindexer = Reindexer(
+        pipeline=current, source=source, store=store, queue=queue, policy=policy, migrations=migrations
+    )
+    live = LiveUpdates(pipeline=current, source=source, store=store)
+    services = Services(settings, current, reindexer, live, follower, clients)
     try:
-        await pipeline.index.ensure()
+        await current.pipeline.index.ensure()
         await store.ensure()
         await queue.ensure()
     except BaseException:

@@ -19,8 +19,7 @@ from datetime import datetime
 from enum import Enum, StrEnum
 from typing import Literal, Protocol
 
-from azure.search.documents.indexes.models import SearchIndex
-
+from index_schemas.types import IndexDefinition
 from ingestion.indexing.base import Index
 
 
@@ -74,18 +73,18 @@ class IndexAdmin(Protocol):
         """Every physical index named after ``alias`` (``<alias>-v<N>[-r<K>]``), oldest version first."""
         ...
 
-    async def get_definition(self, name: str) -> SearchIndex | None:
+    async def get_definition(self, name: str) -> IndexDefinition | None:
         """The definition the service holds for physical index ``name`` (what drift is measured against), or None
         when there is no such index. Bookkeeping kept inside the definition (if any) is not part of it."""
         ...
 
-    async def create_index(self, definition: SearchIndex, *, version: int) -> PhysicalIndex:
+    async def create_index(self, definition: IndexDefinition, *, version: int) -> PhysicalIndex:
         """Create ``definition.name`` empty, in state BUILDING, recorded as schema ``version``.
 
         ConfigurationError if an index of that name exists already (nothing is overwritten)."""
         ...
 
-    async def update_index(self, definition: SearchIndex, *, version: int) -> PhysicalIndex:
+    async def update_index(self, definition: IndexDefinition, *, version: int) -> PhysicalIndex:
         """Apply ``definition`` to the existing index ``definition.name`` in place and record it as ``version``.
 
         The caller has checked with ``index_schemas.diff`` that every change is IN PLACE; an implementation still

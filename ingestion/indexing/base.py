@@ -23,6 +23,30 @@ import numpy as np
 from ingestion.acl import Acl, Principal
 from ingestion.models import DocumentRecord, IndexChunk, SearchHit, SearchMode
 
+HYBRID_DEPTH = 50
+"""Each ranking fused by HYBRID contributes its best ``max(HYBRID_DEPTH, top)`` chunks, in every backend: the same
+candidates for any ``top`` up to HYBRID_DEPTH, so a top-5 query returns the first five of a top-50 query (on Azure AI
+Search the vector query asks for as many neighbours)."""
+
+
+
+def plan_search(
+    vector: np.ndarray | None, *, mode: SearchMode, top: int, dimensions: int
+) -> tuple[SearchMode, np.ndarray | None, int]:
+    """What every backend checks before a search: the mode, the query vector as float32 (None for TEXT) and how many
+    candidates each ranking contributes (``max(HYBRID_DEPTH, top)`` for HYBRID, else ``top``). ValueError for
+    ``top < 1``, a missing vector in VECTOR / HYBRID mode, or a vector that is not ``dimensions`` finite numbers."""
+    mode = SearchMode(mode)
+    if top < 1:
+        raise ValueError(f"top must be >= 1, got {top}")
+    query = None
+    if mode is not SearchMode.TEXT:
+        if vector is None:
+            raise ValueError(f"{mode.value} search needs a query vector")
+        query = np.asarray(vector, dtype=np.float32)
+        if query.shape != (dimensions,) or not np.isfinite(query).all():
+            raise ValueError(f"query vector must be {dimensions} finite numbers, got shape {query.shape}")
+    return mode, query, max(HYBRID_DEPTH, top) if mode is SearchMode.HYBRID else top
 
 @dataclass(frozen=True)
 class IndexStats:

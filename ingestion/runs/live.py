@@ -14,6 +14,7 @@ from ingestion.errors import BadInputError
 from ingestion.keys import document_key
 from ingestion.models import DocumentResult, Outcome
 from ingestion.pipeline import Pipeline
+from ingestion.runs.current import CurrentPipeline, current_of
 from ingestion.runs.records import DocumentMark
 from ingestion.runs.store import RunStore
 from ingestion.sources.blob import BlobContainerSource, blob_source_id, parse_blob_url
@@ -22,10 +23,14 @@ log = logging.getLogger(__name__)
 
 
 class LiveUpdates:
-    def __init__(self, *, pipeline: Pipeline, source: BlobContainerSource, store: RunStore) -> None:
-        self.pipeline = pipeline
+    def __init__(self, *, pipeline: Pipeline | CurrentPipeline, source: BlobContainerSource, store: RunStore) -> None:
+        self.current = current_of(pipeline)
         self.source = source
         self.store = store
+
+    @property
+    def pipeline(self) -> Pipeline:
+        return self.current.pipeline
 
     async def ingest(self, container: str, name: str) -> DocumentResult | None:
         """Bring blob ``container/name`` up to date in the index; None when it is not one of the source's documents."""

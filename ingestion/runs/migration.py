@@ -29,14 +29,15 @@ from dataclasses import replace
 from datetime import timedelta
 
 from index_schemas import VERSIONS
-from ingestion.errors import AliasConflict, BadInputError
+from ingestion.deployment import migrate
+from ingestion.deployment.lifecycle import SchemaConfig
+from ingestion.deployment.target import find_live
+from ingestion.errors import AliasConflict, BadInputError, MigrationRefused
 from ingestion.indexing.admin import IndexAdmin
 from ingestion.indexing.base import Index
 from ingestion.models import Outcome, RunResult
 from ingestion.pipeline import Pipeline
 from ingestion.runs.records import RunRecord
-from ingestion.schema import migrate
-from ingestion.schema.lifecycle import SchemaConfig, find_live
 from ingestion.sources.base import Source
 
 log = logging.getLogger(__name__)
@@ -44,15 +45,6 @@ log = logging.getLogger(__name__)
 CATCH_UP_MARGIN = timedelta(minutes=5)
 """The catch-up pass also re-ingests documents modified this long before the run started (clock skew between the
 storage service and the Functions host); an unchanged document costs one index read."""
-
-
-class MigrationRefused(BadInputError):
-    """A migration run cannot start. ``conflict``: the index or the runs refuse it now (HTTP 409); else the request
-    itself is wrong (HTTP 400)."""
-
-    def __init__(self, message: str, *, conflict: bool) -> None:
-        super().__init__(message)
-        self.conflict = conflict
 
 
 def derive_pipeline(main: Pipeline, index: Index, *, version: int, reuse_from: Index | None = None) -> Pipeline:

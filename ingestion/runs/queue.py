@@ -10,10 +10,11 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Iterable, Sequence
 
-from azure.core.exceptions import AzureError, ClientAuthenticationError, HttpResponseError, ResourceExistsError
+from azure.core.exceptions import AzureError, HttpResponseError, ResourceExistsError
 from azure.storage.queue.aio import QueueClient
 
-from ingestion.errors import ConfigurationError, IngestionError, ThrottledError, TransientError
+from ingestion.cloud.storage_errors import translate_storage_error
+from ingestion.errors import IngestionError
 
 POISON_SUFFIX = "-poison"
 
@@ -80,9 +81,6 @@ class WorkQueue:
     async def approximate_count(self) -> int:
         return await _count(self._queue, self.name)
 
-    async def poison_count(self) -> int:
-        return await _count(self._poison, self.poison_name)
-
     async def counts(self) -> dict[str, int]:
         """Approximate message count of the work queue, its poison queue and every watched queue, by name."""
         clients = (self._queue, self._poison, *self._watch)
@@ -134,17 +132,4 @@ async def _count(client: QueueClient, name: str) -> int:
 
 
 def _translate(error: Exception, subject: str) -> IngestionError:
-    if isinstance(error, TimeoutError):
-        return TransientError(f"{subject}: queue request timed out")
-    if isinstance(error, ClientAuthenticationError) and error.status_code is None:
-        return ConfigurationError(f"{subject}: no usable storage credential ({type(error).__name__})")
-    if not isinstance(error, HttpResponseError) or error.status_code is None:
-        return TransientError(f"{subject}: queue request failed ({type(error).__name__})")
-    status, code = error.status_code, getattr(error.error_code, "value", error.error_code) or "no error code"
-    if status in (401, 403):
-        return ConfigurationError(f"{subject}: storage refused the credential ({status} {code})")
-    if status in (429, 503):
-        return ThrottledError(f"{subject}: queue storage is throttling ({status} {code})")
-    if status in (408, 409) or status >= 500:
-        return TransientError(f"{subject}: queue request failed ({status} {code})")
-    return ConfigurationError(f"{subject}: queue storage refused the request ({status} {code})")
+    return translate_storage_error(error, subject=subject, service="queue", transient=frozenset({409}))

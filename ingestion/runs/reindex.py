@@ -40,11 +40,12 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, replace
 
-from ingestion.errors import BadInputError, IngestionError
+from ingestion.errors import BadInputError, IngestionError, MigrationRefused
 from ingestion.keys import document_key
 from ingestion.models import DocumentResult, Outcome
 from ingestion.pipeline import Pipeline
-from ingestion.runs.migration import MigrationRefused, Migrations
+from ingestion.runs.current import CurrentPipeline, current_of
+from ingestion.runs.migration import Migrations
 from ingestion.runs.queue import WorkQueue
 from ingestion.runs.records import (
     DocumentMark,
@@ -86,7 +87,7 @@ class Reindexer:
     def __init__(
         self,
         *,
-        pipeline: Pipeline,
+        pipeline: Pipeline | CurrentPipeline,
         source: Source,
         store: RunStore,
         queue: WorkQueue,
@@ -94,13 +95,18 @@ class Reindexer:
         on_finalized: FinalizeHook | None = None,
         migrations: Migrations | None = None,
     ) -> None:
-        self.pipeline = pipeline
+        self.current = current_of(pipeline)
         self.source = source
         self.store = store
         self.queue = queue
         self.policy = policy
         self.on_finalized = on_finalized or self.cutover
         self.migrations = migrations
+
+    @property
+    def pipeline(self) -> Pipeline:
+        """The pipeline writing into the live index now (``CurrentPipeline``: follows the alias)."""
+        return self.current.pipeline
 
     async def start(self, *, trigger: str, schema_version: int | None = None, prefix: str = "") -> RunRecord:
         """Record a new run and enqueue its listing message; returns the run (status ``listing``).

@@ -33,8 +33,6 @@ from typing import Any
 from azure.core import MatchConditions
 from azure.core.exceptions import (
     AzureError,
-    ClientAuthenticationError,
-    HttpResponseError,
     ResourceExistsError,
     ResourceModifiedError,
     ResourceNotFoundError,
@@ -42,7 +40,8 @@ from azure.core.exceptions import (
 from azure.data.tables import TableTransactionError, UpdateMode
 from azure.data.tables.aio import TableClient
 
-from ingestion.errors import ConfigurationError, IngestionError, ThrottledError, TransientError
+from ingestion.cloud.storage_errors import translate_storage_error
+from ingestion.errors import IngestionError, TransientError
 from ingestion.runs.records import COUNTERS, DocumentMark, RunRecord, RunStatus, utcnow
 
 HEADER = "a"
@@ -342,18 +341,5 @@ def _failure(entity: Mapping[str, Any]) -> dict[str, object]:
 
 
 def _translate(error: Exception, subject: str) -> IngestionError:
-    """One Table SDK error as an ingestion error; the SDK's message (which may quote a URL) is left out."""
-    if isinstance(error, TimeoutError):
-        return TransientError(f"{subject}: table request timed out")
-    if isinstance(error, ClientAuthenticationError) and error.status_code is None:
-        return ConfigurationError(f"{subject}: no usable storage credential ({type(error).__name__})")
-    if not isinstance(error, HttpResponseError) or error.status_code is None:
-        return TransientError(f"{subject}: table request failed ({type(error).__name__})")
-    status, code = error.status_code, getattr(error.error_code, "value", error.error_code) or "no error code"
-    if status in (401, 403):
-        return ConfigurationError(f"{subject}: storage refused the credential ({status} {code})")
-    if status in (429, 503):
-        return ThrottledError(f"{subject}: table storage is throttling ({status} {code})")
-    if status in (408, 409, 412) or status >= 500:
-        return TransientError(f"{subject}: table request failed ({status} {code})")
-    return ConfigurationError(f"{subject}: table storage refused the request ({status} {code})")
+    """One Table SDK error as an ingestion error (``cloud.storage_errors``)."""
+    return translate_storage_error(error, subject=subject, service="table", transient=frozenset({409, 412}))

@@ -10,17 +10,17 @@ from __future__ import annotations
 import argparse
 import json
 from dataclasses import dataclass
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 from index_schemas import LATEST, VERSIONS, field_specs, physical_name
 from index_schemas.diff import SchemaDiff, diff_indexes
 from ingestion import wiring
+from ingestion.deployment import lifecycle, migrate
+from ingestion.deployment.estimate import estimate_migration, price_per_million
+from ingestion.deployment.target import find_live
 from ingestion.errors import ConfigurationError
 from ingestion.indexing.admin import IndexAdmin
-from ingestion.schema import lifecycle, migrate
-from ingestion.schema.estimate import estimate_migration, price_per_million
 from ingestion.settings import Settings
 
 EXIT_OK, EXIT_FAILURES = 0, 1
@@ -86,11 +86,7 @@ async def run(args: argparse.Namespace, settings: Settings) -> int:
         "gc": _gc,
     }[args.schema_command]
     embedder = wiring.build_embedder(settings)
-    config = lifecycle.SchemaConfig(
-        dimensions=embedder.dimensions,
-        retention=timedelta(hours=settings.schema_retention_hours),
-        params=lambda name, dimensions: wiring.schema_params(settings, name=name, dimensions=dimensions),
-    )
+    config = wiring.build_schema_config(settings, dimensions=embedder.dimensions)
     admin = None if args.schema_command == "show" else wiring.build_admin(settings)
     try:
         return await handler(args, _Context(settings, config, embedder, admin))
@@ -106,7 +102,7 @@ async def run(args: argparse.Namespace, settings: Settings) -> int:
 async def _show(args: argparse.Namespace, ctx: _Context) -> int:
     definition = ctx.config.definition(args.version, physical_name(ctx.settings.azure_search_index, args.version))
     if args.json:
-        _json(definition.as_dict())
+        _json(definition.to_wire())
         return EXIT_OK
     _out(f"schema v{args.version}: {definition.name}" + (" (latest)" if args.version == LATEST else ""))
     for spec in field_specs(definition):
@@ -134,7 +130,7 @@ async def _diff(args: argparse.Namespace, ctx: _Context) -> int:
 async def _definition(which: str, ctx: _Context) -> Any:
     admin = ctx.admin
     if which == LIVE:
-        live = await lifecycle.find_live(admin)
+        live = await find_live(admin)
         if live is None:
             raise ConfigurationError(f"alias {admin.alias}: no live index yet (run `schema apply`)")
         return await admin.get_definition(live.name)

@@ -24,8 +24,9 @@ from urllib.parse import urlsplit
 from azure.core.exceptions import AzureError
 
 from ingestion.acl import Acl, check_ids
+from ingestion.cloud.credentials import default_credential
+from ingestion.cloud.storage_errors import translate_storage_error
 from ingestion.errors import BadInputError, ConfigurationError
-from ingestion.sources.blob import translate_storage_error
 
 if TYPE_CHECKING:
     from azure.storage.filedatalake.aio import DataLakeServiceClient
@@ -96,7 +97,8 @@ class AdlsAclReader:
             properties = await client.get_access_control(upn=False)
         except (AzureError, TimeoutError) as error:
             missing = BadInputError(f"{path}: file no longer exists (the source changed during the run)")
-            raise translate_storage_error(error, subject=f"{path}: reading its ADLS ACL", not_found=missing) from error
+            subject = f"{path}: reading its ADLS ACL"
+            raise translate_storage_error(error, subject=subject, not_found=missing) from error
         return acl_from_posix(str(properties.get("acl") or ""), path=path)
 
     def _service(self) -> DataLakeServiceClient:
@@ -105,9 +107,7 @@ class AdlsAclReader:
 
             credential = self._credential
             if credential is None:
-                from azure.identity.aio import DefaultAzureCredential
-
-                credential = self._owned = DefaultAzureCredential()
+                credential = self._owned = default_credential()
             self._client = DataLakeServiceClient(self.account_url, credential=credential, **self._options)
         return self._client
 
@@ -118,3 +118,23 @@ class AdlsAclReader:
         owned, self._owned = self._owned, None
         if owned is not None:
             await owned.close()
+
+
+def account_key(connection_string: str) -> tuple[str, Any]:
+    """The blob endpoint and an account-key credential from a storage connection string (ConfigurationError when it
+    is malformed or holds no account key, e.g. a SAS: never quoting it)."""
+    from azure.core.credentials import AzureNamedKeyCredential
+    from azure.storage.blob import BlobServiceClient
+
+    try:
+        client = BlobServiceClient.from_connection_string(connection_string)
+    except ValueError as error:
+        raise ConfigurationError("storage connection string is malformed") from error
+    shared = client.credential
+    name, key = getattr(shared, "account_name", None), getattr(shared, "account_key", None)
+    if not name or not key:
+        raise ConfigurationError(
+            "ACL_SOURCE=adls needs an account key in AZURE_STORAGE_CONNECTION_STRING, or AZURE_STORAGE_ACCOUNT_URL "
+            "with a managed identity (a SAS cannot read ACLs here)"
+        )
+    return client.primary_endpoint, AzureNamedKeyCredential(name, key)

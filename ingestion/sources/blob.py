@@ -2,8 +2,8 @@
 
 Identity: ``source_id`` is ``blob:<account>/<container>/<name>``, ``path`` is ``<container>/<name>`` and ``scope`` is
 ``blob:<account>/<container>/<prefix>``: a prefix in the blob-listing sense (``docs/a`` covers ``docs/a.pdf`` and
-``docs/ab/c.pdf``). ``version`` is ``md5:<base64>`` from the blob's Content-MD5 when the service has one, else
-``etag:<etag>``.
+``docs/ab/c.pdf``). ``content_version`` is ``md5:<base64>`` from the blob's Content-MD5 when the service has one,
+else ``etag:<etag>``.
 
 ACL (``acl``): the blob's ``oids`` / ``groups`` metadata (ingestion/acl.py), or with an ``acl_reader``
 (``ACL_SOURCE=adls``) the file's POSIX ACL in an ADLS Gen2 account (ingestion/sources/adls_acl.py).
@@ -26,22 +26,18 @@ from urllib.parse import unquote, urlsplit
 
 from azure.core.exceptions import (
     AzureError,
-    ClientAuthenticationError,
-    DecodeError,
-    HttpResponseError,
-    ResourceModifiedError,
     ResourceNotFoundError,
 )
 from azure.storage.blob.aio import ContainerClient
 
 from ingestion.acl import Acl, from_metadata
+from ingestion.cloud.credentials import default_credential
+from ingestion.cloud.storage_errors import translate_storage_error
 from ingestion.errors import (
     BadInputError,
     ConfigurationError,
     DocumentTooLargeError,
     IngestionError,
-    ThrottledError,
-    TransientError,
 )
 from ingestion.models import SourceItem
 from ingestion.sources.base import BLOB_SCHEME
@@ -198,9 +194,7 @@ class BlobContainerSource:
             raise ConfigurationError(f"blob source {self.scope} is closed")
         credential = self._credential
         if credential is None:
-            from azure.identity.aio import DefaultAzureCredential
-
-            credential = self._owned_credential = DefaultAzureCredential()
+            credential = self._owned_credential = default_credential()
         try:
             self._client = ContainerClient(self._account_url, self.container, credential=credential, **self._options)
         except ValueError as error:  # e.g. a token credential over plain http
@@ -230,7 +224,7 @@ class BlobContainerSource:
             path=f"{self.container}/{name}",
             size=properties.size,
             last_modified=modified,
-            version=version,
+            content_version=version,
             content_type=(settings.content_type or None) if settings is not None else None,
             metadata=dict(properties.metadata or {}),
         )
@@ -247,37 +241,9 @@ def _is_document(name: str, size: int, metadata: Mapping[str, str] | None) -> bo
 
 
 def _translate(error: Exception, *, subject: str, not_found: IngestionError) -> IngestionError:
-    """One SDK error as an error of ingestion.errors; the SDK's own message is left out (it may quote a URL).
-
-    ``not_found`` is what a 404 means here; its kind (bad input vs configuration) is also used for other refusals.
-    """
-    if isinstance(error, TimeoutError):
-        return TransientError(f"{subject}: storage request timed out")
-    if isinstance(error, ClientAuthenticationError) and error.status_code is None:
-        return ConfigurationError(f"{subject}: no usable storage credential ({type(error).__name__})")
-    if isinstance(error, ResourceModifiedError | DecodeError):
-        return TransientError(f"{subject}: blob changed or the download broke off; try again")
-    if not isinstance(error, HttpResponseError) or error.status_code is None:
-        return TransientError(f"{subject}: storage request failed ({type(error).__name__})")
-    status, code = error.status_code, getattr(error.error_code, "value", error.error_code) or "no error code"
-    if status == 404:
-        return not_found
-    if status in (401, 403):
-        return ConfigurationError(f"{subject}: storage refused the credential ({status} {code})")
-    if status in (429, 503):
-        return ThrottledError(f"{subject}: storage is throttling ({status} {code})", retry_after=_retry_after(error))
-    if status in (408, 412, 416) or status >= 500:
-        return TransientError(f"{subject}: storage request failed ({status} {code})")
-    refused = BadInputError if isinstance(not_found, BadInputError) else ConfigurationError
-    return refused(f"{subject}: storage refused the request ({status} {code})")
-
-
-def _retry_after(error: HttpResponseError) -> float | None:
-    headers: Any = getattr(error.response, "headers", None) or {}
-    try:
-        return float(headers.get("Retry-After"))
-    except (TypeError, ValueError):
-        return None
+    """One SDK error as an error of ingestion.errors (``cloud.storage_errors``); ``not_found`` is what a 404 means
+    here, and its kind (bad input vs configuration) is also used for other refusals."""
+    return translate_storage_error(error, subject=subject, transient=frozenset({412, 416}), not_found=not_found)
 
 
 def _too_large(path: str, size: int | None, max_bytes: int) -> DocumentTooLargeError:
@@ -307,7 +273,3 @@ def _safe_url(url: str) -> str:
     """The URL without its query string (a SAS token lives there) or user info."""
     parts = urlsplit(url)
     return f"{parts.scheme}://{parts.hostname or ''}{f':{parts.port}' if parts.port else ''}{parts.path}"
-
-
-translate_storage_error = _translate
-"""The storage error translation, for the other storage adapters of this package (the ADLS ACL reader)."""

@@ -15,9 +15,9 @@ What is listed, and why:
   without one gets ``ACL_DEFAULT``; a sidecar that is not valid fails its document with a one-line reason.
 
 ``source_id`` and ``path`` are the absolute POSIX path (the root resolved, the rest as walked); ``scope`` is the root
-plus ``/`` (for a one-file root, the file's own path). ``version`` is ``sha256:<hex>`` of the content; a file that
-exists but cannot be opened gets ``unreadable:<size>:<mtime_ns>`` so that it is still listed (and then fails visibly in
-``read``) instead of vanishing from the listing and being deleted from the index.
+plus ``/`` (for a one-file root, the file's own path). ``content_version`` is ``sha256:<hex>`` of the content; a file
+that exists but cannot be opened gets ``unreadable:<size>:<mtime_ns>`` so that it is still listed (and then fails
+visibly in ``read``) instead of vanishing from the listing and being deleted from the index.
 """
 
 from __future__ import annotations
@@ -160,7 +160,7 @@ class LocalFolderSource:
             path=posix,
             size=info.st_size,
             last_modified=datetime.fromtimestamp(info.st_mtime, tz=UTC),
-            version=version,
+            content_version=version,
             content_type=mimetypes.guess_type(path.name)[0],
         )
 

@@ -36,7 +36,7 @@ def make_document(
     source_id: str,
     parts: Sequence[tuple[str, np.ndarray]],
     *,
-    content_hash: str = "sha256:v1",
+    content_version: str = "sha256:v1",
     fingerprint: str = "fp-1",
     heading: str = "Intro",
 ) -> tuple[DocumentRecord, list[IndexChunk]]:
@@ -64,7 +64,7 @@ def make_document(
         key=key,
         source_id=source_id,
         source_path=source_id,
-        content_hash=content_hash,
+        content_version=content_version,
         fingerprint=fingerprint,
         chunk_count=len(chunks),
         indexed_at=INDEXED_AT,
@@ -129,7 +129,7 @@ class IndexContract:
     async def test_replace_then_get_document_returns_the_record(self, index: Index) -> None:
         record = await put(index, FOX, ("quick brown fox", vec(1, 0, 0, 0)), ("jumps high", vec(0, 1, 0, 0)))
         assert await index.get_document(record.key) == record
-        newer = await put(index, FOX, ("quick brown fox", vec(1, 0, 0, 0)), content_hash="sha256:v2")
+        newer = await put(index, FOX, ("quick brown fox", vec(1, 0, 0, 0)), content_version="sha256:v2")
         assert await index.get_document(record.key) == newer
         assert await index.get_document(document_key(DOG)) is None
 
@@ -171,7 +171,7 @@ class IndexContract:
 
     async def test_bad_chunks_raise_value_error_and_write_nothing(self, index: Index) -> None:
         old = await put(index, FOX, ("quick brown fox", vec(1, 0, 0, 0)))
-        record, chunks = make_document(FOX, [("replacement text", vec(0, 1, 0, 0))], content_hash="sha256:v2")
+        record, chunks = make_document(FOX, [("replacement text", vec(0, 1, 0, 0))], content_version="sha256:v2")
         wrong_parent = [chunks[0], replace(chunks[0], key=chunk_key(record.key, 1), parent_key=document_key(DOG))]
         wrong_dims = [chunks[0], replace(chunks[0], key=chunk_key(record.key, 1), vector=vec(1, 0, 0))]
         for bad in (wrong_parent, wrong_dims):

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import replace
 
 import pytest
 from azure.core.credentials import AzureKeyCredential
 
 from ingestion.acl import Principal
-from ingestion.indexing.azure_search import AzureSearchIndex
+from ingestion.indexing.azure.index import AzureSearchIndex
 from tests.contract.acl_contract import AclContract
 from tests.contract.index_contract import DIMENSIONS
 from tests.fakes.search_server import FakeSearchServer
@@ -66,7 +67,8 @@ async def test_an_acl_merge_is_refused_when_vectors_are_not_stored(search_server
     from ingestion.errors import ConfigurationError
 
     index = AzureSearchIndex(search_server.url, "acl-unstored", DIMENSIONS, credential=AzureKeyCredential("k"))
-    next(f for f in index.definition.fields if f.name == "embedding").stored = False
+    fields = tuple(replace(f, stored=False) if f.name == "embedding" else f for f in index.definition.fields)
+    index.definition = replace(index.definition, fields=fields)
     before = len(search_server.records)
     with pytest.raises(ConfigurationError, match="does not store its vectors; a merge would drop them"):
         await index.update_acl("doc", Acl.public())

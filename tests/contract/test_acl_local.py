@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from ingestion.indexing.local import LocalIndex
+from ingestion.indexing.local.index import LocalIndex
 from tests.contract.acl_contract import AclContract
 from tests.contract.index_contract import DIMENSIONS
 

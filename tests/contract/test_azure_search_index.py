@@ -12,7 +12,7 @@ from azure.search.documents.indexes.models import SearchAlias
 
 from index_schemas import LATEST, VERSIONS, SchemaParams
 from ingestion.errors import ConfigurationError
-from ingestion.indexing.azure_search import AzureSearchIndex
+from ingestion.indexing.azure.index import AzureSearchIndex
 from ingestion.indexing.base import IndexStats
 from ingestion.keys import chunk_key, document_key
 from ingestion.models import SearchMode

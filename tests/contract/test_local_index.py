@@ -14,8 +14,8 @@ import pytest
 from index_schemas import LATEST, VERSIONS, SchemaParams, field_specs
 from ingestion.errors import ConfigurationError, DocumentRejectedError, TransientError
 from ingestion.indexing.base import IndexStats
-from ingestion.indexing.local import LocalIndex
-from ingestion.indexing.local_schema import table_prefix
+from ingestion.indexing.local.index import LocalIndex
+from ingestion.indexing.local.schema import table_prefix
 from ingestion.keys import chunk_key, document_key, text_hash
 from ingestion.models import SearchMode
 from tests.contract.index_contract import DIMENSIONS, FOX, IndexContract, keys_of, listed, make_document, put, vec
@@ -65,7 +65,7 @@ async def test_failed_replace_leaves_the_previous_version_intact(index: LocalInd
     with raw(index) as conn:
         conn.execute(f"CREATE TRIGGER fault {when} BEGIN SELECT RAISE(ABORT, 'injected fault'); END")
     new_parts = [("changed alpha", vec(0, 0, 0, 1)), ("brand new", vec(0, 0, 0, 1)), ("poison", vec(0, 0, 0, 1))]
-    record, chunks = make_document(FOX, new_parts, content_hash="sha256:v2")
+    record, chunks = make_document(FOX, new_parts, content_version="sha256:v2")
     with pytest.raises(DocumentRejectedError, match="injected fault"):
         await index.replace_document(record, chunks if where == "third chunk" else chunks[:1])
 
@@ -101,10 +101,10 @@ async def test_a_database_locked_by_another_process_is_transient(tmp_path: Path)
 
 async def test_concurrent_replacements_of_one_document_stay_consistent(index: LocalIndex) -> None:
     versions = [[(f"version {v} part {p}", vec(1, v, p, 0)) for p in range(v + 1)] for v in range(8)]
-    await asyncio.gather(*(put(index, FOX, *parts, content_hash=f"sha256:{n}") for n, parts in enumerate(versions)))
+    await asyncio.gather(*(put(index, FOX, *parts, content_version=f"sha256:{n}") for n, parts in enumerate(versions)))
     record = await index.get_document(document_key(FOX))
     assert record is not None
-    winner = versions[int(record.content_hash.split(":")[1])]
+    winner = versions[int(record.content_version.split(":")[1])]
     assert set(await index.get_vectors(record.key)) == {text_hash(text) for text, _ in winner}
     assert await index.stats() == IndexStats(name=NAME, documents=1, chunks=len(winner))
 

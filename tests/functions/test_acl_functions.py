@@ -14,12 +14,12 @@ import pytest
 from azure.functions.timer import TimerRequest
 
 from ingestion.acl import Principal
+from ingestion.deployment import lifecycle
 from ingestion.embedding.hashing import HashEmbedder
 from ingestion.errors import ConfigurationError
 from ingestion.functions import blobs, http, reindex
 from ingestion.functions.services import build_services, get_services, set_services
 from ingestion.models import SearchMode
-from ingestion.schema import lifecycle
 from ingestion.settings import Settings
 from ingestion.wiring import build_admin, build_pipeline
 from tests.functions.conftest import AppEnv

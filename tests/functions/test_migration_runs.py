@@ -20,13 +20,13 @@ from azure.data.tables import UpdateMode
 from azure.data.tables.aio import TableClient
 
 from ingestion import wiring
+from ingestion.deployment.migrate import abort
 from ingestion.embedding.hashing import HashEmbedder
 from ingestion.functions import blobs, http, reindex
 from ingestion.functions import services as services_module
 from ingestion.functions.services import Services, build_services, get_services, set_services
 from ingestion.models import SearchMode
 from ingestion.runs.records import RunRecord, RunStatus
-from ingestion.schema.migrate import abort
 from ingestion.settings import Settings
 from tests.functions.conftest import AppEnv
 from tests.functions.host import FunctionsHost, blob_client, storage_event

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from ingestion.indexing import azure_admin
+from ingestion.indexing.azure import admin as azure_admin
 from tests.fakes.search_server import FakeSearchServer
 from tests.support.azurite import azurite  # noqa: F401  (re-exported as the `azurite` fixture)
 from tests.support.schema_versions import TOPICS

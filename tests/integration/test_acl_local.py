@@ -12,7 +12,7 @@ import pytest
 
 from ingestion.cli import main
 from ingestion.cracking.registry import LocalCracker
-from ingestion.indexing import azure_admin
+from ingestion.indexing.azure import admin as azure_admin
 from tests.fakes.search_server import FakeSearchServer
 
 DOCS = {

@@ -19,16 +19,16 @@ import pytest
 from azure.core.credentials import AzureKeyCredential
 
 from ingestion import wiring
-from ingestion.errors import AliasConflict, ConfigurationError
+from ingestion.deployment import lifecycle
+from ingestion.deployment import migrate as migrate_module
+from ingestion.deployment.migrate import plan_migration
+from ingestion.errors import AliasConflict, ConfigurationError, ConflictError
 from ingestion.indexing.admin import IndexAdmin, IndexState, PhysicalIndex
-from ingestion.indexing.azure_admin import AzureIndexAdmin
-from ingestion.indexing.local_admin import LocalIndexAdmin
+from ingestion.indexing.azure.admin import AzureIndexAdmin
+from ingestion.indexing.local.admin import LocalIndexAdmin
 from ingestion.pipeline import Pipeline
 from ingestion.runs.migration import Migrations
 from ingestion.runs.records import RunRecord, RunStatus
-from ingestion.schema import lifecycle
-from ingestion.schema import migrate as migrate_module
-from ingestion.schema.migrate import plan_migration
 from ingestion.settings import Settings
 from ingestion.sources.local import LocalFolderSource
 from tests.fakes.search_server import FakeSearchServer
@@ -178,7 +178,7 @@ async def test_a_swap_that_finds_another_target_raises_and_changes_nothing(backe
     message = str(caught.value)
     assert "\n" not in message and all(name in message for name in (ALIAS, V1, R2, R3))
     assert (caught.value.expected, caught.value.found, caught.value.target) == (V1, R2, R3)
-    assert isinstance(caught.value, ConfigurationError)
+    assert isinstance(caught.value, ConflictError) and not isinstance(caught.value, ConfigurationError)
     with pytest.raises(AliasConflict, match=f"points at {R2}, not nothing"):
         await backend.admin.set_alias(R3, expected=None)  # "no alias yet" while one exists
     assert backend.stored() == R2 and await backend.admin.list_indexes() == before

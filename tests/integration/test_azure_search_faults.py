@@ -20,7 +20,7 @@ from ingestion.chunking import Chunker
 from ingestion.cracking.registry import LocalCracker
 from ingestion.embedding.hashing import HashEmbedder
 from ingestion.errors import ConfigurationError, DocumentRejectedError, ThrottledError, TransientError
-from ingestion.indexing.azure_search import AzureSearchIndex
+from ingestion.indexing.azure.index import AzureSearchIndex
 from ingestion.keys import chunk_key, document_key
 from ingestion.models import DocumentRecord, SearchMode
 from ingestion.pipeline import Pipeline, PipelineOptions
@@ -101,7 +101,7 @@ async def test_items_still_failing_after_the_retry_budget_are_transient(
     new_texts = parts(4, word="new")
     stubborn = chunk_key(old.key, 3)
     server.fail_items([stubborn], status=503, times=5)  # as many times as the writer tries
-    record, chunks = make_document(FOX, new_texts, content_hash="sha256:v2")
+    record, chunks = make_document(FOX, new_texts, content_version="sha256:v2")
     with pytest.raises(TransientError, match="still failing after 5 attempts"):
         await index.replace_document(record, chunks)
     # Not recorded: chunk 0 keeps the old record, so the next run redoes the document.
@@ -132,7 +132,7 @@ async def test_a_rejected_item_fails_the_document_and_it_is_not_recorded(
 
 async def test_a_rejected_update_keeps_the_previous_record(server: FakeSearchServer, index: AzureSearchIndex) -> None:
     old = await put(index, FOX, *parts(2, word="old"))
-    record, chunks = make_document(FOX, parts(3, word="new"), content_hash="sha256:v2")
+    record, chunks = make_document(FOX, parts(3, word="new"), content_version="sha256:v2")
     server.fail_items([chunk_key(old.key, 2)], status=400)
     with pytest.raises(DocumentRejectedError):
         await index.replace_document(record, chunks)
@@ -207,7 +207,7 @@ async def test_a_failure_writing_chunk_0_leaves_the_old_record(
 ) -> None:
     old = await put(index, FOX, *parts(4, word="old"))
     new_texts = parts(2, word="new")
-    record, chunks = make_document(FOX, new_texts, content_hash="sha256:v2")
+    record, chunks = make_document(FOX, new_texts, content_version="sha256:v2")
     before = len(server.batches)
     # Chunk 1 is written and the stale tail deleted; then every attempt to write chunk 0 fails.
     server.fail_items([chunk_key(old.key, 0)], status=503, times=5)
@@ -285,7 +285,7 @@ async def test_many_chunks_go_in_batches_of_at_most_1000_and_stale_ones_are_page
     before = len(server.batches)
 
     kept = parts(3, word="kept")
-    newer = await put(index, FOX, *kept, content_hash="sha256:v2")
+    newer = await put(index, FOX, *kept, content_version="sha256:v2")
     # The stale query pages through 2,500 keys (1,000 per response), then 2,497 deletes go in batches of <= 1,000.
     assert server.counters()["requests_search"] - searches_before >= 3
     deletes = [b for b in server.batches[before:] if b.actions and b.actions[0][0] == "delete"]
@@ -336,7 +336,7 @@ async def test_listing_more_than_one_page_of_documents(server: FakeSearchServer,
 async def test_the_sdk_split_on_413_is_still_broken(server: FakeSearchServer, index: AzureSearchIndex) -> None:
     """Why the writer sends batches itself: azure-search-documents 12.0.0 crashes halfway through its own split.
 
-    When this starts failing, the SDK was fixed and ``azure_batches`` could use ``index_documents`` again.
+    When this starts failing, the SDK was fixed and ``indexing.azure.batches`` could use ``index_documents`` again.
     """
     server.max_body_bytes = 1_000
     docs = [{"id": f"k{n}", "content": "x" * 200} for n in range(8)]

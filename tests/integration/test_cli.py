@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 
 from ingestion.cli import main
+from ingestion.deployment import lifecycle
+from ingestion.errors import AliasConflict
 
 KEYS = {
     "documents",
@@ -80,3 +82,16 @@ def test_configuration_and_usage_errors_exit_2(
     assert code == 2 and "missing" in err
     code, _, _ = run(capsys, "frobnicate")
     assert code == 2
+
+
+def test_a_rollback_that_loses_a_race_exits_1_not_2(
+    env: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A lost compare-and-swap is a conflict (nothing changed, look again), not a configuration error (exit 2)."""
+
+    async def moved_meanwhile(*args: object, **kwargs: object) -> dict[str, str]:
+        raise AliasConflict("grounding", expected="grounding-v1", found="grounding-v2", target="grounding-v1")
+
+    monkeypatch.setattr(lifecycle, "rollback", moved_meanwhile)
+    code, _, err = run(capsys, "schema", "rollback")
+    assert code == 1 and "someone else moved it" in err and "configuration error" not in err

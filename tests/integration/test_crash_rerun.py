@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from ingestion.indexing.local import LocalIndex
+from ingestion.indexing.local.index import LocalIndex
 from ingestion.keys import document_key
 
 REPO = Path(__file__).resolve().parents[2]

@@ -13,7 +13,7 @@ from ingestion.chunking import Chunker
 from ingestion.cracking.registry import LocalCracker
 from ingestion.embedding.hashing import HashEmbedder
 from ingestion.errors import TransientError
-from ingestion.indexing.local import LocalIndex
+from ingestion.indexing.local.index import LocalIndex
 from ingestion.keys import document_key
 from ingestion.models import SearchMode
 from ingestion.pipeline import Pipeline, PipelineOptions

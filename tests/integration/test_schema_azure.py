@@ -14,11 +14,11 @@ from azure.core.credentials import AccessToken
 import index_schemas
 from ingestion import wiring
 from ingestion.cli import main
+from ingestion.deployment import lifecycle, target
+from ingestion.deployment.migrate import migrate, plan_migration
 from ingestion.errors import ConfigurationError
-from ingestion.indexing import azure_admin
 from ingestion.indexing.admin import IndexState
-from ingestion.schema import lifecycle
-from ingestion.schema.migrate import migrate, plan_migration
+from ingestion.indexing.azure import admin as azure_admin
 from ingestion.settings import Settings
 from ingestion.sources.local import LocalFolderSource
 from tests.integration.conftest import TOKEN
@@ -148,6 +148,6 @@ def test_writers_resolve_the_alias_with_a_token_too(azure, v4: int, capsys: pyte
     assert run_cli(capsys, "schema", "apply", "--json")[0] == 0
     assert run_cli(capsys, "schema", "migrate", str(root), "--to", "4", "--json")[0] == 0
     assert azure_admin.read_target(with_token, credential=SyncToken(TOKEN)) == (f"{ALIAS}-v4", 4)
-    assert wiring.resolve_target(with_key) == wiring.IndexTarget(f"{ALIAS}-v4", 4)
+    assert target.resolve_target(with_key) == target.IndexTarget(f"{ALIAS}-v4", 4)
     with pytest.raises(ConfigurationError):
         azure_admin.read_target(with_token, credential=SyncToken("a-token-the-service-refuses"))

@@ -20,6 +20,7 @@ from azure.search.documents.indexes import SearchIndexClient
 
 from index_schemas import SchemaParams, v1
 from ingestion.cli import main
+from ingestion.indexing.azure.definitions import to_search_index
 from tests.fakes.openai_server import FakeOpenAIServer
 from tests.fakes.search_server import FakeSearchServer
 from tests.integration.test_schema_local import TOPICS
@@ -180,11 +181,12 @@ def test_the_service_refuses_changing_a_used_profiles_compression_in_place(azure
     _, server = azure
     client = SearchIndexClient(server.url, AzureKeyCredential(server.api_key))
     try:
-        client.create_index(v1.build(SchemaParams(LIVE, DIMENSIONS)))
+        client.create_index(to_search_index(v1.build(SchemaParams(LIVE, DIMENSIONS))))
+        scalar = to_search_index(v1.build(SchemaParams(LIVE, DIMENSIONS, compression="scalar")))
         with pytest.raises(HttpResponseError) as refused:
-            client.create_or_update_index(v1.build(SchemaParams(LIVE, DIMENSIONS, compression="scalar")))
+            client.create_or_update_index(scalar)
         assert refused.value.status_code == 400 and "compression" in str(refused.value)
-        unknown = v1.build(SchemaParams(f"{ALIAS}-v2", DIMENSIONS, compression="binary"))
+        unknown = to_search_index(v1.build(SchemaParams(f"{ALIAS}-v2", DIMENSIONS, compression="binary")))
         unknown.vector_search.compressions = []  # the profile still names "binary"
         with pytest.raises(HttpResponseError) as refused:
             client.create_index(unknown)

@@ -13,21 +13,22 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from azure.search.documents.indexes.models import SearchableField, SearchIndex
 
 import index_schemas
 from index_schemas import SchemaParams, v1, v3
+from index_schemas.types import IndexDefinition, IndexField
 from ingestion import wiring
 from ingestion.cli import main
+from ingestion.deployment import lifecycle
+from ingestion.deployment.estimate import estimate_migration
+from ingestion.deployment.migrate import MigrationResult, migrate, plan_migration, prepare_target
+from ingestion.deployment.migrate import abort as migrate_abort
+from ingestion.deployment.target import find_live
 from ingestion.embedding.hashing import HashEmbedder
 from ingestion.errors import ConfigurationError
 from ingestion.indexing.admin import IndexState
-from ingestion.indexing.local_admin import LocalIndexAdmin
+from ingestion.indexing.local.admin import LocalIndexAdmin
 from ingestion.models import SearchMode, SourceItem
-from ingestion.schema import lifecycle
-from ingestion.schema.estimate import estimate_migration
-from ingestion.schema.migrate import MigrationResult, migrate, plan_migration, prepare_target
-from ingestion.schema.migrate import abort as migrate_abort
 from ingestion.settings import Settings
 from ingestion.sources.local import LocalFolderSource
 from tests.support.schema_versions import TOPICS, build_v4
@@ -122,7 +123,7 @@ async def env(tmp_path: Path) -> AsyncIterator[Env]:
 
 
 def columns(env: Env, name: str) -> list[str]:
-    from ingestion.indexing.local_schema import table_prefix
+    from ingestion.indexing.local.schema import table_prefix
 
     with sqlite3.connect(env.settings.local_index_path) as conn:
         return [row[1] for row in conn.execute(f'PRAGMA table_info("{table_prefix(name)}_chunks")')]
@@ -161,7 +162,7 @@ async def test_apply_v2_in_place_keeps_serving_and_ingest_backfills_with_zero_to
     await pipeline.close()
     assert (rerun.updated, rerun.tokens_embedded, embedder.texts) == (len(TOPICS), 0, 0)
     with sqlite3.connect(env.settings.local_index_path) as conn:
-        from ingestion.indexing.local_schema import table_prefix
+        from ingestion.indexing.local.schema import table_prefix
 
         types = {row[0] for row in conn.execute(f'SELECT file_type FROM "{table_prefix("grounding-v1")}_chunks"')}
     assert types == {"md", "txt", "html"}
@@ -170,20 +171,20 @@ async def test_apply_v2_in_place_keeps_serving_and_ingest_backfills_with_zero_to
 async def test_apply_refuses_a_rebuild_and_changes_nothing(env: Env, v4: int) -> None:
     await env.ingest()
     await lifecycle.apply(env.admin, env.config())
-    before = (await env.admin.get_definition("grounding-v3")).as_dict()
+    before = (await env.admin.get_definition("grounding-v3")).to_wire()
     with pytest.raises(ConfigurationError, match=r"fields.source_path.facetable.*schema migrate --to 4"):
         await lifecycle.apply(env.admin, env.config(), version=v4)
     with pytest.raises(ConfigurationError, match=r"fields.embedding.dimensions: 384 -> 256.*migrate"):
         await lifecycle.apply(env.admin, env.config(dimensions=256))
-    assert (await env.admin.get_definition("grounding-v3")).as_dict() == before
+    assert (await env.admin.get_definition("grounding-v3")).to_wire() == before
     assert await env.names() == {"grounding-v3": (3, "ready")}
 
 
-def build_v5(params: SchemaParams) -> SearchIndex:
+def build_v5(params: SchemaParams) -> IndexDefinition:
     """An IN PLACE change that touches full-text search: a new searchable field."""
     index = v3.build(params)
-    index.fields.append(SearchableField(name="summary", analyzer_name=v1.ANALYZER))
-    return index
+    summary = IndexField("summary", "Edm.String", searchable=True, analyzer=v1.ANALYZER)
+    return replace(index, fields=(*index.fields, summary))
 
 
 def v5_document(record, chunk):  # type: ignore[no-untyped-def]
@@ -196,7 +197,7 @@ async def test_an_added_searchable_field_rebuilds_full_text_in_place(env: Env, m
     await env.ingest()
     result = await lifecycle.apply(env.admin, env.config(), version=5)
     assert [(c.path, str(c.kind)) for c in result.changes.changes] == [("fields.summary", "in place")]
-    from ingestion.indexing.local_schema import table_prefix
+    from ingestion.indexing.local.schema import table_prefix
 
     with sqlite3.connect(env.settings.local_index_path) as conn:
         fts = [row[1] for row in conn.execute(f'PRAGMA table_info("{table_prefix("grounding-v3")}_fts")')]
@@ -287,7 +288,7 @@ async def test_a_crash_between_the_swap_and_the_ready_mark_heals_on_the_next_rea
     target = await prepare_target(env.admin, env.config(), plan)
     await env.admin.set_alias(target.name, expected="grounding-v3")  # the swap happened; the ready mark did not
     assert (await env.names())["grounding-v4"] == (4, "building")
-    live = await lifecycle.find_live(env.admin)
+    live = await find_live(env.admin)
     assert live is not None and (live.name, live.state) == ("grounding-v4", IndexState.READY)
     assert (await env.names())["grounding-v4"] == (4, "ready")
     assert await migrate_abort(env.admin) == []  # nothing unfinished left to delete
@@ -375,7 +376,7 @@ async def test_rollback_refuses_other_dimensions_unless_forced(env: Env) -> None
 
 async def test_status_reports_drift_and_apply_repairs_what_is_in_place(env: Env) -> None:
     await lifecycle.apply(env.admin, env.config(), version=2)
-    edited = (await env.admin.get_definition("grounding-v2")).as_dict()
+    edited = (await env.admin.get_definition("grounding-v2")).to_wire()
     edited["scoringProfiles"] = []  # someone removed the profile by hand
     with sqlite3.connect(env.settings.local_index_path) as conn:
         conn.execute("UPDATE index_meta SET definition = ? WHERE name = ?", (json.dumps(edited), "grounding-v2"))

@@ -77,7 +77,7 @@ async def test_lists_exactly_the_documents(source: BlobContainerSource, containe
         item = items[f"{name}/{blob}"]
         assert item.source_id == f"blob:{ACCOUNT_NAME}/{name}/{blob}"
         assert item.size == len(data)
-        assert item.version == md5_version(data)
+        assert item.content_version == md5_version(data)
         assert item.last_modified.tzinfo is not None
     assert items[f"{name}/a.txt"].metadata == {"owner": "hr", "group": "staff"}
     assert items[f"{name}/nested/dir/b c.md"].content_type == "text/plain"
@@ -149,11 +149,11 @@ async def test_version_is_stable_and_changes_on_overwrite(
 ) -> None:
     path = f"{source.container}/über/résumé 日本.txt"
     first = (await listed(source))[path]
-    assert (await listed(source))[path].version == first.version
+    assert (await listed(source))[path].content_version == first.content_version
     await container.upload_blob("über/résumé 日本.txt", b"new words", overwrite=True)
     changed = (await listed(source))[path]
-    assert changed.version != first.version
-    assert changed.version == md5_version(b"new words")
+    assert changed.content_version != first.content_version
+    assert changed.content_version == md5_version(b"new words")
 
 
 @pytest.mark.azurite
@@ -165,7 +165,7 @@ async def test_block_blob_without_md5_is_versioned_by_etag(
     await blob.commit_block_list(["QUFBQQ=="])
     properties = await blob.get_blob_properties()
     item = (await listed(source))[f"{source.container}/blocks.bin"]
-    assert item.version == "etag:" + properties.etag.strip('"')
+    assert item.content_version == "etag:" + properties.etag.strip('"')
 
 
 @pytest.mark.azurite
@@ -241,7 +241,7 @@ def fake_item(container: str, name: str, size: int = 10) -> SourceItem:
         path=f"{container}/{name}",
         size=size,
         last_modified=datetime.now(UTC),
-        version="md5:x",
+        content_version="md5:x",
     )
 
 

@@ -3,9 +3,10 @@ adding ``index_schemas/v4.py`` would (the ``v4`` fixture of tests/conftest.py)."
 
 from __future__ import annotations
 
-from azure.search.documents.indexes.models import SearchIndex
+from dataclasses import replace
 
 from index_schemas import SchemaParams, v3
+from index_schemas.types import IndexDefinition
 
 # The documents the schema tests ingest and migrate (each test writes them into its own folder).
 TOPICS = {
@@ -19,8 +20,8 @@ TOPICS = {
 }
 
 
-def build_v4(params: SchemaParams) -> SearchIndex:
+def build_v4(params: SchemaParams) -> IndexDefinition:
     """A REBUILD change a developer might make to the latest version (v3): ``source_path`` stops being facetable."""
     index = v3.build(params)
-    next(f for f in index.fields if f.name == "source_path").facetable = False
-    return index
+    fields = tuple(replace(f, facetable=False) if f.name == "source_path" else f for f in index.fields)
+    return replace(index, fields=fields)

@@ -7,7 +7,8 @@ import time
 
 import pytest
 
-from ingestion.embedding.azure_openai import AzureOpenAIEmbedder, parse_retry_after, plan_batches, resolve_dimensions
+from ingestion.cloud.retry_after import parse_retry_after
+from ingestion.embedding.azure_openai import AzureOpenAIEmbedder, plan_batches, resolve_dimensions
 from ingestion.errors import ConfigurationError
 from ingestion.settings import Secret, Settings
 from ingestion.tokenizer import get_tokenizer

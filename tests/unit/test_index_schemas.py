@@ -3,23 +3,35 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 from azure.search.documents.indexes.models import SearchIndex
 
-from index_schemas import LATEST, TO_DOCUMENT, VERSIONS, SchemaParams, VectorizerParams, field_specs, physical_name, v1
-from ingestion.errors import ConfigurationError
+from index_schemas import (
+    LATEST,
+    TO_DOCUMENT,
+    VERSIONS,
+    IndexDefinition,
+    SchemaError,
+    SchemaParams,
+    VectorizerParams,
+    field_specs,
+    physical_name,
+    v1,
+)
+from index_schemas.types import definition_from_wire
 from tests.contract.index_contract import make_document, vec
 
 VECTORIZER = VectorizerParams("https://example.openai.azure.com", "embeddings", "text-embedding-3-small")
 
 
-def build(**changes: object) -> SearchIndex:
+def build(**changes: object) -> IndexDefinition:
     params = {"name": "grounding-v1", "dimensions": 384, **changes}
     return v1.build(SchemaParams(**params))
 
 
-def fields(index: SearchIndex) -> dict[str, object]:
+def fields(index: IndexDefinition) -> dict[str, Any]:
     return {f.name: f for f in index.fields}
 
 
@@ -73,51 +85,54 @@ def test_field_attributes() -> None:
 def test_vector_field_is_wired_to_the_profile() -> None:
     index = build(dimensions=768)
     embedding = fields(index)["embedding"]
-    assert embedding.vector_search_dimensions == 768
+    assert embedding.dimensions == 768
     assert embedding.stored is True and embedding.retrievable is True
+    assert index.vector_search is not None
     (profile,) = index.vector_search.profiles
-    assert embedding.vector_search_profile_name == profile.name
+    assert embedding.vector_profile == profile.name
     (algorithm,) = index.vector_search.algorithms
-    assert profile.algorithm_configuration_name == algorithm.name
-    hnsw = algorithm.parameters
+    assert profile.algorithm == algorithm.name
+    hnsw = algorithm
     assert (hnsw.m, hnsw.ef_construction, hnsw.ef_search, hnsw.metric) == (4, 400, 500, "cosine")
-    assert profile.vectorizer_name is None and profile.compression_name is None
+    assert profile.vectorizer is None and profile.compression is None
     assert not index.vector_search.vectorizers and not index.vector_search.compressions
 
 
 def test_vectorizer_is_optional_and_carries_no_key() -> None:
     index = build(vectorizer=VECTORIZER)
+    assert index.vector_search is not None
     (vectorizer,) = index.vector_search.vectorizers
-    assert index.vector_search.profiles[0].vectorizer_name == vectorizer.vectorizer_name
-    assert vectorizer.parameters.resource_url == VECTORIZER.endpoint
-    assert vectorizer.parameters.deployment_name == "embeddings"
-    assert vectorizer.parameters.model_name == "text-embedding-3-small"
-    assert vectorizer.parameters.api_key is None
+    assert index.vector_search.profiles[0].vectorizer == vectorizer.name
+    assert vectorizer.resource_url == VECTORIZER.endpoint
+    assert vectorizer.deployment == "embeddings"
+    assert vectorizer.model_name == "text-embedding-3-small"
+    assert "apiKey" not in vectorizer.to_wire()["azureOpenAIParameters"]
 
 
 @pytest.mark.parametrize(("kind", "wire_kind"), [("scalar", "scalarQuantization"), ("binary", "binaryQuantization")])
 def test_compression_is_optional(kind: str, wire_kind: str) -> None:
     index = build(compression=kind)
+    assert index.vector_search is not None
     (compression,) = index.vector_search.compressions
-    assert index.vector_search.profiles[0].compression_name == compression.compression_name
-    wire = compression.as_dict()
+    assert index.vector_search.profiles[0].compression == compression.name
+    wire = compression.to_wire()
     assert wire["kind"] == wire_kind
     assert wire["rescoringOptions"]["enableRescoring"] is True
     assert wire["rescoringOptions"]["rescoreStorageMethod"] == "preserveOriginals"
 
 
 def test_semantic_configuration() -> None:
-    semantic = build().semantic_search
-    (config,) = semantic.configurations
-    assert semantic.default_configuration_name == config.name == "default"
-    prioritized = config.prioritized_fields
-    assert prioritized.title_field.field_name == "title"
-    assert [f.field_name for f in prioritized.content_fields] == ["content"]
-    assert not prioritized.keywords_fields
+    index = build()
+    (config,) = index.semantic_configurations
+    assert index.semantic_default == config.name == "default"
+    assert config.title_field == "title"
+    assert list(config.content_fields) == ["content"]
+    assert not config.keywords_fields
 
 
 def test_definition_serializes_to_the_rest_shape() -> None:
-    wire = build(vectorizer=VECTORIZER, compression="scalar").as_dict()
+    definition = build(vectorizer=VECTORIZER, compression="scalar")
+    wire = definition.to_wire()
     text = json.dumps(wire)  # must be JSON-serializable as is
     assert wire["name"] == "grounding-v1"
     assert wire["semantic"]["configurations"][0]["prioritizedFields"]["titleField"] == {"fieldName": "title"}
@@ -128,6 +143,7 @@ def test_definition_serializes_to_the_rest_shape() -> None:
     assert (embedding["dimensions"], embedding["vectorSearchProfile"]) == (384, "default")
     assert "apiKey" not in text
     assert SearchIndex(wire).as_dict() == wire  # round-trips through the SDK model
+    assert definition_from_wire(wire) == definition and definition_from_wire(wire).to_wire() == wire
 
 
 def test_to_document_fills_every_field() -> None:
@@ -135,7 +151,7 @@ def test_to_document_fills_every_field() -> None:
     document = v1.to_document(record, chunks[0])
     assert set(document) == {str(name) for name in v1.Field}
     assert document["id"] == chunks[0].key and document["parent_id"] == record.key
-    assert document["document_hash"] == record.content_hash and document["chunk_count"] == 1
+    assert document["document_hash"] == record.content_version and document["chunk_count"] == 1
     assert document["groups"] == ["staff"] and document["last_indexed"] == record.indexed_at
 
 
@@ -150,19 +166,19 @@ def test_to_document_fills_every_field() -> None:
         {"compression": "zstd"},
     ],
 )
-def test_invalid_params_are_configuration_errors(changes: dict[str, object]) -> None:
-    with pytest.raises(ConfigurationError):
+def test_invalid_params_are_schema_errors(changes: dict[str, object]) -> None:
+    with pytest.raises(SchemaError):
         build(**changes)
 
 
 def test_vectorizer_params_must_not_be_empty() -> None:
-    with pytest.raises(ConfigurationError, match="deployment"):
+    with pytest.raises(SchemaError, match="deployment"):
         VectorizerParams("https://example.openai.azure.com", " ", "text-embedding-3-small")
 
 
 def test_physical_name() -> None:
     assert physical_name("grounding", 1) == "grounding-v1"
-    with pytest.raises(ConfigurationError):
+    with pytest.raises(SchemaError):
         physical_name("grounding", 99)
-    with pytest.raises(ConfigurationError):
+    with pytest.raises(SchemaError):
         physical_name("Grounding", 1)

@@ -7,7 +7,7 @@ import sqlite3
 import numpy as np
 import pytest
 
-from ingestion.indexing.local_query import MAX_QUERY_TERMS, VectorMatrix, fts_query, prefix_upper_bound
+from ingestion.indexing.local.query import MAX_QUERY_TERMS, VectorMatrix, fts_query, prefix_upper_bound
 
 
 @pytest.fixture

@@ -21,7 +21,7 @@ VECTORIZER = VectorizerParams("https://example.openai.azure.com", "embeddings", 
 
 
 def base(**params: Any) -> Wire:
-    return v1.build(SchemaParams(name="grounding-v1", dimensions=384, **params)).as_dict()
+    return v1.build(SchemaParams(name="grounding-v1", dimensions=384, **params)).to_wire()
 
 
 def field(wire: Wire, name: str) -> Wire:
@@ -381,7 +381,7 @@ def test_equal_definitions_have_no_changes_whatever_their_names() -> None:
 def test_a_definition_read_back_from_the_service_equals_the_one_built_in_code() -> None:
     """The service returns every attribute explicitly, nulls and empty lists included, plus an ETag."""
     built = v1.build(SchemaParams("grounding-v1", 384))
-    served = built.as_dict()
+    served = built.to_wire()
     served["@odata.etag"] = '"0x8DC"'
     served["scoringProfiles"], served["suggesters"], served["analyzers"], served["corsOptions"] = [], [], [], None
     for spec in served["fields"]:
@@ -465,8 +465,8 @@ def test_v2_adds_a_file_type_facet_and_a_title_boost_profile() -> None:
         "Edm.String", True, True, False,
     )  # fmt: skip
     (profile,) = index.scoring_profiles
-    assert profile.as_dict() == {"name": "title-boost", "text": {"weights": {"title": 2.0}}}
-    assert index.default_scoring_profile is None
+    assert profile.to_wire() == {"name": "title-boost", "text": {"weights": {"title": 2.0}}}
+    assert "defaultScoringProfile" not in index.to_wire()
 
 
 @pytest.mark.parametrize(

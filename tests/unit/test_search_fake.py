@@ -17,8 +17,8 @@ from azure.search.documents.aio import SearchClient
 from azure.search.documents.indexes.aio import SearchIndexClient
 from azure.search.documents.indexes.models import SearchAlias, SimpleField
 
-from index_schemas import SchemaParams
-from index_schemas.v1 import build
+from index_schemas import SchemaParams, v1
+from ingestion.indexing.azure.definitions import to_search_index
 from tests.fakes.search_server import FakeSearchServer
 from tests.fakes.search_store import MAX_BODY_BYTES
 
@@ -35,7 +35,7 @@ def server() -> Iterator[FakeSearchServer]:
 @pytest.fixture
 async def http(server: FakeSearchServer) -> AsyncIterator[aiohttp.ClientSession]:
     async with SearchIndexClient(server.url, AzureKeyCredential(server.api_key)) as client:
-        await client.create_index(build(SchemaParams(name=NAME, dimensions=3)))
+        await client.create_index(to_search_index(v1.build(SchemaParams(name=NAME, dimensions=3))))
     async with aiohttp.ClientSession(server.url) as session:
         yield session
 
@@ -193,11 +193,11 @@ async def test_datetimes_need_an_offset_and_keep_milliseconds(
 async def test_index_definitions_follow_the_update_rules(server: FakeSearchServer, http: aiohttp.ClientSession) -> None:
     async with SearchIndexClient(server.url, AzureKeyCredential(server.api_key)) as client:
         with pytest.raises(ResourceExistsError):
-            await client.create_index(build(SchemaParams(name=NAME, dimensions=3)))
+            await client.create_index(to_search_index(v1.build(SchemaParams(name=NAME, dimensions=3))))
         definition = await client.get_index(NAME)
         definition.fields.append(SimpleField(name="extra", type="Edm.String", filterable=True))
         await client.create_or_update_index(definition)  # adding a field is allowed in place
-        changed = build(SchemaParams(name=NAME, dimensions=5))
+        changed = to_search_index(v1.build(SchemaParams(name=NAME, dimensions=5)))
         changed.fields.append(SimpleField(name="extra", type="Edm.String", filterable=True))
         with pytest.raises(HttpResponseError) as caught:
             await client.create_or_update_index(changed)  # vector dimensions need a new index

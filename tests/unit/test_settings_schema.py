@@ -7,8 +7,8 @@ import pytest
 
 from index_schemas import SchemaParams, VectorizerParams, v1
 from ingestion import wiring
+from ingestion.deployment.estimate import price_per_million
 from ingestion.errors import ConfigurationError
-from ingestion.schema.estimate import price_per_million
 from ingestion.settings import Settings
 
 
@@ -92,7 +92,7 @@ def test_the_vectorizer_is_the_embedding_deployment_without_a_key() -> None:
     assert settings.azure_search_vectorizer is True
     params = wiring.schema_params(settings, name="grounding-v1", dimensions=8)
     assert params.vectorizer == VectorizerParams("https://aoai.example.net", "embed", "text-embedding-3-large")
-    vectorizers = v1.build(params).as_dict()["vectorSearch"]["vectorizers"]
+    vectorizers = v1.build(params).to_wire()["vectorSearch"]["vectorizers"]
     assert vectorizers == [
         {
             "name": v1.VECTORIZER,
@@ -104,7 +104,7 @@ def test_the_vectorizer_is_the_embedding_deployment_without_a_key() -> None:
             },
         }
     ]
-    assert "sk-secret" not in repr(v1.build(params).as_dict())
+    assert "sk-secret" not in repr(v1.build(params).to_wire())
 
 
 def test_the_local_store_gets_neither() -> None:
@@ -121,8 +121,8 @@ def test_the_writer_creates_the_deployment_definition() -> None:
     settings = Settings.from_env(env)
     index = wiring.build_index(settings, dimensions=8, name="grounding-v1", version=1)
     expected = v1.build(wiring.schema_params(settings, name="grounding-v1", dimensions=8))
-    assert index.definition.as_dict() == expected.as_dict()  # type: ignore[attr-defined]
-    assert expected.as_dict()["vectorSearch"]["profiles"][0]["compression"] == "binary"
+    assert index.definition == expected  # type: ignore[attr-defined]
+    assert expected.to_wire()["vectorSearch"]["profiles"][0]["compression"] == "binary"
 
 
 @pytest.mark.parametrize(
@@ -156,3 +156,18 @@ def test_bad_compression_or_vectorizer_names_the_setting(env: dict[str, str], na
     with pytest.raises(ConfigurationError, match=named) as caught:
         Settings.from_env(env)
     assert "\n" not in str(caught.value)
+
+
+class _SmallModel:
+    model_id, dimensions, max_input_tokens = "small-model", 8, 300
+
+
+def test_a_chunk_cap_above_the_azure_models_input_limit_is_refused() -> None:
+    """``Embedder.max_input_tokens``: the chunker counts in the model's tokenizer, so a larger cap cannot work."""
+    over = Settings.from_env({**AZURE_OPENAI, "EMBEDDING_BACKEND": "azure_openai", "CHUNK_MAX_TOKENS": "512"})
+    with pytest.raises(ConfigurationError, match=r"CHUNK_MAX_TOKENS=512 is above the 300 tokens .*small-model"):
+        wiring.check_chunk_cap(over, _SmallModel())  # type: ignore[arg-type]
+    within = Settings.from_env({**AZURE_OPENAI, "EMBEDDING_BACKEND": "azure_openai", "CHUNK_MAX_TOKENS": "300"})
+    wiring.check_chunk_cap(within, _SmallModel())  # type: ignore[arg-type]
+    hashing = Settings.from_env({"EMBEDDING_BACKEND": "hash", "CHUNK_MAX_TOKENS": "512"})
+    wiring.check_chunk_cap(hashing, _SmallModel())  # type: ignore[arg-type]  # only azure_openai shares the tokenizer

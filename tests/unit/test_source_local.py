@@ -50,7 +50,7 @@ async def test_lists_recursively_with_absolute_ids(root: Path) -> None:
         assert source_id.startswith(source.scope)
     a = items[f"{base}/a.txt"]
     assert a.size == 5
-    assert a.version == "sha256:" + hashlib.sha256(b"alpha").hexdigest()
+    assert a.content_version == "sha256:" + hashlib.sha256(b"alpha").hexdigest()
     assert a.content_type == "text/plain"
     assert a.last_modified.tzinfo is UTC
     assert abs(a.last_modified.timestamp() - (root / "a.txt").stat().st_mtime) < 1e-3
@@ -89,7 +89,7 @@ async def test_symlinked_file_inside_root_is_listed_under_its_own_path(root: Pat
     items = await listed(source)
     alias = items[f"{source.scope}alias.txt"]
     original = items[f"{source.scope}sub/b.md"]
-    assert alias.version == original.version
+    assert alias.content_version == original.content_version
     assert await source.read(alias, max_bytes=100) == b"# beta"
     assert f"{source.scope}peek.txt" not in items, "a link must not expose a hidden file"
 
@@ -139,16 +139,16 @@ async def test_version_is_stable_and_changes_with_content(root: Path) -> None:
     first = (await listed(source))[source_id]
     again = await source.get(source_id)
     assert again is not None
-    assert again.version == first.version
+    assert again.content_version == first.content_version
     os.utime(root / "a.txt", (1_000_000, 1_000_000))  # touching alone does not change the version
     touched = await source.get(source_id)
     assert touched is not None
-    assert touched.version == first.version
+    assert touched.content_version == first.content_version
     write(root / "a.txt", "alphb")
     changed = await source.get(source_id)
     assert changed is not None
-    assert changed.version != first.version
-    assert changed.version == "sha256:" + hashlib.sha256(b"alphb").hexdigest()
+    assert changed.content_version != first.content_version
+    assert changed.content_version == "sha256:" + hashlib.sha256(b"alphb").hexdigest()
 
 
 async def test_get_applies_the_listing_rules(root: Path) -> None:
@@ -198,7 +198,7 @@ async def test_unreadable_file_is_listed_and_fails_on_read(root: Path) -> None:
     try:
         source = LocalFolderSource(root)
         item = (await listed(source))[f"{source.scope}locked.txt"]
-        assert item.version.startswith("unreadable:")
+        assert item.content_version.startswith("unreadable:")
         with pytest.raises(BadInputError, match="permission denied"):
             await source.read(item, max_bytes=1000)
     finally:

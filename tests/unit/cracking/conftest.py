@@ -21,7 +21,7 @@ def source_item(path: str, data: bytes) -> SourceItem:
         path=path,
         size=len(data),
         last_modified=datetime(2024, 1, 1, tzinfo=UTC),
-        version="sha256:test",
+        content_version="sha256:test",
     )
 
 

@@ -14,13 +14,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-
-from azure.search.documents.indexes.models import SearchIndex
 
 from index_schemas import LATEST, VERSIONS, SchemaParams, physical_name
 from index_schemas.diff import SchemaDiff, diff_indexes
+from index_schemas.errors import SchemaError
+from index_schemas.types import IndexDefinition
+from ingestion.deployment.target import default_version, find_live
 from ingestion.errors import ConfigurationError
 from ingestion.indexing.admin import IndexAdmin, IndexState, PhysicalIndex
 
@@ -38,33 +39,14 @@ class SchemaConfig:
     retention: timedelta = timedelta(hours=72)
     params: Callable[[str, int], SchemaParams] = _default_params
 
-    def definition(self, version: int, name: str) -> SearchIndex:
+    def definition(self, version: int, name: str) -> IndexDefinition:
         if version not in VERSIONS:
             raise ConfigurationError(f"unknown index schema version {version}; known: {sorted(VERSIONS)}")
-        return VERSIONS[version](self.params(name, self.dimensions))
-
-
-async def find_live(admin: IndexAdmin, indexes: list[PhysicalIndex] | None = None) -> PhysicalIndex | None:
-    """The index readers use: the alias's target, else ``<alias>-v<LATEST>`` when it exists, else None.
-
-    The alias only ever moves to a verified build, which ``cut_over`` marks ready right after the swap; an alias
-    target still ``building`` is a cutover a crash interrupted between the two, and is marked ready here."""
-    indexes = await admin.list_indexes() if indexes is None else indexes
-    target = await admin.get_alias()
-    name = target or physical_name(admin.alias, LATEST)
-    found = next((index for index in indexes if index.name == name), None)
-    if target is not None and found is None:
-        raise ConfigurationError(f"alias {admin.alias} points at {target}, which is not one of its versioned indexes")
-    if target is not None and found is not None and found.state is IndexState.BUILDING:
-        await admin.mark_ready(found.name)
-        found = replace(found, state=IndexState.READY)
-    return found
-
-
-def default_version(live: PhysicalIndex | None) -> int:
-    """The version ``apply`` and ``migrate`` target without ``--to``: LATEST, or the live index's own version when
-    it is newer (a registered version applied before its release is never downgraded by default)."""
-    return max(LATEST, live.version) if live is not None else LATEST
+        try:
+            params = self.params(name, self.dimensions)
+        except SchemaError as error:
+            raise ConfigurationError(str(error)) from None
+        return VERSIONS[version](params)
 
 
 async def drift(admin: IndexAdmin, config: SchemaConfig, live: PhysicalIndex) -> SchemaDiff:

@@ -2,7 +2,7 @@
 clients of azure-search-documents 12.0.0 (REST api-version 2026-04-01).
 
 One search document per chunk (``index_schemas``; ``LATEST`` unless told a version). There is no separate record
-table: every chunk carries its document's record (``document_hash`` = ``record.content_hash``, ``fingerprint``,
+table: every chunk carries its document's record (``document_hash`` = ``record.content_version``, ``fingerprint``,
 ``chunk_count``, ``source_id``, ``last_indexed``), and **chunk 0 is the commit record**: ``get_document`` reads
 chunk ``<parent>_0`` and ``list_documents`` reads every chunk with ``ordinal eq 0``.
 
@@ -56,15 +56,17 @@ from azure.search.documents.indexes.aio import SearchIndexClient
 from azure.search.documents.indexes.models import SearchIndex
 from azure.search.documents.models import VectorizedQuery
 
-from index_schemas import LATEST, TO_DOCUMENT, VERSIONS, SchemaParams, VectorizerParams, tracks_acl
+from index_schemas import LATEST, TO_DOCUMENT, VectorizerParams, tracks_acl
 from index_schemas.v1 import SEMANTIC_CONFIGURATION, Field
 from index_schemas.v3 import Field as AclField
 from ingestion.acl import Acl, Principal
+from ingestion.cloud.credentials import default_credential
 from ingestion.errors import ConfigurationError
-from ingestion.indexing.azure_batches import API_VERSION, MAX_ACTIONS, MAX_BYTES, BatchSender, RetryPolicy, encode
-from ingestion.indexing.azure_errors import translate
-from ingestion.indexing.azure_listing import READ_METHODS, list_rows
-from ingestion.indexing.azure_query import (
+from ingestion.indexing.azure.batches import API_VERSION, MAX_ACTIONS, MAX_BYTES, BatchSender, RetryPolicy, encode
+from ingestion.indexing.azure.definitions import to_search_index
+from ingestion.indexing.azure.errors import translate
+from ingestion.indexing.azure.listing import READ_METHODS, list_rows
+from ingestion.indexing.azure.query import (
     HIT_FIELDS,
     RECORD_FIELDS,
     check_chunks,
@@ -75,14 +77,12 @@ from ingestion.indexing.azure_query import (
     record_from,
     timestamp,
 )
-from ingestion.indexing.base import IndexStats
+from ingestion.indexing.base import IndexStats, plan_search
+from ingestion.indexing.definitions import build_definition
 from ingestion.keys import chunk_key
 from ingestion.models import DocumentRecord, IndexChunk, SearchHit, SearchMode
 from ingestion.settings import Settings
 
-HYBRID_DEPTH = 50
-"""The vector side of HYBRID asks for ``max(HYBRID_DEPTH, top)`` neighbours (as the local store fuses): the same
-candidates for any ``top`` up to HYBRID_DEPTH."""
 _LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
 
 
@@ -130,10 +130,8 @@ class AzureSearchIndex:
         timeout_seconds: float = 60.0,
     ) -> None:
         self.version = LATEST if version is None else version
-        if self.version not in VERSIONS:
-            raise ConfigurationError(f"unknown index schema version {self.version}; known: {sorted(VERSIONS)}")
-        self.definition = VERSIONS[self.version](
-            SchemaParams(name=index_name, dimensions=dimensions, vectorizer=vectorizer, compression=compression)
+        self.definition = build_definition(
+            self.version, index_name, dimensions, vectorizer=vectorizer, compression=compression
         )
         parts = urlsplit(endpoint)
         if parts.scheme not in ("http", "https") or not parts.hostname:
@@ -192,9 +190,7 @@ class AzureSearchIndex:
 
     def _get_credential(self) -> AzureKeyCredential | AsyncTokenCredential:
         if self._credential is None:
-            from azure.identity.aio import DefaultAzureCredential
-
-            self._credential = DefaultAzureCredential()
+            self._credential = default_credential()
         return self._credential
 
     def _client(self) -> SearchClient:
@@ -235,7 +231,7 @@ class AzureSearchIndex:
                 existing = await self._index_client().get_index(self.name)
             except ResourceNotFoundError:
                 try:
-                    existing = await self._index_client().create_index(self.definition)
+                    existing = await self._index_client().create_index(to_search_index(self.definition))
                 except ResourceExistsError:  # created meanwhile by another worker
                     existing = await self._index_client().get_index(self.name)
         except AzureError as error:
@@ -389,12 +385,9 @@ class AzureSearchIndex:
         source_path: str | None = None,
         principal: Principal | None = None,
     ) -> list[SearchHit]:
-        mode = SearchMode(mode)
-        if top < 1:
-            raise ValueError(f"top must be >= 1, got {top}")
+        mode, query, k = plan_search(vector, mode=mode, top=top, dimensions=self.dimensions)
         if principal is not None:
             self._require_acl("a trimmed query (--user/--groups)")
-        query = None if mode is SearchMode.TEXT else self._query_vector(vector, mode)
         words = None if mode is SearchMode.VECTOR else query_text(text)
         if words is None and query is None:
             return []
@@ -405,7 +398,6 @@ class AzureSearchIndex:
         if filters:
             options["filter"] = " and ".join(filters)
         if query is not None:
-            k = max(HYBRID_DEPTH, top) if mode is SearchMode.HYBRID else top
             weight = self.vector_weight if mode is SearchMode.HYBRID else None
             vector_query = VectorizedQuery(
                 vector=query.tolist(), k_nearest_neighbors=k, fields=Field.EMBEDDING.value, weight=weight
@@ -419,14 +411,6 @@ class AzureSearchIndex:
         except AzureError as error:
             raise translate(error, what=f"search {self.name}") from None
         return hits[:top]
-
-    def _query_vector(self, vector: np.ndarray | None, mode: SearchMode) -> np.ndarray:
-        if vector is None:
-            raise ValueError(f"{mode.value} search needs a query vector")
-        query = np.asarray(vector, dtype=np.float32)
-        if query.shape != (self.dimensions,) or not np.isfinite(query).all():
-            raise ValueError(f"query vector must be {self.dimensions} finite numbers, got shape {query.shape}")
-        return query
 
 
 def _index_missing(error: ResourceNotFoundError) -> bool:

@@ -27,12 +27,13 @@ from dataclasses import dataclass, field
 
 from index_schemas import physical_name
 from index_schemas.diff import SchemaDiff, diff_indexes
+from ingestion.deployment.lifecycle import SchemaConfig, collect_garbage
+from ingestion.deployment.target import default_version, find_live
 from ingestion.errors import AliasConflict, ConfigurationError
 from ingestion.indexing.admin import IndexAdmin, IndexState, PhysicalIndex
 from ingestion.indexing.base import Index
 from ingestion.models import RunResult, SearchMode
 from ingestion.pipeline import Pipeline, ResultCallback
-from ingestion.schema.lifecycle import SchemaConfig, collect_garbage, default_version, find_live
 from ingestion.sources.base import Source, in_scope
 
 PipelineFactory = Callable[[Index, int, Index | None], Pipeline]

@@ -30,6 +30,7 @@ from azure.core.exceptions import (
     ServiceResponseError,
 )
 
+from ingestion.cloud.retry_after import parse_retry_after
 from ingestion.errors import (
     ConfigurationError,
     DocumentRejectedError,
@@ -62,18 +63,8 @@ def clip(message: str) -> str:
 
 
 def retry_after(headers: Any) -> float | None:
-    """Seconds from a ``Retry-After`` (or ``retry-after-ms``) header, if it holds a number."""
-    if headers is None:
-        return None
-    for name, scale in (("retry-after-ms", 0.001), ("Retry-After", 1.0)):
-        value = headers.get(name)
-        if value is None:
-            continue
-        try:
-            return max(0.0, float(value) * scale)
-        except ValueError:
-            continue
-    return None
+    """Seconds from a ``Retry-After`` (or ``retry-after-ms``) header (``cloud.retry_after``)."""
+    return parse_retry_after(headers)
 
 
 def for_status(status: int, message: str, *, what: str, indexing: bool, headers: Any = None) -> IngestionError:

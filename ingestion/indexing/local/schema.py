@@ -25,9 +25,9 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import numpy as np
-from azure.search.documents.indexes.models import SearchIndex
 
 from index_schemas import FieldSpec, field_specs
+from index_schemas.types import IndexDefinition
 
 ROWID = "rid"
 # bm25() weight per FTS column; unlisted columns weigh 1.0. The heading path is short and dense, so a hit there
@@ -79,7 +79,7 @@ class LocalSchema:
     fields: tuple[FieldSpec, ...]
 
     @classmethod
-    def for_index(cls, index: SearchIndex) -> LocalSchema:
+    def for_index(cls, index: IndexDefinition) -> LocalSchema:
         schema = cls(prefix=table_prefix(index.name), fields=tuple(field_specs(index)))
         if len([f for f in schema.fields if f.key]) != 1 or len([f for f in schema.fields if f.is_vector]) != 1:
             raise ValueError(f"index {index.name} needs exactly one key field and one vector field")

@@ -1,6 +1,6 @@
 """Access control in the local SQLite store: the trimming clause and the ACL-only update (``ingestion/acl.py``).
 
-``oids`` and ``groups`` are JSON arrays in the chunk rows (``local_schema``: collections are JSON text). A chunk is
+``oids`` and ``groups`` are JSON arrays in the chunk rows (``local/schema.py``: collections are JSON text). A chunk is
 visible to a ``Principal`` when ``groups`` holds ``*`` or one of the principal's groups, or ``oids`` holds its oid,
 the same rule as the Azure AI Search filter ``Principal.odata_filter``. A NULL column (a document written before the
 schema tracked ACLs) matches nothing: such a chunk is hidden from every trimmed query.
@@ -15,7 +15,7 @@ from index_schemas.v1 import Field
 from index_schemas.v3 import Field as AclField
 from ingestion.acl import PUBLIC, Acl, Principal
 from ingestion.errors import ConfigurationError
-from ingestion.indexing.local_schema import ACL_RECORD_COLUMN, LocalSchema, quote
+from ingestion.indexing.local.schema import ACL_RECORD_COLUMN, LocalSchema, quote
 
 
 def require_acl(schema: LocalSchema, *, index: str, version: int, what: str) -> None:

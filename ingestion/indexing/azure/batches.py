@@ -37,7 +37,7 @@ from azure.core.rest import HttpRequest
 from azure.search.documents.aio import SearchClient
 
 from ingestion.errors import DocumentRejectedError, TransientError
-from ingestion.indexing.azure_errors import clip, for_status, retry_after, service_message, translate
+from ingestion.indexing.azure.errors import clip, for_status, retry_after, service_message, translate
 
 API_VERSION = "2026-04-01"
 MAX_ACTIONS = 1000

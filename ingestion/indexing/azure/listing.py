@@ -19,8 +19,8 @@ from azure.core.rest import HttpRequest
 from azure.search.documents.aio import SearchClient
 
 from ingestion.errors import ConfigurationError, TransientError
-from ingestion.indexing.azure_batches import API_VERSION
-from ingestion.indexing.azure_errors import for_status, service_message, translate
+from ingestion.indexing.azure.batches import API_VERSION
+from ingestion.indexing.azure.errors import for_status, service_message, translate
 
 LISTING_TOP = 100_000
 """Matches one listing reads: the service sends them 1,000 per response and cannot skip past 100,000."""

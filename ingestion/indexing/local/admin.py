@@ -26,16 +26,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TypeVar
 
-from azure.search.documents.indexes.models import SearchIndex
-
-from index_schemas import LATEST, VERSIONS, SchemaParams, field_specs, parse_physical_name, physical_name
+from index_schemas import LATEST, VERSIONS, field_specs, parse_physical_name, physical_name
 from index_schemas.diff import diff_indexes
+from index_schemas.names import is_valid_index_name
+from index_schemas.types import IndexDefinition, definition_from_wire
 from ingestion.errors import AliasConflict, ConfigurationError
 from ingestion.indexing.admin import ANY, Expected, IndexState, PhysicalIndex
-from ingestion.indexing.local import LocalIndex
-from ingestion.indexing.local_db import connect, point_alias, resolve_alias, table_exists, transaction, translate
-from ingestion.indexing.local_schema import SHARED_DDL, LocalSchema
-from ingestion.settings import is_valid_index_name
+from ingestion.indexing.definitions import build_definition
+from ingestion.indexing.local.db import connect, point_alias, resolve_alias, table_exists, transaction, translate
+from ingestion.indexing.local.index import LocalIndex
+from ingestion.indexing.local.schema import SHARED_DDL, LocalSchema
 
 T = TypeVar("T")
 
@@ -70,10 +70,10 @@ class LocalIndexAdmin:
     async def list_indexes(self) -> list[PhysicalIndex]:
         return await self._run("list indexes", self._list_sync)
 
-    async def get_definition(self, name: str) -> SearchIndex | None:
+    async def get_definition(self, name: str) -> IndexDefinition | None:
         return await self._run(f"read the definition of {name}", self._definition_sync, name)
 
-    async def create_index(self, definition: SearchIndex, *, version: int) -> PhysicalIndex:
+    async def create_index(self, definition: IndexDefinition, *, version: int) -> PhysicalIndex:
         name = str(definition.name)
         dimensions = _checked_dimensions(definition, version)
         await self._run(f"create {name}", self._create_meta_sync, name, definition)
@@ -84,7 +84,7 @@ class LocalIndexAdmin:
             await index.close()
         return PhysicalIndex(name, version, dimensions, IndexState.BUILDING, datetime.now(UTC))
 
-    async def update_index(self, definition: SearchIndex, *, version: int) -> PhysicalIndex:
+    async def update_index(self, definition: IndexDefinition, *, version: int) -> PhysicalIndex:
         name = str(definition.name)
         _checked_dimensions(definition, version)
         await self._run(f"update {name}", self._update_sync, definition, version)
@@ -148,11 +148,11 @@ class LocalIndexAdmin:
         found = [(parse_physical_name(self.alias, row[0]), _physical(row)) for row in rows]
         return [index for parsed, index in sorted((p, i) for p, i in found if p is not None)]
 
-    def _definition_sync(self, name: str) -> SearchIndex | None:
+    def _definition_sync(self, name: str) -> IndexDefinition | None:
         with self._session() as conn:
             return _definition(conn, name)
 
-    def _create_meta_sync(self, name: str, definition: SearchIndex) -> None:
+    def _create_meta_sync(self, name: str, definition: IndexDefinition) -> None:
         with self._session() as conn, transaction(conn):
             if conn.execute("SELECT 1 FROM indexes WHERE name = ?", (name,)).fetchone():
                 raise ConfigurationError(f"local index {name} already exists in {self.path}")
@@ -160,10 +160,10 @@ class LocalIndexAdmin:
                 "INSERT INTO index_meta (name, definition, state, retired_at) VALUES (?, ?, ?, NULL) "
                 "ON CONFLICT (name) DO UPDATE SET definition = excluded.definition, state = excluded.state, "
                 "retired_at = NULL",
-                (name, json.dumps(definition.as_dict()), IndexState.BUILDING.value),
+                (name, json.dumps(definition.to_wire()), IndexState.BUILDING.value),
             )
 
-    def _update_sync(self, definition: SearchIndex, version: int) -> None:
+    def _update_sync(self, definition: IndexDefinition, version: int) -> None:
         name = str(definition.name)
         with self._session() as conn, transaction(conn):
             current = _definition(conn, name)
@@ -181,7 +181,7 @@ class LocalIndexAdmin:
             conn.execute(
                 "UPDATE indexes SET schema_version = ?, generation = generation + 1 WHERE name = ?", (version, name)
             )
-            _write_meta(conn, name, definition=json.dumps(definition.as_dict()))
+            _write_meta(conn, name, definition=json.dumps(definition.to_wire()))
 
     def _write_meta_sync(self, name: str, **columns: object) -> None:
         with self._session() as conn, transaction(conn):
@@ -259,7 +259,7 @@ def _physical(row: tuple) -> PhysicalIndex:
     )
 
 
-def _definition(conn: sqlite3.Connection, name: str) -> SearchIndex | None:
+def _definition(conn: sqlite3.Connection, name: str) -> IndexDefinition | None:
     row = conn.execute(
         "SELECT i.schema_version, i.dimensions, m.definition FROM indexes AS i "
         "LEFT JOIN index_meta AS m ON m.name = i.name WHERE i.name = ?",
@@ -269,10 +269,10 @@ def _definition(conn: sqlite3.Connection, name: str) -> SearchIndex | None:
         return None
     version, dimensions, stored = row
     if stored:
-        return SearchIndex(json.loads(stored))
+        return definition_from_wire(json.loads(stored))
     if version not in VERSIONS:
         raise ConfigurationError(f"local index {name} has schema v{version}, which this code does not define")
-    return VERSIONS[version](SchemaParams(name=name, dimensions=dimensions))
+    return build_definition(version, name, dimensions)
 
 
 def _write_meta(conn: sqlite3.Connection, name: str, **columns: object) -> None:
@@ -283,15 +283,13 @@ def _write_meta(conn: sqlite3.Connection, name: str, **columns: object) -> None:
         conn.execute(f"UPDATE index_meta SET {column} = ? WHERE name = ?", (value, name))
 
 
-def _checked_dimensions(definition: SearchIndex, version: int) -> int:
+def _checked_dimensions(definition: IndexDefinition, version: int) -> int:
     """The vector dimensions of ``definition``, after checking its fields are those of registered ``version``."""
-    if version not in VERSIONS:
-        raise ConfigurationError(f"unknown index schema version {version}; known: {sorted(VERSIONS)}")
     vectors = [spec for spec in field_specs(definition) if spec.is_vector]
     if len(vectors) != 1 or vectors[0].dimensions is None:
         raise ConfigurationError(f"index {definition.name} needs exactly one vector field")
     dimensions = vectors[0].dimensions
-    expected = VERSIONS[version](SchemaParams(name=str(definition.name), dimensions=dimensions))
+    expected = build_definition(version, definition.name, dimensions)
     if field_specs(expected) != field_specs(definition):
         raise ConfigurationError(
             f"index {definition.name}: the local store builds tables from schema v{version}, whose fields differ"

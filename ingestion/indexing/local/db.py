@@ -92,7 +92,7 @@ def record_from_row(row: tuple) -> DocumentRecord:
         key=key,
         source_id=source_id,
         source_path=source_path,
-        content_hash=content_hash,
+        content_version=content_hash,
         fingerprint=fingerprint,
         chunk_count=chunk_count,
         indexed_at=datetime.fromisoformat(indexed_at) if indexed_at else None,
@@ -101,13 +101,13 @@ def record_from_row(row: tuple) -> DocumentRecord:
 
 
 def record_row(record: DocumentRecord, *, acl: bool = False) -> tuple[object, ...]:
-    """``record`` in ``local_schema.RECORD_COLUMNS`` order, plus its ``acl_hash`` when ``acl``."""
+    """``record`` in ``schema.RECORD_COLUMNS`` order, plus its ``acl_hash`` when ``acl``."""
     indexed_at = record.indexed_at.isoformat() if record.indexed_at else None
     return (
         record.key,
         record.source_id,
         record.source_path,
-        record.content_hash,
+        record.content_version,
         record.fingerprint,
         record.chunk_count,
         indexed_at,

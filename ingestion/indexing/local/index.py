@@ -36,13 +36,15 @@ from typing import TypeVar
 
 import numpy as np
 
-from index_schemas import LATEST, TO_DOCUMENT, VERSIONS, SchemaParams
+from index_schemas import LATEST, TO_DOCUMENT, VERSIONS
+from index_schemas.names import is_valid_index_name
 from index_schemas.v1 import Field
 from ingestion.acl import Acl, Principal
 from ingestion.errors import ConfigurationError
-from ingestion.indexing.base import IndexStats
-from ingestion.indexing.local_acl import require_acl, visible_clause, visible_params, visible_rows, write_acl
-from ingestion.indexing.local_db import (
+from ingestion.indexing.base import IndexStats, plan_search
+from ingestion.indexing.definitions import build_definition
+from ingestion.indexing.local.acl import require_acl, visible_clause, visible_params, visible_rows, write_acl
+from ingestion.indexing.local.db import (
     connect,
     point_alias,
     record_from_row,
@@ -52,18 +54,13 @@ from ingestion.indexing.local_db import (
     transaction,
     translate,
 )
-from ingestion.indexing.local_query import VectorMatrix, fts_query, prefix_upper_bound
-from ingestion.indexing.local_schema import ROWID, SHARED_DDL, LocalSchema, decode_vector, quote
+from ingestion.indexing.local.query import VectorMatrix, fts_query, prefix_upper_bound
+from ingestion.indexing.local.schema import ROWID, SHARED_DDL, LocalSchema, decode_vector, quote
 from ingestion.indexing.rrf import reciprocal_rank_fusion
 from ingestion.models import DocumentRecord, IndexChunk, SearchHit, SearchMode
-from ingestion.settings import is_valid_index_name
 
 T = TypeVar("T")
 
-HYBRID_DEPTH = 50
-"""Each ranking fused by HYBRID contributes its best ``max(HYBRID_DEPTH, top)`` chunks: the same candidates for any
-``top`` up to HYBRID_DEPTH, so a top-5 query returns the first five of a top-50 query (as on Azure AI Search, where
-the vector query asks for as many neighbours)."""
 _HIT_COLUMNS = (
     Field.ID,
     Field.PARENT_ID,
@@ -104,7 +101,7 @@ class LocalIndex:
         if self.version not in VERSIONS:
             raise ConfigurationError(f"local index {name}: unknown index schema version {self.version}")
         # Validates the name and dimensions (ConfigurationError) and gives the field definitions.
-        definition = VERSIONS[self.version](SchemaParams(name=name, dimensions=dimensions))
+        definition = build_definition(self.version, name, dimensions)
         self.path = Path(path)
         self.name = name
         self.dimensions = dimensions
@@ -172,13 +169,9 @@ class LocalIndex:
         source_path: str | None = None,
         principal: Principal | None = None,
     ) -> list[SearchHit]:
-        mode = SearchMode(mode)
-        if top < 1:
-            raise ValueError(f"top must be >= 1, got {top}")
+        mode, query, depth = plan_search(vector, mode=mode, top=top, dimensions=self.dimensions)
         if principal is not None:
             require_acl(self._schema, index=self.name, version=self.version, what="a trimmed query (--user/--groups)")
-        query = None if mode is SearchMode.TEXT else self._query_vector(vector, mode)
-        depth = max(HYBRID_DEPTH, top) if mode is SearchMode.HYBRID else top
         by_text: list[tuple[int, float]] = []
         by_vector: list[tuple[int, float]] = []
         if mode is not SearchMode.VECTOR:
@@ -435,14 +428,6 @@ class LocalIndex:
     def _resolve_alias_sync(self, alias: str) -> str | None:
         with self._session(require_index=False) as conn:
             return resolve_alias(conn, alias)
-
-    def _query_vector(self, vector: np.ndarray | None, mode: SearchMode) -> np.ndarray:
-        if vector is None:
-            raise ValueError(f"{mode.value} search needs a query vector")
-        query = np.asarray(vector, dtype=np.float32)
-        if query.shape != (self.dimensions,) or not np.isfinite(query).all():
-            raise ValueError(f"query vector must be {self.dimensions} finite numbers, got shape {query.shape}")
-        return query
 
     def _close_sync(self) -> None:
         with self._lock:

@@ -110,7 +110,7 @@ def record_from(document: Mapping[str, Any]) -> DocumentRecord:
         key=str(document[Field.PARENT_ID]),
         source_id=str(document[Field.SOURCE_ID]),
         source_path=str(document[Field.SOURCE_PATH]),
-        content_hash=str(document[Field.DOCUMENT_HASH]),
+        content_version=str(document[Field.DOCUMENT_HASH]),
         fingerprint=str(document[Field.FINGERPRINT]),
         chunk_count=int(document[Field.CHUNK_COUNT]),
         indexed_at=indexed,

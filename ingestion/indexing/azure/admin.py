@@ -30,12 +30,15 @@ from azure.search.documents.indexes.models import SearchAlias, SearchIndex
 
 from index_schemas import VERSIONS, VectorizerParams, field_specs, parse_physical_name
 from index_schemas.diff import diff_indexes
+from index_schemas.names import is_valid_index_name
+from index_schemas.types import IndexDefinition, definition_from_wire
+from ingestion.cloud.credentials import default_credential, default_sync_credential
 from ingestion.errors import AliasConflict, ConfigurationError
 from ingestion.indexing.admin import ANY, Expected, IndexState, PhysicalIndex
-from ingestion.indexing.azure_batches import API_VERSION
-from ingestion.indexing.azure_errors import translate
-from ingestion.indexing.azure_search import AllowHttpTokens, AzureSearchIndex, http_to_loopback
-from ingestion.settings import Settings, is_valid_index_name
+from ingestion.indexing.azure.batches import API_VERSION
+from ingestion.indexing.azure.errors import translate
+from ingestion.indexing.azure.index import AllowHttpTokens, AzureSearchIndex, http_to_loopback
+from ingestion.settings import Settings
 
 META_KEY = "ingestion"
 PROPAGATION_SECONDS = 10.0
@@ -82,9 +85,7 @@ class AzureIndexAdmin:
     def _indexes(self) -> SearchIndexClient:
         if self._client is None:
             if self._credential is None:
-                from azure.identity.aio import DefaultAzureCredential
-
-                self._credential = DefaultAzureCredential()
+                self._credential = default_credential()
             self._client = SearchIndexClient(
                 self.endpoint,
                 self._credential,
@@ -104,14 +105,14 @@ class AzureIndexAdmin:
         parsed = [(parse_physical_name(self.alias, str(i.name)), i) for i in found]
         return [_physical(index) for key, index in sorted(((p, i) for p, i in parsed if p), key=lambda x: x[0])]
 
-    async def get_definition(self, name: str) -> SearchIndex | None:
+    async def get_definition(self, name: str) -> IndexDefinition | None:
         raw = await self._get(name)
         if raw is None:
             return None
         _, definition = _split(raw)
         return definition
 
-    async def create_index(self, definition: SearchIndex, *, version: int) -> PhysicalIndex:
+    async def create_index(self, definition: IndexDefinition, *, version: int) -> PhysicalIndex:
         name = str(definition.name)
         _check_version(version)
         if await self._get(name) is not None:
@@ -121,7 +122,7 @@ class AzureIndexAdmin:
         created = await self._put(_with_meta(definition, meta), what=f"create {name}", create=True)
         return _physical(created)
 
-    async def update_index(self, definition: SearchIndex, *, version: int) -> PhysicalIndex:
+    async def update_index(self, definition: IndexDefinition, *, version: int) -> PhysicalIndex:
         name = str(definition.name)
         _check_version(version)
         raw = await self._get(name)
@@ -141,6 +142,8 @@ class AzureIndexAdmin:
     async def delete_index(self, name: str) -> bool:
         if await self.get_alias() == name:
             raise ConfigurationError(f"Azure AI Search index {name} is the target of alias {self.alias}: move it first")
+        if await self._get(name) is None:  # the SDK treats DELETE's 404 as success: ask first
+            return False
         try:
             await self._indexes().delete_index(name)
         except ResourceNotFoundError:
@@ -239,7 +242,7 @@ def _check_version(version: int) -> None:
         raise ConfigurationError(f"unknown index schema version {version}; known: {sorted(VERSIONS)}")
 
 
-def _split(raw: SearchIndex) -> tuple[dict[str, Any], SearchIndex]:
+def _split(raw: SearchIndex) -> tuple[dict[str, Any], IndexDefinition]:
     """The bookkeeping JSON kept in ``description`` and the definition without it (and without the etag)."""
     body = raw.as_dict()
     meta: dict[str, Any] = {}
@@ -251,11 +254,11 @@ def _split(raw: SearchIndex) -> tuple[dict[str, Any], SearchIndex]:
     except ValueError:
         pass
     body.pop("@odata.etag", None)
-    return meta, SearchIndex(body)
+    return meta, definition_from_wire(body)
 
 
-def _with_meta(definition: SearchIndex, meta: dict[str, Any]) -> SearchIndex:
-    body = definition.as_dict()
+def _with_meta(definition: IndexDefinition, meta: dict[str, Any]) -> SearchIndex:
+    body = definition.to_wire()
     body.pop("@odata.etag", None)
     body["description"] = json.dumps({META_KEY: meta}, sort_keys=True)
     return SearchIndex(body)
@@ -294,9 +297,7 @@ def read_target(settings: Settings, *, credential: TokenCredential | None = None
     elif credential is not None:
         auth = credential
     else:
-        from azure.identity import DefaultAzureCredential
-
-        auth = owned = DefaultAzureCredential()
+        auth = owned = default_sync_credential()
     options: dict[str, Any] = {"api_version": API_VERSION}
     if not isinstance(auth, AzureKeyCredential) and http_to_loopback(endpoint):
         options["per_call_policies"] = [AllowHttpTokens()]

@@ -108,7 +108,7 @@ async def _estimate_one(
 ) -> None:
     key = document_key(item.source_id)
     record = await live.get_document(key) if live is not None else None
-    if record is not None and record.content_hash == item.version and record.fingerprint == live_fingerprint:
+    if record is not None and record.content_version == item.content_version and record.fingerprint == live_fingerprint:
         result.chunks += record.chunk_count
         result.reused_chunks += record.chunk_count
         return

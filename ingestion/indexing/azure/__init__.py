@@ -1,0 +1,1 @@
+"""Azure AI Search backend: the Index and IndexAdmin implementations over azure-search-documents."""

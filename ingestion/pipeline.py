@@ -4,8 +4,9 @@
 
 For each document the pipeline first asks the source who may see it (``Source.acl``; ``ACL_DEFAULT`` when the source
 says nothing, see ingestion/acl.py) and the index what it last recorded: the same content hash and the same pipeline
-fingerprint mean the document is skipped with zero embedding calls, and if only its ACL changed (another ``acl_hash``)
-the index rewrites the ACL fields of its chunks and nothing else (``Index.update_acl``: no cracking, no embedding).
+fingerprint mean the document is skipped with zero embedding calls. A changed ACL (another ``acl_hash``) is written
+first, alone (``Index.update_acl``: the ACL fields of every chunk), so it holds even when the content then fails; if
+only the ACL changed, that is all: no cracking, no embedding.
 Otherwise it is cracked and chunked again, and vectors are reused for every chunk whose embedded text (and embedding
 model) is unchanged; only the rest is embedded.
 The index writes new chunks, deletes stale ones and only then records the document as done (see indexing/base.py).
@@ -132,10 +133,13 @@ class Pipeline:
         key = document_key(item.source_id)
         acl = resolve(await source.acl(item), self.options.acl_default)
         existing = await self.index.get_document(key)
+        acl_changed = existing is not None and self.tracks_acl and existing.acl_hash != acl.digest()
+        # A changed ACL is written first, alone: it is current even if the content below fails to crack or embed.
+        acl_written = acl_changed and await self.index.update_acl(key, acl)
         if existing and existing.content_version == item.content_version and existing.fingerprint == self.fingerprint:
-            if not self.tracks_acl or existing.acl_hash == acl.digest():
+            if not acl_changed:
                 return DocumentResult(item.path, Outcome.UNCHANGED)
-            if await self.index.update_acl(key, acl):  # an ACL-only change: no cracking, no embedding
+            if acl_written:  # an ACL-only change: no cracking, no embedding
                 return DocumentResult(item.path, Outcome.UPDATED, chunks=existing.chunk_count)
         document, chunks = await self.chunk_document(source, item)
         if existing:

@@ -193,3 +193,13 @@ def test_an_in_place_upgrade_to_v3_fails_closed_until_the_next_ingest(docs: Path
     assert (code, result["updated"], result["tokens_embedded"]) == (0, 3, 0)  # rewritten, every vector reused
     assert found(capsys, "--user", "oid-hr-lead") == {"salaries.md", "handbook.md"}
     assert found(capsys, "--groups", "finance") == {"budget.md", "handbook.md"}
+
+
+def test_a_revoke_holds_even_when_the_changed_content_then_fails(docs: Path, capsys) -> None:
+    run(capsys, "ingest", str(docs))
+    (docs / "budget.md").write_bytes(b"   \n\n   ")  # no extractable text: the new version fails...
+    acl(docs / "budget.md", groups=["board"])  # ... in the same run as its ACL changes
+    code, result = run(capsys, "ingest", str(docs))
+    assert code == 1 and result["failed"] == 1 and "no text" in result["failures"][0]["error"]
+    assert found(capsys, "--groups", "finance") == {"handbook.md"}  # the old version stays, under the new ACL
+    assert found(capsys, "--groups", "board") == {"budget.md", "handbook.md"}

@@ -74,6 +74,16 @@ class Acl:
         return "acl:" + hashlib.sha256(blob.encode("utf-8")).hexdigest()[:32]
 
 
+def require_acl_fields(tracks_acl: bool, *, index: str, version: int, what: str) -> None:
+    """ConfigurationError unless the index's schema has the ACL fields (v3 on): trimming an index without them, or
+    updating its ACLs, cannot be done safely, so it is refused rather than answered untrimmed."""
+    if not tracks_acl:
+        raise ConfigurationError(
+            f"{what} needs ACL fields, but index {index} is schema v{version}: migrate it first "
+            "(python -m ingestion schema migrate ... --to 3)"
+        )
+
+
 def resolve(acl: Acl | None, default: AclDefault) -> Acl:
     """The ACL the index stores: the source's, else public or private (empty) per ``default``."""
     if acl is not None:

@@ -59,7 +59,7 @@ from azure.search.documents.models import VectorizedQuery
 from index_schemas import LATEST, TO_DOCUMENT, VectorizerParams, tracks_acl
 from index_schemas.v1 import SEMANTIC_CONFIGURATION, Field
 from index_schemas.v3 import Field as AclField
-from ingestion.acl import Acl, Principal
+from ingestion.acl import Acl, Principal, require_acl_fields
 from ingestion.cloud.credentials import default_credential
 from ingestion.errors import ConfigurationError
 from ingestion.indexing.azure.batches import API_VERSION, MAX_ACTIONS, MAX_BYTES, BatchSender, RetryPolicy, encode
@@ -69,6 +69,7 @@ from ingestion.indexing.azure.listing import READ_METHODS, list_rows
 from ingestion.indexing.azure.query import (
     HIT_FIELDS,
     RECORD_FIELDS,
+    acl_merges,
     check_chunks,
     equals,
     hit_from,
@@ -340,27 +341,17 @@ class AzureSearchIndex:
         docstring): the vectors stay because v3 stores them (``stored: true``); a definition that does not is refused,
         as a merge would silently drop its vectors."""
         what = f"update the ACL of {parent_key}"
-        self._require_acl(what)
+        require_acl_fields(self._acl, index=self.name, version=self.version, what=what)
         embedding = next(f for f in self.definition.fields if f.name == Field.EMBEDDING)
         if embedding.stored is False:
             raise ConfigurationError(f"{what}: {self.name} does not store its vectors; a merge would drop them")
-        keys = await self._chunk_keys(parent_key, what=what)
-        commit = chunk_key(parent_key, 0)
+        keys, commit = await self._chunk_keys(parent_key, what=what), chunk_key(parent_key, 0)
         if commit not in keys:
             return False
-        fields = {Field.GROUPS: list(acl.groups), AclField.OIDS: list(acl.oids), AclField.ACL_HASH: acl.digest()}
-        actions = [encode("merge", json_document({Field.ID: key, **fields})) for key in sorted(keys)]
-        sender = self._batches()
-        await sender.send([a for a in actions if a.key != commit], what=what)
-        await sender.send([a for a in actions if a.key == commit], what=what)
+        actions = [encode("merge", json_document(document)) for document in acl_merges(sorted(keys), acl)]
+        await self._batches().send([a for a in actions if a.key != commit], what=what)
+        await self._batches().send([a for a in actions if a.key == commit], what=what)
         return True
-
-    def _require_acl(self, what: str) -> None:
-        if not self._acl:
-            raise ConfigurationError(
-                f"{what} needs ACL fields, but index {self.name} is schema v{self.version}: migrate it first "
-                "(python -m ingestion schema migrate ... --to 3)"
-            )
 
     async def delete_document(self, parent_key: str) -> bool:
         what = f"delete document {parent_key}"
@@ -387,7 +378,7 @@ class AzureSearchIndex:
     ) -> list[SearchHit]:
         mode, query, k = plan_search(vector, mode=mode, top=top, dimensions=self.dimensions)
         if principal is not None:
-            self._require_acl("a trimmed query (--user/--groups)")
+            require_acl_fields(self._acl, index=self.name, version=self.version, what="a trimmed query")
         words = None if mode is SearchMode.VECTOR else query_text(text)
         if words is None and query is None:
             return []

@@ -13,18 +13,13 @@ import sqlite3
 
 from index_schemas.v1 import Field
 from index_schemas.v3 import Field as AclField
-from ingestion.acl import PUBLIC, Acl, Principal
-from ingestion.errors import ConfigurationError
+from ingestion.acl import PUBLIC, Acl, Principal, require_acl_fields
 from ingestion.indexing.local.schema import ACL_RECORD_COLUMN, LocalSchema, quote
 
 
 def require_acl(schema: LocalSchema, *, index: str, version: int, what: str) -> None:
-    """ConfigurationError unless ``schema`` has the ACL fields (v3 on): trimming an index without them would leak."""
-    if not schema.tracks_acl:
-        raise ConfigurationError(
-            f"{what} needs ACL fields, but index {index} is schema v{version}: migrate it first "
-            "(python -m ingestion schema migrate ... --to 3)"
-        )
+    """``require_acl_fields`` for a local schema."""
+    require_acl_fields(schema.tracks_acl, index=index, version=version, what=what)
 
 
 def visible_clause(alias: str) -> str:

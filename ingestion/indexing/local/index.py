@@ -171,7 +171,7 @@ class LocalIndex:
     ) -> list[SearchHit]:
         mode, query, depth = plan_search(vector, mode=mode, top=top, dimensions=self.dimensions)
         if principal is not None:
-            require_acl(self._schema, index=self.name, version=self.version, what="a trimmed query (--user/--groups)")
+            require_acl(self._schema, index=self.name, version=self.version, what="a trimmed query")
         by_text: list[tuple[int, float]] = []
         by_vector: list[tuple[int, float]] = []
         if mode is not SearchMode.VECTOR:

@@ -14,13 +14,14 @@ from collections.abc import Callable, Coroutine, Sequence
 from pathlib import Path
 from typing import Any
 
-from ingestion import wiring
+from ingestion import telemetry, wiring
 from ingestion.acl import TRIMMING_HELP, principal_from_options
 from ingestion.errors import CONFIGURATION_ERRORS, ConfigurationError, IngestionError
 from ingestion.models import DocumentResult, RunResult, SearchHit, SearchMode
 from ingestion.settings import Settings
 
 EXIT_OK, EXIT_FAILURES, EXIT_USAGE = 0, 1, 2
+CLI_SERVICE_NAME = "ingestion-cli"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -82,6 +83,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     try:
         settings = Settings.from_env()
+        telemetry.configure(settings.telemetry, service_name=CLI_SERVICE_NAME, export_logs=True)
         handler: Callable[[argparse.Namespace, Settings], Coroutine[Any, Any, int]] = args.handler
         return asyncio.run(handler(args, settings))
     except CONFIGURATION_ERRORS as exc:
@@ -92,6 +94,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_FAILURES
     except KeyboardInterrupt:
         return 130
+    finally:
+        telemetry.shutdown()  # export what the run buffered before the process ends
 
 
 # ---- ingest ---------------------------------------------------------------------------------------------------
@@ -107,8 +111,14 @@ async def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
     pipeline = wiring.build_pipeline(settings)
     try:
         await pipeline.index.ensure()
-        with _Progress(enabled=not args.json and sys.stderr.isatty()) as progress:
+        with (
+            _Progress(enabled=not args.json and sys.stderr.isatty()) as progress,
+            telemetry.span("ingest.run", trigger="cli", scope=source.scope, index=pipeline.index.name) as span,
+        ):
             result = await pipeline.run(source, sync_deletes=not args.no_delete, on_result=progress.advance)
+            span.set(**{name: value for name, value in result.as_dict().items() if isinstance(value, int)})
+            if result.failed:
+                span.fail(f"{result.failed} documents failed")
     finally:
         await source.close()
         await pipeline.close()

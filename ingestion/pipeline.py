@@ -33,6 +33,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from index_schemas import LATEST, tracks_acl
+from ingestion import telemetry
 from ingestion.acl import Acl, AclDefault, resolve
 from ingestion.chunking import Chunker
 from ingestion.cracking.base import AnyCracker
@@ -111,8 +112,12 @@ class Pipeline:
 
         Bad input becomes a FAILED result with a one-line reason. A transient error becomes a FAILED result too,
         unless ``raise_transient`` (for callers whose host retries, such as a queue trigger). A configuration error
-        is always raised.
+        is always raised. Traced as ``ingest.document`` (ingestion/telemetry/).
         """
+        with telemetry.document(item.path) as trace:
+            return trace.finish(await self._ingest_reporting(source, item, raise_transient=raise_transient))
+
+    async def _ingest_reporting(self, source: Source, item: SourceItem, *, raise_transient: bool) -> DocumentResult:
         try:
             return await self._ingest(source, item)
         except CONFIGURATION_ERRORS:
@@ -159,16 +164,25 @@ class Pipeline:
             indexed_at=datetime.now(UTC),
             acl_hash=acl.digest() if self.tracks_acl else None,
         )
-        await self.index.replace_document(record, index_chunks)
+        with telemetry.span("ingest.index", chunks=len(index_chunks)):
+            await self.index.replace_document(record, index_chunks)
         outcome = Outcome.ADDED if existing is None else Outcome.UPDATED
         return DocumentResult(item.path, outcome, chunks=len(index_chunks), tokens_embedded=tokens)
 
     async def chunk_document(self, source: Source, item: SourceItem) -> tuple[CrackedDocument, list[Chunk]]:
         """Read, crack and chunk one document (NoTextError when it yields no chunk)."""
-        data = await source.read(item, max_bytes=self.options.max_document_bytes)
-        document = await self._crack(item, data)
+        with telemetry.span("ingest.read") as span:
+            data = await source.read(item, max_bytes=self.options.max_document_bytes)
+            span.set(bytes=len(data))
+        telemetry.annotate(bytes=len(data))
+        with telemetry.span("ingest.crack") as span:
+            document = await self._crack(item, data)
+            span.set(pages=len(document.pages), content_type=document.content_type)
+        telemetry.annotate(pages=len(document.pages))
         del data
-        chunks = await asyncio.to_thread(self.chunker.chunk, document)
+        with telemetry.span("ingest.chunk") as span:
+            chunks = await asyncio.to_thread(self.chunker.chunk, document)
+            span.set(chunks=len(chunks))
         if not chunks:
             raise NoTextError(f"{item.path}: no extractable text")
         return document, list(chunks)
@@ -204,10 +218,14 @@ class Pipeline:
                 missing[digest] = text
         vectors = dict(reusable)
         tokens = 0
+        reused = sum(1 for digest in hashes if digest in reusable)
+        telemetry.annotate(vectors_reused=reused)
         if missing:
-            fresh = await self.embedder.embed(list(missing.values()))
-            vectors.update(zip(missing.keys(), fresh, strict=True))
-            tokens = sum(self.tokenizer.count(text) for text in missing.values())
+            with telemetry.span("ingest.embed", inputs=len(missing), vectors_reused=reused) as span:
+                fresh = await self.embedder.embed(list(missing.values()))
+                vectors.update(zip(missing.keys(), fresh, strict=True))
+                tokens = sum(self.tokenizer.count(text) for text in missing.values())
+                span.set(tokens=tokens)
         index_chunks = [
             IndexChunk(
                 key=chunk_key(key, chunk.ordinal),

@@ -7,11 +7,12 @@ document. Secrets are wrapped in ``Secret`` so that no repr, log line or error m
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import TypeVar
 
@@ -38,6 +39,13 @@ CHUNK_MAX_TOKENS = {"local": 256, "hash": 512, "azure_openai": 512}
 and 256-token chunks were the only size meeting the retrieval target on every shared golden set with it (the tail of
 a 512-token chunk never reaches its vector); Azure OpenAI models read 8,191 tokens. docs/retrieval-quality.md."""
 """The vector query's RRF weight in hybrid search (text weighs 1), chosen with ``eval``: docs/retrieval-quality.md."""
+DOCUMENTINTELLIGENCE_TIMEOUT_SECONDS = 1800.0
+"""Bound of one Document Intelligence analysis outside the Functions host (the CLI has no host limit)."""
+DEFAULT_FUNCTION_TIMEOUT = "00:05:00"
+"""What the host applies when host.json has no ``functionTimeout`` on the classic Consumption plan, the smallest."""
+INNER_TIMEOUT_SHARE = 0.8
+"""Share of ``functionTimeout`` an inner operation (one analysis) may use: the rest is for reading, embedding and
+indexing the document, so the invocation ends (and fails cleanly) before the host kills the worker."""
 _NCRONTAB_FIELD = re.compile(r"^[0-9A-Za-z*/,\-]+$")
 _QUEUE_NAME = re.compile(r"^[a-z0-9](?:[a-z0-9]|-(?=[a-z0-9]))*$")
 _TABLE_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9]{2,62}$")
@@ -126,10 +134,21 @@ class Settings:
     schema_migration_max_failures: int = 0
     """Failed documents a migration (``schema migrate``, Functions migration runs) allows before it still swaps."""
     embedding_price_per_million: float | None = None
+    # Telemetry (ingestion/telemetry/) and the Functions host's limits.
+    telemetry: TelemetrySettings = field(default_factory=lambda: TelemetrySettings())
+    function_timeout_seconds: float | None = None
+    """host.json's ``functionTimeout`` when running in the Functions host (None: no host limit, e.g. the CLI)."""
+
+    @property
+    def documentintelligence_timeout_seconds(self) -> float:
+        """How long one Document Intelligence analysis may take: derived from ``functionTimeout`` when there is one."""
+        return inner_timeout(self.function_timeout_seconds, default=DOCUMENTINTELLIGENCE_TIMEOUT_SECONDS)
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
-        """Build settings from ``env`` (default: ``os.environ``); raise ConfigurationError naming any bad setting."""
+    def from_env(cls, env: Mapping[str, str] | None = None, *, host_json: Path | None = None) -> Settings:
+        """Build settings from ``env`` (default: ``os.environ``); raise ConfigurationError naming any bad setting.
+
+        ``host_json``: the Functions app's host.json, whose ``functionTimeout`` bounds every inner timeout."""
         env = os.environ if env is None else env
         read = _Reader(env)
         openai_endpoint = read.text("AZURE_OPENAI_ENDPOINT")
@@ -195,6 +214,8 @@ class Settings:
             schema_retention_hours=read.integer("SCHEMA_RETENTION_HOURS", 72, minimum=0, maximum=24 * 365),
             schema_migration_max_failures=read.integer("SCHEMA_MIGRATION_MAX_FAILURES", 0, minimum=0),
             embedding_price_per_million=read.optional_number("EMBEDDING_PRICE_PER_MILLION", minimum=0.0),
+            telemetry=telemetry_settings(env),
+            function_timeout_seconds=None if host_json is None else function_timeout(host_json),
         )
         settings.validate()
         return settings
@@ -235,6 +256,58 @@ class Settings:
     def __repr__(self) -> str:  # keep secrets out even if a Secret were ever replaced by a str
         shown = ", ".join(f"{f.name}={getattr(self, f.name)!r}" for f in fields(self))
         return f"Settings({shown})"
+
+
+@dataclass(frozen=True)
+class TelemetrySettings:
+    """Where traces and metrics go (ingestion/telemetry/): Application Insights, an OTLP/HTTP collector, or nowhere.
+
+    Sampling (``OTEL_TRACES_SAMPLER`` / ``_ARG``), the service name and resource attributes are read by the
+    OpenTelemetry libraries themselves from their standard variables."""
+
+    applicationinsights_connection_string: Secret | None = None
+    otlp_endpoint: str | None = None
+
+    @property
+    def enabled(self) -> bool:
+        return self.applicationinsights_connection_string is not None or self.otlp_endpoint is not None
+
+
+def telemetry_settings(env: Mapping[str, str] | None = None) -> TelemetrySettings:
+    """The telemetry settings alone: the Functions app configures telemetry before (and even without) Settings."""
+    read = _Reader(os.environ if env is None else env)
+    endpoint = read.text("OTEL_EXPORTER_OTLP_ENDPOINT")
+    if endpoint is not None and not re.match(r"^https?://[^/\s]+", endpoint):
+        raise ConfigurationError(f"OTEL_EXPORTER_OTLP_ENDPOINT={endpoint!r} is not an http(s) URL")
+    connection = read.secret("APPLICATIONINSIGHTS_CONNECTION_STRING")
+    if connection is not None and "instrumentationkey=" not in connection.get().lower():
+        raise ConfigurationError("APPLICATIONINSIGHTS_CONNECTION_STRING has no InstrumentationKey")
+    return TelemetrySettings(applicationinsights_connection_string=connection, otlp_endpoint=endpoint)
+
+
+def function_timeout(host_json: Path) -> float | None:
+    """``functionTimeout`` of ``host_json`` in seconds (None: unbounded, ``-1``); its plan default when absent."""
+    try:
+        value = json.loads(host_json.read_text(encoding="utf-8")).get("functionTimeout", DEFAULT_FUNCTION_TIMEOUT)
+    except (OSError, ValueError, AttributeError) as error:
+        raise ConfigurationError(f"{host_json}: not a readable host.json ({type(error).__name__})") from None
+    if str(value).strip() == "-1":
+        return None
+    match = re.fullmatch(r"(?:(\d+)\.)?(\d{1,2}):(\d{2}):(\d{2})", str(value).strip())
+    if match is None:
+        raise ConfigurationError(f"{host_json}: functionTimeout={value!r} is not [d.]hh:mm:ss or -1")
+    days, hours, minutes, seconds = (int(part or 0) for part in match.groups())
+    total = ((days * 24 + hours) * 60 + minutes) * 60 + seconds
+    if total <= 0:
+        raise ConfigurationError(f"{host_json}: functionTimeout={value!r} must be positive")
+    return float(total)
+
+
+def inner_timeout(function_timeout_seconds: float | None, *, default: float) -> float:
+    """A bound for one inner operation: ``default``, and below the host's ``functionTimeout`` when there is one."""
+    if function_timeout_seconds is None:
+        return default
+    return min(default, function_timeout_seconds * INNER_TIMEOUT_SHARE)
 
 
 def blob_trigger_source(env: Mapping[str, str] | None = None) -> str:

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import index_schemas
+from ingestion import telemetry
 from ingestion.acl import AclDefault
 from ingestion.chunking import Chunker
 from ingestion.cracking.base import AnyCracker
@@ -36,6 +37,7 @@ def build_embedder(settings: Settings) -> Embedder:
     if settings.embedding_backend == "azure_openai":
         from ingestion.embedding.azure_openai import AzureOpenAIEmbedder
 
+        telemetry.watch_quota(settings.azure_openai_tpm)
         return AzureOpenAIEmbedder.from_settings(settings, tokenizer=get_tokenizer())
     from ingestion.embedding.local import LocalEmbedder
 

@@ -236,6 +236,7 @@ class DocumentIntelligenceCracker:
             fallback=fallback,
             api_key=settings.documentintelligence_api_key,
             polling_interval=settings.documentintelligence_polling_seconds,
+            operation_timeout_seconds=settings.documentintelligence_timeout_seconds,
         )
 
     async def crack(self, item: SourceItem, data: bytes) -> CrackedDocument:

@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import openai
 
+from ingestion import telemetry
 from ingestion.cloud.credentials import default_credential
 from ingestion.cloud.retry_after import parse_retry_after
 from ingestion.embedding.ratelimit import Backoff, RateLimiter
@@ -231,6 +232,8 @@ class AzureOpenAIEmbedder:
                 malformed += retry.malformed
                 delay = retry.retry_after or self._backoff.delay(attempt)
                 attempt += 1
+                if retry.throttled:
+                    telemetry.embedding_throttled(delay)
                 if malformed > 1 or now + delay > deadline:
                     raise self._give_up(retry, attempt) from None
                 log.log(
@@ -269,6 +272,7 @@ class AzureOpenAIEmbedder:
             self._limiter.failed(permit)
             raise
         self._limiter.succeeded(permit)
+        telemetry.embedding_sent(tokens)
         return self._decode(response.data, len(texts))
 
     def _translate(self, exc: Exception) -> Exception | None:

@@ -6,4 +6,5 @@ log line or an HTTP response, and nothing more. ``BLUEPRINTS`` is what function_
     blobs.py     blob created/updated -> ingest it; Event Grid BlobDeleted/DirectoryDeleted -> drop from the index
     reindex.py   timer %REINDEX_SCHEDULE% -> start a run; queue %REINDEX_QUEUE% -> listing / one document; reconcile
     http.py      POST /api/reindex, GET /api/status, GET /api/health (function key)
+    invocation.py  per process: Azure SDK loggers at WARNING; per invocation: telemetry under the host's trace context
 """

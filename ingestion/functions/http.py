@@ -1,11 +1,13 @@
 """HTTP routes, all behind a function key (AuthLevel.FUNCTION): start a run, show status, health.
 
-    POST /api/reindex   start a full reindex run now -> 202 {"run", "status", ...}; with {"schema_version": N} (body)
-                        or ?schema_version=N, a migration run into a new index at version N (400: not a registered
-                        version; 409: nothing to migrate, or another migration run is open); with {"prefix": P}, a
-                        run over the blobs whose name starts with P (202); with {"path": NAME}, that one blob is
-                        refreshed at once -> 200 {"path", "outcome", "chunks", "tokens_embedded", "error"} (an ACL
-                        change in blob metadata raises no event: this is the immediate way to apply it)
+    POST /api/reindex   start a full reindex run now -> 202 {"run", "status", "started", ...}; while a full run is
+                        open, that run instead ("started": false) unless {"force": true}; with {"schema_version": N}
+                        (body) or ?schema_version=N, a migration run into a new index at version N (400: not a
+                        registered version; 409: nothing to migrate, or another migration run is open); with
+                        {"prefix": P}, a new run over the blobs whose name starts with P (202, always started); with
+                        {"path": NAME}, that one blob is refreshed at once -> 200 {"path", "outcome", "chunks",
+                        "tokens_embedded", "error"} (an ACL change in blob metadata raises no event: this is the
+                        immediate way to apply it)
     GET  /api/status    current and last runs with per-document failures, the index (name, version, counts), queues
     GET  /api/health    200 when the settings are valid and storage and the index answer, else 503 with the reason
 
@@ -22,8 +24,9 @@ from collections.abc import Awaitable, Callable
 import azure.functions as func
 
 from ingestion.errors import CONFIGURATION_ERRORS, IngestionError, MigrationRefused, TransientError
+from ingestion.functions.invocation import invocation
 from ingestion.functions.services import Services, get_services
-from ingestion.runs.reconcile import start_run, status
+from ingestion.runs.reconcile import start_or_join, start_run, status
 
 log = logging.getLogger(__name__)
 
@@ -33,10 +36,10 @@ MAX_NAME_LENGTH = 1024
 
 
 @bp.route(route="reindex", methods=["POST"], auth_level=func.AuthLevel.FUNCTION)
-async def reindex_now(req: func.HttpRequest) -> func.HttpResponse:
+async def reindex_now(req: func.HttpRequest, context: func.Context = None) -> func.HttpResponse:
     async def start() -> func.HttpResponse:
         try:
-            version = _schema_version(req)
+            version, force = _schema_version(req), _force(req)
             path, prefix = _text_option(req, "path"), _text_option(req, "prefix")
             if sum(option is not None for option in (version, path, prefix)) > 1:
                 raise ValueError("give at most one of schema_version, path and prefix")
@@ -46,25 +49,22 @@ async def reindex_now(req: func.HttpRequest) -> func.HttpResponse:
         if path is not None:
             return await _refresh(services, path)
         try:
-            run = await start_run(services.reindexer, trigger="http", schema_version=version, prefix=prefix or "")
+            if prefix is not None:
+                run, started = await start_run(services.reindexer, trigger="http", prefix=prefix), True
+            elif version is None and not force:
+                run, started = await start_or_join(services.reindexer, trigger="http")
+            else:
+                run, started = await start_run(services.reindexer, trigger="http", schema_version=version), True
         except MigrationRefused as error:
             return _json({"error": str(error)}, status_code=409 if error.conflict else 400)
         body = {"run": run.run_id, "status": run.status.value, "started_at": run.started_at.isoformat()}
-        return _json({**body, "migration": run.migration}, status_code=202)
+        return _json({**body, "started": started, "migration": run.migration}, status_code=202)
 
-    return await _answer(start)
-
-
-async def _refresh(services: Services, name: str) -> func.HttpResponse:
-    result = await services.live.refresh(name)
-    if result is None:
-        return _json({"error": f"{name} is not a document of {services.reindexer.source.scope}"}, status_code=404)
-    body = {"path": result.source_path, "outcome": result.outcome.value, "chunks": result.chunks}
-    return _json({**body, "tokens_embedded": result.tokens_embedded, "error": result.error})
+    with invocation(context):
+        return await _answer(start)
 
 
-def _body(req: func.HttpRequest) -> dict[str, object]:
-    """The JSON object body ({} when empty); ValueError if it is something else."""
+def _json_body(req: func.HttpRequest) -> dict[str, object]:
     if not req.get_body():
         return {}
     try:
@@ -76,9 +76,25 @@ def _body(req: func.HttpRequest) -> dict[str, object]:
     return body
 
 
+def _force(req: func.HttpRequest) -> bool:
+    """``{"force": true}``: start a new full run even while one is open."""
+    value = _json_body(req).get("force", False)
+    if type(value) is not bool:
+        raise ValueError(f"force must be true or false, not {value!r}")
+    return value
+
+
+async def _refresh(services: Services, name: str) -> func.HttpResponse:
+    result = await services.live.refresh(name)
+    if result is None:
+        return _json({"error": f"{name} is not a document of {services.reindexer.source.scope}"}, status_code=404)
+    body = {"path": result.source_path, "outcome": result.outcome.value, "chunks": result.chunks}
+    return _json({**body, "tokens_embedded": result.tokens_embedded, "error": result.error})
+
+
 def _text_option(req: func.HttpRequest, name: str) -> str | None:
     """A non-empty blob name or prefix from the body or the query string (None when absent)."""
-    value = _body(req).get(name, req.params.get(name))
+    value = _json_body(req).get(name, req.params.get(name))
     if value is None:
         return None
     if not isinstance(value, str) or not value or len(value) > MAX_NAME_LENGTH:
@@ -88,7 +104,7 @@ def _text_option(req: func.HttpRequest, name: str) -> str | None:
 
 def _schema_version(req: func.HttpRequest) -> int | None:
     """``schema_version`` from the JSON body or the query string (None: a normal run); ValueError if malformed."""
-    value: object = _body(req).get("schema_version", req.params.get("schema_version"))
+    value: object = _json_body(req).get("schema_version", req.params.get("schema_version"))
     if value is None:
         return None
     if isinstance(value, str) and value.isdigit():
@@ -99,12 +115,13 @@ def _schema_version(req: func.HttpRequest) -> int | None:
 
 
 @bp.route(route="status", methods=["GET"], auth_level=func.AuthLevel.FUNCTION)
-async def run_status(req: func.HttpRequest) -> func.HttpResponse:
+async def run_status(req: func.HttpRequest, context: func.Context = None) -> func.HttpResponse:
     async def show() -> func.HttpResponse:
         services = await get_services()
         return _json(await status(services.reindexer))
 
-    return await _answer(show)
+    with invocation(context):
+        return await _answer(show)
 
 
 @bp.route(route="health", methods=["GET"], auth_level=func.AuthLevel.FUNCTION)

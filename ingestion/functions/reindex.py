@@ -12,7 +12,11 @@ import logging
 
 import azure.functions as func
 
+from ingestion import telemetry
+from ingestion.functions.blobs import log_results
+from ingestion.functions.invocation import invocation
 from ingestion.functions.services import get_services
+from ingestion.runs.directories import directory_delete_url
 from ingestion.runs.reconcile import reconcile, start_run
 from ingestion.settings import STORAGE_CONNECTION
 
@@ -25,24 +29,34 @@ bp = func.Blueprint()
 
 
 @bp.timer_trigger(arg_name="timer", schedule="%REINDEX_SCHEDULE%", run_on_startup=False, use_monitor=True)
-async def reindex_timer(timer: func.TimerRequest) -> None:
+async def reindex_timer(timer: func.TimerRequest, context: func.Context = None) -> None:
     if timer.past_due:
         log.warning("scheduled reindex is running late")
-    services = await get_services()
-    run = await start_run(services.reindexer, trigger="timer")
+    with invocation(context):
+        services = await get_services()
+        run = await start_run(services.reindexer, trigger="timer")
     log.info("scheduled reindex started: run %s", run.run_id)
 
 
 @bp.queue_trigger(arg_name="message", queue_name="%REINDEX_QUEUE%", connection=STORAGE_CONNECTION)
-async def reindex_worker(message: func.QueueMessage) -> None:
-    services = await get_services()
-    # The worker passes azure.functions.queue.QueueMessage, which carries the dequeue count.
-    attempt = getattr(message, "dequeue_count", None) or 1
-    await services.reindexer.handle(message.get_body(), dequeue_count=attempt)
+async def reindex_worker(message: func.QueueMessage, context: func.Context = None) -> None:
+    with invocation(context):
+        services = await get_services()
+        body = message.get_body()
+        directory = directory_delete_url(body)
+        if directory is not None:  # handed over by delete_blob (see ingestion/runs/directories.py)
+            log_results(await services.live.delete_directory(directory))
+            return
+        # The worker passes azure.functions.queue.QueueMessage, which carries the dequeue count.
+        attempt = getattr(message, "dequeue_count", None) or 1
+        await services.reindexer.handle(body, dequeue_count=attempt)
 
 
 @bp.timer_trigger(arg_name="timer", schedule=RECONCILE_SCHEDULE, run_on_startup=False, use_monitor=True)
-async def reindex_reconcile(timer: func.TimerRequest) -> None:
-    services = await get_services()
-    for run in await reconcile(services.reindexer):
+async def reindex_reconcile(timer: func.TimerRequest, context: func.Context = None) -> None:
+    with invocation(context):
+        services = await get_services()
+        runs = await reconcile(services.reindexer)
+        telemetry.queue_lengths(await services.reindexer.queue.counts())
+    for run in runs:
         log.info("run %s is %s (%d of %s recorded)", run.run_id, run.status, run.recorded, run.expected)

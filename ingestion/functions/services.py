@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from ingestion.deployment.target import find_live
 from ingestion.errors import IngestionError
 from ingestion.functions.clients import StorageClients
+from ingestion.functions.invocation import HOST_JSON
 from ingestion.indexing.admin import IndexAdmin
 from ingestion.indexing.base import Index
 from ingestion.pipeline import Pipeline
@@ -140,7 +141,8 @@ _cache: _Cache | None = None
 
 
 async def get_services() -> Services:
-    """This process's Services, built from ``Settings.from_env()`` on the first call (concurrent callers wait)."""
+    """This process's Services, built from ``Settings.from_env()`` (and host.json's ``functionTimeout``) on the first
+    call (concurrent callers wait)."""
     global _cache
     loop = asyncio.get_running_loop()
     if _cache is None or _cache.loop is not loop:
@@ -149,7 +151,7 @@ async def get_services() -> Services:
     if cache.services is None:
         async with cache.lock:
             if cache.services is None:
-                cache.services = await build_services(Settings.from_env())
+                cache.services = await build_services(Settings.from_env(host_json=HOST_JSON))
                 cache.alias_checked = -ALIAS_CHECK_SECONDS  # check at once: it may have moved since wiring read it
     if time.monotonic() - cache.alias_checked > ALIAS_CHECK_SECONDS:
         cache.alias_checked = time.monotonic()

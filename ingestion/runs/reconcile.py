@@ -33,11 +33,27 @@ async def start_run(
 ) -> RunRecord:
     """Reconcile the open runs (a failure there is logged, not fatal), then start a new run (a migration run to
     ``schema_version`` when given; a run over the names starting with ``prefix`` when given)."""
+    await _reconcile_before_start(reindexer)
+    return await reindexer.start(trigger=trigger, schema_version=schema_version, prefix=prefix)
+
+
+async def start_or_join(reindexer: Reindexer, *, trigger: str) -> tuple[RunRecord, bool]:
+    """Reconcile, then the open full (non-migration) run if there is one, else a new one; True if it was started.
+
+    Best effort: two requests at the same instant may still both start a run (both are then counted and finalized
+    correctly; the second only costs a listing and unchanged-document checks)."""
+    await _reconcile_before_start(reindexer)
+    for run in await reindexer.store.recent(limit=RECENT_RUNS):
+        if not run.status.terminal and run.target_version is None and run.scope == reindexer.source.scope:
+            return run, False
+    return await reindexer.start(trigger=trigger), True
+
+
+async def _reconcile_before_start(reindexer: Reindexer) -> None:
     try:
         await reconcile(reindexer)
     except IngestionError as error:
         log.error("reconcile before starting a run failed: %s", error)
-    return await reindexer.start(trigger=trigger, schema_version=schema_version, prefix=prefix)
 
 
 async def reconcile(reindexer: Reindexer) -> list[RunRecord]:

@@ -40,6 +40,7 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, replace
 
+from ingestion import telemetry
 from ingestion.errors import BadInputError, IngestionError, MigrationRefused
 from ingestion.keys import document_key
 from ingestion.models import DocumentResult, Outcome
@@ -48,6 +49,7 @@ from ingestion.runs.current import CurrentPipeline, current_of
 from ingestion.runs.migration import Migrations
 from ingestion.runs.queue import WorkQueue
 from ingestion.runs.records import (
+    COUNTERS,
     DocumentMark,
     DocumentMessage,
     ListMessage,
@@ -232,7 +234,8 @@ class Reindexer:
     async def process(self, message: DocumentMessage, *, dequeue_count: int) -> DocumentResult | None:
         key = document_key(message.source_id)
         try:
-            result = await self._ingest(message)
+            with telemetry.bind(run_id=message.run_id):
+                result = await self._ingest(message)
         except Exception as error:
             if dequeue_count >= self.policy.max_dequeue_count:
                 await self._give_up(message, key, dequeue_count, error)
@@ -315,6 +318,14 @@ class Reindexer:
         if done is None:
             log.warning("run %s: finalized, but another worker changed the record meanwhile", run.run_id)
         else:
+            telemetry.record_run(
+                run.run_id,
+                started=run.started_at,
+                finished=done.finished_at or utcnow(),
+                status=status.value,
+                trigger=run.trigger,
+                counts={**{name: done.count(name) for name in COUNTERS}, "stale_deleted": deleted},
+            )
             log.info(
                 "run %s %s: %d done, %d failed, %d stale deleted", run.run_id, status, run.done, run.failed, deleted
             )

@@ -108,7 +108,7 @@ async def test_post_reindex_with_a_path_or_prefix_applies_an_acl_change_at_once(
     await host.container.get_blob_client("ops/run.md").set_blob_metadata({"groups": "board"})  # outside the prefix
     await host.container.upload_blob("hr/new.md", "# New\n\nA zebra joins.\n", metadata={"groups": "board"})
     code, body = await post({"prefix": "hr/"})
-    assert code == 202
+    assert code == 202 and body["started"]
     assert await host.drain(reindex.reindex_worker) == []
     run = await (await get_services()).reindexer.store.get(body["run"])
     assert run is not None and run.scope.endswith(f"/{app_env.container}/hr/")
@@ -121,6 +121,12 @@ async def test_post_reindex_with_a_path_or_prefix_applies_an_acl_change_at_once(
     code, body = await post({"path": "hr/pay.md"})  # a refresh of a deleted blob removes it
     assert (code, body["outcome"]) == (200, "deleted")
     assert await visible("board") == {"hr/leave.md", "hr/new.md"}
+
+    code, prefix_run = await post({"prefix": "ops/"})
+    code, full = await post({})  # a full-run request never joins an open prefix run: it starts its own
+    assert code == 202 and full["started"] and full["run"] != prefix_run["run"]
+    assert await host.drain(reindex.reindex_worker) == []
+    assert await visible("ops") == set() and "ops/run.md" in await visible("board")
 
 
 @pytest.mark.parametrize(

@@ -66,10 +66,20 @@ def test_every_function_has_exactly_the_expected_trigger(functions: dict) -> Non
 
 def test_each_binding_name_is_a_parameter_of_its_handler(functions: dict) -> None:
     for name, function in functions.items():
-        parameters = set(inspect.signature(function.get_user_function()).parameters)
+        parameters = dict(inspect.signature(function.get_user_function()).parameters)
+        context = parameters.pop("context", None)  # the worker passes the invocation's func.Context by this name
         inputs = {binding["name"] for binding in bindings(function) if binding["direction"] == "IN"}
-        assert inputs == parameters, name
+        assert inputs == set(parameters), name
+        if context is not None:  # the worker's own check: the annotation must be a class deriving from Context
+            assert isinstance(context.annotation, type) and issubclass(context.annotation, func.Context), name
         assert inspect.iscoroutinefunction(function.get_user_function()), name
+
+
+def test_every_trigger_takes_the_invocation_context_for_trace_correlation(functions: dict) -> None:
+    without = {
+        name for name, f in functions.items() if "context" not in inspect.signature(f.get_user_function()).parameters
+    }
+    assert without == {"health"}  # health only reads; everything else continues the host's trace
 
 
 def test_handler_annotations_are_types_the_worker_binds(functions: dict) -> None:

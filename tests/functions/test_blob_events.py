@@ -7,11 +7,11 @@ import json
 import azure.functions as func
 import pytest
 
-from ingestion.functions import blobs, http
+from ingestion.functions import blobs, http, reindex
 from ingestion.functions.services import get_services
 from ingestion.models import SearchMode
 from tests.functions.conftest import AppEnv
-from tests.functions.host import FunctionsHost, blob_client, storage_event
+from tests.functions.host import FunctionsHost, blob_client, bodies, storage_event
 from tests.support.bad_corpus import text_pdf
 
 pytestmark = pytest.mark.azurite
@@ -56,13 +56,10 @@ async def test_created_and_updated_blobs_are_ingested_through_the_sdk_binding(
     assert await indexed_paths() == {wal, backup}
 
 
-async def test_input_stream_fallback_reads_through_the_sdk_too(app_env: AppEnv, host: FunctionsHost) -> None:
-    await host.upload("notes.txt", "Zebras graze on the savanna at dawn.")
-    # The degraded mode's trigger object: the content it carries is ignored, the name is what counts.
-    stream = func.blob.InputStream(data=b"stale bytes", name=f"{app_env.container}/notes.txt", length=11)
-    await blobs.ingest_blob(stream)
-    assert await search_paths("zebras savanna") == {f"{app_env.container}/notes.txt"}
-    assert await search_paths("stale bytes") == set()
+async def test_services_bound_document_intelligence_below_the_function_timeout(app_env: AppEnv) -> None:
+    services = await get_services()
+    assert services.settings.function_timeout_seconds == 30 * 60  # host.json
+    assert services.settings.documentintelligence_timeout_seconds < services.settings.function_timeout_seconds
 
 
 async def test_blobs_that_are_not_documents_or_gone_are_skipped(app_env: AppEnv, host: FunctionsHost) -> None:
@@ -142,4 +139,8 @@ async def test_directory_deleted_event_removes_everything_under_it(app_env: AppE
     for name in names[:2]:
         await host.delete(name)
     await blobs.delete_blob(storage_event(blobs.DIRECTORY_DELETED, host.blob_url("team")))
+    # Not inside the Event Grid delivery: the event only enqueues the work, the queue worker does it.
+    assert await indexed_paths() == {f"{app_env.container}/{name}" for name in names}
+    assert [message["kind"] for message in bodies(await host.queue.peek_messages())] == ["delete_directory"]
+    assert await host.drain(reindex.reindex_worker) == []
     assert await indexed_paths() == {f"{app_env.container}/teamwork.md"}

@@ -7,7 +7,7 @@ import json
 import azure.functions as func
 import pytest
 
-from ingestion.functions import http
+from ingestion.functions import http, reindex
 from ingestion.functions.services import close_services
 from tests.functions.conftest import AppEnv
 from tests.functions.host import FunctionsHost, bodies
@@ -46,6 +46,37 @@ async def test_post_reindex_starts_a_run_and_enqueues_its_listing(app_env: AppEn
     code, status = answer(await http.run_status(request("GET", "status")))
     assert status["current"]["run"] == body["run"] and status["current"]["expected"] is None
     assert status["open_runs"] == [body["run"]]
+
+
+@pytest.mark.azurite
+async def test_a_second_post_while_a_full_run_is_open_returns_that_run_unless_forced(
+    app_env: AppEnv, host: FunctionsHost
+) -> None:
+    code, first = answer(await http.reindex_now(request("POST", "reindex")))
+    assert code == 202 and first["started"] is True
+    code, second = answer(await http.reindex_now(request("POST", "reindex")))
+    assert code == 202 and second["run"] == first["run"] and second["started"] is False
+    assert len(await host.queue.peek_messages(max_messages=32)) == 1  # nothing more was enqueued
+
+    forced = func.HttpRequest(method="POST", url="http://localhost/api/reindex", body=b'{"force": true}')
+    code, third = answer(await http.reindex_now(forced))
+    assert code == 202 and third["started"] is True and third["run"] != first["run"]
+    code, status = answer(await http.run_status(request("GET", "status")))
+    assert set(status["open_runs"]) == {first["run"], third["run"]}
+
+    bad = func.HttpRequest(method="POST", url="http://localhost/api/reindex", body=b'{"force": "yes"}')
+    code, body = answer(await http.reindex_now(bad))
+    assert code == 400 and "force" in body["error"]
+
+
+@pytest.mark.azurite
+async def test_after_the_open_run_finished_a_post_starts_a_new_one(app_env: AppEnv, host: FunctionsHost) -> None:
+    code, first = answer(await http.reindex_now(request("POST", "reindex")))
+    assert await host.drain(reindex.reindex_worker) == []  # an empty container: listed, complete, done
+    code, status = answer(await http.run_status(request("GET", "status")))
+    assert status["last"]["run"] == first["run"] and status["last"]["status"] == "done"
+    code, second = answer(await http.reindex_now(request("POST", "reindex")))
+    assert code == 202 and second["started"] is True and second["run"] != first["run"]
 
 
 @pytest.mark.azurite

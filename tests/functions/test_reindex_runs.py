@@ -68,8 +68,10 @@ async def status() -> dict:
     return json.loads(response.get_body())
 
 
-async def start_by_http() -> str:
-    response = await http.reindex_now(func.HttpRequest(method="POST", url="/api/reindex", body=b""))
+async def start_by_http(*, force: bool = False) -> str:
+    """Start a run by POST /api/reindex (``force``: even while another full run is open)."""
+    body = b'{"force": true}' if force else b""
+    response = await http.reindex_now(func.HttpRequest(method="POST", url="/api/reindex", body=body))
     assert response.status_code == 202
     return json.loads(response.get_body())["run"]
 
@@ -180,7 +182,7 @@ async def test_two_overlapping_runs_each_finalize_once_and_agree_with_the_contai
 ) -> None:
     names = await upload_docs(host, 8)
     finalized = await count_finalizations()
-    first, second = await start_by_http(), await start_by_http()
+    first, second = await start_by_http(), await start_by_http(force=True)
     every_third = iter(range(1000))
 
     errors = await host.drain(

@@ -35,6 +35,7 @@ AZURE_ALLOWED = (
     "ingestion.functions",
     "ingestion.runs.queue",
     "ingestion.runs.store",
+    "ingestion.telemetry.setup",
     "function_app",
 )
 FUNCTIONS_ALLOWED = ("ingestion.functions", "function_app")

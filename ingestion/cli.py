@@ -14,6 +14,7 @@ from collections.abc import Callable, Coroutine, Sequence
 from pathlib import Path
 from typing import Any
 
+import index_schemas
 from ingestion import telemetry, wiring
 from ingestion.acl import TRIMMING_HELP, principal_from_options
 from ingestion.errors import CONFIGURATION_ERRORS, ConfigurationError, IngestionError
@@ -247,6 +248,9 @@ async def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
         "dimensions": embedder.dimensions,
         "documents": stats.documents,
         "chunks": stats.chunks,
+        "trimmable": index_schemas.tracks_acl(index.version),  # has the ACL fields: --user/--groups work (v3 on)
+        "acl_source": settings.acl_source,
+        "acl_default": settings.acl_default,
     }
     if settings.index_backend == "local":
         status["local_index_path"] = str(settings.local_index_path)

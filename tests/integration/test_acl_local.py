@@ -160,10 +160,13 @@ def test_trimming_refuses_an_index_without_acl_fields_and_migration_to_v3_carrie
     run(capsys, "ingest", str(docs))
     code = main(["search", "zebra", "--groups", "finance"])
     assert code == 2 and "schema v1: migrate it first" in capsys.readouterr().err
+    assert run(capsys, "status")[1]["trimmable"] is False
     code, done = run(capsys, "schema", "migrate", str(docs), "--to", "3")
     assert code == 0 and done["swapped"] and done["run"]["tokens_embedded"] == 0
     assert found(capsys, "--groups", "finance") == {"budget.md", "handbook.md"}
     assert found(capsys, "--user", "oid-hr-lead") == {"salaries.md", "handbook.md"}
+    status = run(capsys, "status")[1]
+    assert (status["trimmable"], status["acl_source"], status["acl_default"]) == (True, "metadata", "public")
 
 
 def test_search_help_says_untrimmed_is_the_operators_view(capsys) -> None:

@@ -12,6 +12,8 @@ from enum import StrEnum
 
 import numpy as np
 
+from ingestion.jsonview import as_json
+
 
 @dataclass(frozen=True)
 class SourceItem:
@@ -213,15 +215,4 @@ class RunResult:
             self.failures.append({"source": result.source_path, "error": result.error or "unknown error"})
 
     def as_dict(self) -> dict[str, object]:
-        return {
-            "documents": self.documents,
-            "added": self.added,
-            "updated": self.updated,
-            "unchanged": self.unchanged,
-            "deleted": self.deleted,
-            "failed": self.failed,
-            "chunks": self.chunks,
-            "tokens_embedded": self.tokens_embedded,
-            "seconds": round(self.seconds, 3),
-            "failures": list(self.failures),
-        }
+        return as_json(self, seconds=round(self.seconds, 3))

@@ -327,7 +327,7 @@ class Pipeline:
         stale = [
             doc
             async for doc in self.index.list_documents(prefix=scope)
-            if in_scope(scope, doc.source_id) and doc.source_id not in seen
+            if in_scope(doc.source_id, scope) and doc.source_id not in seen
         ]
         for doc in stale:
             if await self.index.delete_document(doc.key):

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 
 from ingestion.errors import BadInputError
 from ingestion.indexing.base import Index
+from ingestion.jsonview import as_json
 from ingestion.keys import document_key
 from ingestion.models import SourceItem
 from ingestion.pipeline import Pipeline
@@ -58,20 +59,14 @@ class Estimate:
 
     def as_dict(self) -> dict[str, object]:
         cost = self.cost
-        return {
-            "model": self.model,
-            "dimensions": self.dimensions,
-            "reembed_all": self.reembed_all,
-            "documents": self.documents,
-            "documents_read": self.read,
-            "failed": self.failed,
-            "chunks": self.chunks,
-            "reused_chunks": self.reused_chunks,
-            "tokens_to_embed": self.tokens,
-            "price_per_million_tokens": self.price_per_million,
-            "estimated_cost": None if cost is None else round(cost, 6),
-            "failures": list(self.failures),
-        }
+        return as_json(
+            self,
+            rename={"read": "documents_read", "tokens": "tokens_to_embed"},
+            skip=("price_per_million", "failures"),
+            price_per_million_tokens=self.price_per_million,
+            estimated_cost=None if cost is None else round(cost, 6),
+            failures=self.failures,
+        )
 
 
 async def estimate_migration(

@@ -24,6 +24,7 @@ from index_schemas.types import IndexDefinition
 from ingestion.deployment.target import default_version, find_live
 from ingestion.errors import ConfigurationError
 from ingestion.indexing.admin import IndexAdmin, IndexState, PhysicalIndex
+from ingestion.jsonview import as_json
 
 
 def _default_params(name: str, dimensions: int) -> SchemaParams:
@@ -89,19 +90,8 @@ class Status:
     others: list[tuple[PhysicalIndex, datetime | None]] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, object]:
-        return {
-            "alias": self.alias,
-            "alias_target": self.alias_target,
-            "live": self.live.as_dict() if self.live else None,
-            "documents": self.documents,
-            "chunks": self.chunks,
-            "drift": self.drift.as_dict(),
-            "latest_version": self.latest,
-            "upgrade": self.upgrade.as_dict() if self.upgrade is not None else None,
-            "indexes": [
-                {**index.as_dict(), "delete_after": due.isoformat() if due else None} for index, due in self.others
-            ],
-        }
+        indexes = [{**index.as_dict(), "delete_after": due} for index, due in self.others]
+        return as_json(self, rename={"latest": "latest_version", "others": "indexes"}, indexes=indexes)
 
 
 async def status(admin: IndexAdmin, config: SchemaConfig) -> Status:
@@ -137,16 +127,7 @@ class ApplyResult:
     deleted: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, object]:
-        return {
-            "alias": self.alias,
-            "index": self.index,
-            "version_before": self.version_before,
-            "version": self.version,
-            "created": self.created,
-            "alias_set": self.alias_set,
-            "changes": self.changes.as_dict(),
-            "deleted": self.deleted,
-        }
+        return as_json(self)
 
 
 async def apply(admin: IndexAdmin, config: SchemaConfig, *, version: int | None = None) -> ApplyResult:

@@ -32,6 +32,7 @@ from ingestion.deployment.target import default_version, find_live
 from ingestion.errors import AliasConflict, ConfigurationError
 from ingestion.indexing.admin import IndexAdmin, IndexState, PhysicalIndex
 from ingestion.indexing.base import Index
+from ingestion.jsonview import as_json
 from ingestion.models import RunResult, SearchMode
 from ingestion.pipeline import Pipeline, ResultCallback
 from ingestion.sources.base import Source, in_scope
@@ -53,16 +54,8 @@ class MigrationPlan:
     up_to_date: bool = False
 
     def as_dict(self) -> dict[str, object]:
-        return {
-            "alias": self.alias,
-            "version": self.version,
-            "target": self.target,
-            "live": self.live.as_dict() if self.live else None,
-            "resume": self.resume is not None,
-            "abandon": [index.name for index in self.stale],
-            "changes": self.changes.as_dict() if self.changes is not None else None,
-            "up_to_date": self.up_to_date,
-        }
+        abandon = [index.name for index in self.stale]
+        return as_json(self, rename={"stale": "abandon"}, resume=self.resume is not None, abandon=abandon)
 
 
 async def plan_migration(
@@ -121,17 +114,7 @@ class Verification:
         return not self.problems
 
     def as_dict(self) -> dict[str, object]:
-        return {
-            "ok": self.ok,
-            "listed": self.listed,
-            "failed": self.failed,
-            "documents": self.documents,
-            "chunks": self.chunks,
-            "recorded_chunks": self.recorded_chunks,
-            "live_documents": self.live_documents,
-            "outside_scope": self.outside_scope,
-            "problems": list(self.problems),
-        }
+        return {"ok": self.ok, **as_json(self)}
 
 
 @dataclass
@@ -151,15 +134,9 @@ class MigrationResult:
             alias_target = self.conflict.found
         else:
             alias_target = self.plan.live.name if self.plan.live else None
-        return {
-            "plan": self.plan.as_dict(),
-            "run": self.run.as_dict(),
-            "verification": self.verification.as_dict(),
-            "swapped": self.swapped,
-            "alias_target": alias_target,
-            "conflict": str(self.conflict) if self.conflict is not None else None,
-            "deleted": self.deleted,
-        }
+        conflict = str(self.conflict) if self.conflict is not None else None
+        return as_json(self, skip=("deleted", "conflict"), alias_target=alias_target, conflict=conflict,
+                       deleted=self.deleted)  # fmt: skip
 
 
 async def migrate(
@@ -257,7 +234,7 @@ async def verify(
     live_documents, outside = None, 0
     if live is not None:
         sources = [record.source_id async for record in live.list_documents()]
-        live_documents, outside = len(sources), sum(1 for s in sources if not in_scope(scope, s))
+        live_documents, outside = len(sources), sum(1 for s in sources if not in_scope(s, scope))
     check = Verification(
         listed=run.documents,
         failed=run.failed,

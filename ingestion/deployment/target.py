@@ -35,19 +35,16 @@ def resolve_target(settings: Settings) -> IndexTarget:
     """The physical index readers and writers use: the one the alias (AZURE_SEARCH_INDEX) points at, else (no alias
     yet) the latest version's physical name. Local: read from the SQLite file. Azure AI Search: the service alias
     (API key, else a token credential)."""
+    found = None
     if settings.index_backend == "local":
-        from ingestion.indexing.local.admin import read_target
+        from ingestion.indexing.local.admin import alias_target
 
-        found = read_target(Path(settings.local_index_path), settings.azure_search_index)
-        if found is not None:
-            return IndexTarget(*found)
+        found = alias_target(Path(settings.local_index_path), settings.azure_search_index)
     elif settings.index_backend == "azure_search":
-        from ingestion.indexing.azure.admin import read_target as read_azure_target
+        from ingestion.indexing.azure.admin import alias_target as azure_alias_target
 
-        found = read_azure_target(settings)
-        if found is not None:
-            return IndexTarget(*found)
-    return IndexTarget(index_name(settings), index_schemas.LATEST)
+        found = azure_alias_target(settings)
+    return IndexTarget(*found) if found is not None else IndexTarget(index_name(settings), index_schemas.LATEST)
 
 
 async def find_live(admin: IndexAdmin, indexes: list[PhysicalIndex] | None = None) -> PhysicalIndex | None:

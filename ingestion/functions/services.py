@@ -19,6 +19,7 @@ import logging
 import time
 from dataclasses import dataclass, field
 
+from ingestion.deployment.migration_runs import Migrations
 from ingestion.deployment.target import find_live
 from ingestion.errors import IngestionError
 from ingestion.functions.clients import StorageClients
@@ -26,9 +27,9 @@ from ingestion.functions.invocation import HOST_JSON
 from ingestion.indexing.admin import IndexAdmin
 from ingestion.indexing.base import Index
 from ingestion.pipeline import Pipeline
+from ingestion.runs.builds import derive_pipeline
 from ingestion.runs.current import CurrentPipeline
 from ingestion.runs.live import LiveUpdates
-from ingestion.runs.migration import Migrations, derive_pipeline
 from ingestion.runs.queue import POISON_SUFFIX, WorkQueue
 from ingestion.runs.reindex import Reindexer, RunPolicy
 from ingestion.runs.store import RunStore
@@ -85,8 +86,8 @@ class Services:
         reindexer = self.reindexer
         closers = [reindexer.queue.close, reindexer.store.close, reindexer.source.close, self.pipeline.close]
         closers += [index.close for index in self.follow_alias.retired]
-        if reindexer.migrations is not None:
-            closers.append(reindexer.migrations.close)
+        if reindexer.builds is not None:
+            closers.append(reindexer.builds.close)
         for close in closers:
             with contextlib.suppress(Exception):
                 await close()
@@ -112,10 +113,11 @@ async def build_services(settings: Settings, *, pipeline: Pipeline | None = None
         admin=follower.admin,
         config=build_schema_config(settings, dimensions=current.pipeline.embedder.dimensions),
         follow_alias=follower,
+        store=store,
         max_failures=settings.schema_migration_max_failures,
     )
     reindexer = Reindexer(
-        pipeline=current, source=source, store=store, queue=queue, policy=policy, migrations=migrations
+        pipeline=current, source=source, store=store, queue=queue, policy=policy, builds=migrations
     )
     live = LiveUpdates(pipeline=current, source=source, store=store)
     services = Services(settings, current, reindexer, live, follower, clients)

@@ -21,6 +21,7 @@ from typing import Literal, Protocol
 
 from index_schemas.types import IndexDefinition
 from ingestion.indexing.base import Index
+from ingestion.jsonview import as_json
 
 
 class _Unchecked(Enum):
@@ -51,14 +52,7 @@ class PhysicalIndex:
     retired_at: datetime | None = None
 
     def as_dict(self) -> dict[str, object]:
-        return {
-            "name": self.name,
-            "version": self.version,
-            "dimensions": self.dimensions,
-            "state": str(self.state),
-            "created_at": self.created_at.isoformat() if self.created_at else None,
-            "retired_at": self.retired_at.isoformat() if self.retired_at else None,
-        }
+        return as_json(self)
 
 
 class IndexAdmin(Protocol):

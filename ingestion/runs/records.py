@@ -12,10 +12,12 @@ A run moves through these states (``RunStatus``); only the transitions drawn exi
 ``expected`` is unknown (None) until the listing finishes. A run is *complete* once its recorded documents (done +
 failed) reach ``expected``; done counts added, updated, unchanged and deleted documents.
 
-A *migration run* (``target_version`` set) writes into a new physical index, ``index_name``, at that schema version
-instead of the alias's target; its document messages name that index, and its finalization is the cutover (see
-ingestion/runs/migration.py). A migration run that finalized without the cutover (documents never recorded, or the
-target failed verification) ends ``incomplete`` with the reason in its note.
+A *build run* (``target_version`` set; the Functions app's migration runs) writes into a physical index of its own,
+``index_name``, at that schema version instead of the main pipeline's; its document messages name that index, and
+its finalization is the hook its ``builds.Builds`` supplies (a migration's cutover, see
+ingestion/deployment/migration_runs.py). A build run that finalized without it (documents never recorded, or the
+hook refused, e.g. the target failed verification) ends ``incomplete`` with the reason in its note. The JSON view
+keeps the key ``migration`` for it (a public contract of ``GET /api/reindex``).
 """
 
 from __future__ import annotations

@@ -25,8 +25,10 @@ last attempt never reached our handler).
 Overlapping runs each count in their own partition; both may finalize; the stale sweep re-checks every candidate
 against the source just before deleting it, so a document created after the sweep's listing is never removed.
 
-Migration runs (``start(schema_version=N)``, see ingestion/runs/migration.py) write into a new index instead of the
-alias's target, and their cutover hook verifies it and swaps the alias; a refused cutover ends the run ``incomplete``.
+Build runs (``start(schema_version=N)``, planned by the ``builds.Builds`` the deployment supplies: the Functions app's
+migration runs, ingestion/deployment/migration_runs.py) write into an index of their own instead of the main
+pipeline's, and their finalize hook decides what finishing means (a migration verifies and swaps the alias); a
+refused finalization ends the run ``incomplete``.
 
 A run can be narrowed to the documents under a blob-name prefix (``start(prefix=P)``: an immediate refresh of part
 of the container, e.g. after ACL metadata changed there, which raises no event): its ``scope`` is the source's scope
@@ -45,8 +47,8 @@ from ingestion.errors import BadInputError, IngestionError, MigrationRefused
 from ingestion.keys import document_key
 from ingestion.models import DocumentResult, Outcome
 from ingestion.pipeline import Pipeline
+from ingestion.runs.builds import Builds
 from ingestion.runs.current import CurrentPipeline, current_of
-from ingestion.runs.migration import Migrations
 from ingestion.runs.queue import WorkQueue
 from ingestion.runs.records import (
     COUNTERS,
@@ -70,9 +72,9 @@ WRITTEN = ("added", "updated", "unchanged")
 
 FinalizeHook = Callable[[RunRecord], Awaitable[str | None]]
 """Called when a complete run finalizes, after the stale sweep and before the run is recorded: None to record it
-``done``, else the reason it could not cut over (the run is recorded ``incomplete`` with that note). It must be
+``done``, else the reason it could not finish (the run is recorded ``incomplete`` with that note). It must be
 idempotent, because a finalization that crashed is run again by ``reconcile``; raising releases the run so that a
-later attempt finalizes it. The default, ``Reindexer.cutover``, swaps the alias for migration runs."""
+later attempt finalizes it. The default, ``Reindexer.cutover``, is the build run's ``Builds.finalize``."""
 
 
 @dataclass(frozen=True)
@@ -95,7 +97,7 @@ class Reindexer:
         queue: WorkQueue,
         policy: RunPolicy = RunPolicy(),
         on_finalized: FinalizeHook | None = None,
-        migrations: Migrations | None = None,
+        builds: Builds | None = None,
     ) -> None:
         self.current = current_of(pipeline)
         self.source = source
@@ -103,7 +105,8 @@ class Reindexer:
         self.queue = queue
         self.policy = policy
         self.on_finalized = on_finalized or self.cutover
-        self.migrations = migrations
+        self.builds = builds
+        """Plans build runs and supplies their pipelines and finalize hook; None: this deployment runs none."""
 
     @property
     def pipeline(self) -> Pipeline:
@@ -113,11 +116,12 @@ class Reindexer:
     async def start(self, *, trigger: str, schema_version: int | None = None, prefix: str = "") -> RunRecord:
         """Record a new run and enqueue its listing message; returns the run (status ``listing``).
 
-        With ``schema_version``, a migration run into a new index at that version (MigrationRefused if it cannot
-        start: unregistered version, nothing to migrate, another migration run open). With ``prefix``, a run over
-        the documents whose name starts with it (not with ``schema_version``: a migration covers the whole source)."""
+        With ``schema_version``, a build run into an index of its own at that version, as ``builds`` plans it (which
+        raises if it cannot start: for a migration, unregistered version, nothing to migrate, another one open). With
+        ``prefix``, a run over the documents whose name starts with it (not with ``schema_version``: a build covers
+        the whole source)."""
         if prefix and schema_version is not None:
-            raise MigrationRefused("a migration run covers the whole source: no prefix", conflict=False)
+            raise MigrationRefused("a build run covers the whole source: no prefix", conflict=False)
         scope = self.source.scope + prefix
         if prefix and self._source_for(scope) is None:
             raise MigrationRefused(f"this source cannot be narrowed to a prefix ({self.source.scope})", conflict=False)
@@ -125,8 +129,10 @@ class Reindexer:
         run_id = new_run_id(now)
         index_name, target_version, planned_live = self.pipeline.index.name, None, None
         if schema_version is not None:
-            index_name, planned_live = await self._prepare_migration(schema_version, run_id)
-            target_version = schema_version
+            if self.builds is None:
+                raise MigrationRefused("this deployment does not run migrations", conflict=False)
+            plan = await self.builds.plan(run_id, schema_version)
+            index_name, target_version, planned_live = plan.index_name, plan.version, plan.planned_live
         run = RunRecord(
             run_id=run_id,
             status=RunStatus.LISTING,
@@ -141,9 +147,9 @@ class Reindexer:
         try:
             run = await self.store.create(run)
         except BaseException:
-            if schema_version is not None:  # never recorded: give the migration slot back at once
+            if self.builds is not None and schema_version is not None:  # never recorded: give its claim back at once
                 with contextlib.suppress(IngestionError):
-                    await self.store.release_migration(run_id)
+                    await self.builds.release(run_id)
             raise
         try:
             await self.queue.send(encode_message(ListMessage(run.run_id)))
@@ -153,23 +159,6 @@ class Reindexer:
             raise
         log.info("run %s started by %s", run.run_id, trigger)
         return run
-
-    async def _prepare_migration(self, schema_version: int, run_id: str) -> tuple[str, str | None]:
-        """Claim the migration slot for ``run_id`` (one migration run at a time, atomically), then plan."""
-        if self.migrations is None:
-            raise MigrationRefused("this deployment does not run migrations", conflict=False)
-        self.migrations.check_version(schema_version)
-        holder = await self.store.claim_migration(run_id)
-        if holder is not None:
-            busy = await self.store.get(holder)
-            state = f"to {busy.index_name} is still {busy.status}" if busy is not None else "is starting"
-            raise MigrationRefused(f"migration run {holder} {state}", conflict=True)
-        try:
-            return await self.migrations.prepare(schema_version)
-        except BaseException:
-            with contextlib.suppress(IngestionError):
-                await self.store.release_migration(run_id)
-            raise
 
     async def handle(self, body: bytes | str, *, dequeue_count: int) -> DocumentResult | None:
         """Process one queue message. Raises only what the host should retry (transient and configuration errors)."""
@@ -251,27 +240,27 @@ class Reindexer:
         return result
 
     async def _ingest(self, message: DocumentMessage) -> DocumentResult:
-        if not message.source_id.startswith(self.source.scope):
+        if not in_scope(message.source_id, self.source.scope):
             error = f"{message.path}: not a document of {self.source.scope}"
             return DocumentResult(message.path, Outcome.FAILED, error=error)
         try:
             pipeline = await self._pipeline_for(message.index, message.version)
-        except BadInputError as error:  # the migration's target is gone: retrying cannot help
+        except BadInputError as error:  # the build run's index is gone: retrying cannot help
             return DocumentResult(message.path, Outcome.FAILED, error=f"{message.path}: {error}")
         item = await self.source.get(message.source_id)
         if item is None:  # gone since the listing: make sure the index forgets it too
             result = await pipeline.delete(message.source_id, source_path=message.path)
-            # A migration counts it as deleted whether or not the new index held it: verification expects it absent.
+            # A build run counts it as deleted whether or not its index held it: verification expects it absent.
             return replace(result, outcome=Outcome.DELETED) if message.index is not None else result
         return await pipeline.ingest(self.source, item, raise_transient=True)
 
     async def _pipeline_for(self, index: str | None, version: int | None) -> Pipeline:
-        """The main pipeline, or for a migration run's ``index`` the pipeline writing into it at ``version``."""
+        """The main pipeline, or for a build run's ``index`` the pipeline writing into it at ``version``."""
         if index is None:
             return self.pipeline
-        if self.migrations is None or version is None:
-            raise BadInputError(f"a migration message for {index}, but this deployment does not run migrations")
-        return await self.migrations.pipeline(self.pipeline, index, version)
+        if self.builds is None or version is None:
+            raise BadInputError(f"a build run's message for {index}, but this deployment runs no builds")
+        return await self.builds.pipeline(self.pipeline, index, version)
 
     async def _give_up(self, message: DocumentMessage, key: str, attempts: int, error: BaseException) -> None:
         """Last attempt failed: record the document as failed so the run can complete, then the host poisons it."""
@@ -303,7 +292,7 @@ class Reindexer:
             if complete:
                 refused = await self.on_finalized(await self._after_sweep(run, swept))
             if complete and refused is None and run.target_version is not None:
-                swept += await self._sweep(run)  # deletions that reached only the old index during the migration
+                swept += await self._sweep(run)  # deletions that reached only the old index during the build
         except BaseException:
             with contextlib.suppress(IngestionError):  # release the claim: the next attempt finalizes it
                 await self.store.update_header(run, status=RunStatus.RUNNING, finalize_started_at=None)
@@ -332,17 +321,17 @@ class Reindexer:
         return done
 
     async def cutover(self, run: RunRecord) -> str | None:
-        """The default finalize hook: for a migration run, verify its index and swap the alias (see migration.py)."""
-        if run.target_version is None or self.migrations is None:
+        """The default finalize hook: a build run's ``Builds.finalize`` (a migration verifies and swaps the alias)."""
+        if run.target_version is None or self.builds is None:
             return None
-        return await self.migrations.cut_over(run, main=self.pipeline, source=self.source)
+        return await self.builds.finalize(run, main=self.pipeline, source=self.source)
 
     @staticmethod
     def _pending(run: RunRecord) -> int:
         return max((run.expected or 0) - run.recorded, 0)
 
     async def _after_sweep(self, run: RunRecord, swept: list[str]) -> RunRecord:
-        """``run`` as the cutover hook must see it: a document this migration run wrote and the sweep then deleted
+        """``run`` as the cutover hook must see it: a document this build run wrote and the sweep then deleted
         (its source is gone) counts as deleted, so that verification does not expect it in the new index."""
         if run.target_version is None or not swept:
             return run
@@ -359,14 +348,14 @@ class Reindexer:
             pipeline = await self._pipeline_for(
                 run.index_name if run.target_version is not None else None, run.target_version
             )
-        except BadInputError as error:  # the migration's target is gone: nothing to sweep
+        except BadInputError as error:  # the build run's index is gone: nothing to sweep
             log.warning("run %s: no sweep: %s", run.run_id, error)
             return []
         indexed = [doc async for doc in pipeline.index.list_documents(prefix=scope)]  # snapshot the index first
         present = {item.source_id async for item in source.list()}  # then the source: a failure deletes nothing
         deleted: list[str] = []
         for doc in indexed:
-            if doc.source_id in present or not in_scope(scope, doc.source_id):
+            if doc.source_id in present or not in_scope(doc.source_id, scope):
                 continue
             if await self.source.get(doc.source_id) is not None:  # created after the listing above
                 continue

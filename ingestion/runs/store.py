@@ -7,8 +7,8 @@ Layout: one partition per run (PartitionKey = run id) holding
     RowKey ``m-<doc key>``  one mark per processed document: outcome, error, attempts
 
 and one partition ``live`` with the last failure of each document the blob/event triggers could not index, and one
-partition ``locks`` whose entity ``migration`` names the migration run that holds the right to migrate (see
-``claim_migration``).
+partition ``locks`` with one entity per named slot, naming the run that holds it (see ``claim_slot``: the deployment
+keeps migration runs to one at a time with it).
 
 Recording a document is ONE entity-group transaction in the run's partition: *create* the document's mark (fails if
 it exists) and *replace* one counter shard under its ETag (fails if another writer got there first). Both happen or
@@ -48,10 +48,10 @@ HEADER = "a"
 SHARD_PREFIX = "c"
 MARK_PREFIX = "m-"
 LIVE_PARTITION = "live"
-LOCK_PARTITION, MIGRATION_LOCK = "locks", "migration"
+LOCK_PARTITION = "locks"
 LOCK_GRACE = timedelta(minutes=10)
 """A claim whose run record does not exist (yet) is respected this long: the claim is taken before the run is
-recorded, and a starter that died in between must not block migrations forever."""
+recorded, and a starter that died in between must not hold the slot forever."""
 DEFAULT_SHARDS = 16
 _RECORD_ATTEMPTS = 40
 _NO_EXPECTED = -1
@@ -157,14 +157,15 @@ class RunStore:
         runs = [await self.get(header["PartitionKey"]) for header in headers]
         return [run for run in runs if run is not None]
 
-    async def claim_migration(self, run_id: str) -> str | None:
-        """Claim the one migration slot for ``run_id``: None when claimed, else the id of the run holding it.
+    async def claim_slot(self, slot: str, run_id: str) -> str | None:
+        """Claim the named ``slot`` for ``run_id``: None when claimed, else the id of the run holding it.
 
         A conditional create, or (when the holder's run has ended, or never got recorded within LOCK_GRACE) an
         ETag-conditional replace: of two concurrent claimers exactly one wins. Nothing needs releasing after a run,
-        since a finished holder no longer counts, except a claim whose run is never recorded (``release_migration``).
+        since a finished holder no longer counts, except a claim whose run is never recorded (``release_slot``).
         """
-        entity = {"PartitionKey": LOCK_PARTITION, "RowKey": MIGRATION_LOCK, "run_id": run_id, "claimed_at": utcnow()}
+        what = f"claiming the {slot} slot"
+        entity = {"PartitionKey": LOCK_PARTITION, "RowKey": slot, "run_id": run_id, "claimed_at": utcnow()}
         for _ in range(_RECORD_ATTEMPTS):
             try:
                 await self._table.create_entity(entity)
@@ -172,8 +173,8 @@ class RunStore:
             except ResourceExistsError:
                 pass
             except (AzureError, TimeoutError) as error:
-                raise _translate(error, "claiming the migration slot") from error
-            held = await self._get_entity(LOCK_PARTITION, MIGRATION_LOCK, "reading the migration slot")
+                raise _translate(error, what) from error
+            held = await self._get_entity(LOCK_PARTITION, slot, f"reading the {slot} slot")
             if held is None:
                 continue  # released meanwhile: create again
             holder = str(held.get("run_id", ""))
@@ -192,22 +193,22 @@ class RunStore:
             except (ResourceModifiedError, ResourceNotFoundError):
                 continue  # another claimer got there first: look again
             except (AzureError, TimeoutError) as error:
-                raise _translate(error, "claiming the migration slot") from error
-        raise TransientError("claiming the migration slot: too much contention")
+                raise _translate(error, what) from error
+        raise TransientError(f"{what}: too much contention")
 
-    async def release_migration(self, run_id: str) -> None:
-        """Give the slot back if ``run_id`` still holds it (a claim whose migration never started)."""
-        held = await self._get_entity(LOCK_PARTITION, MIGRATION_LOCK, "reading the migration slot")
+    async def release_slot(self, slot: str, run_id: str) -> None:
+        """Give ``slot`` back if ``run_id`` still holds it (a claim whose run never started)."""
+        held = await self._get_entity(LOCK_PARTITION, slot, f"reading the {slot} slot")
         if held is None or held.get("run_id") != run_id:
             return
         try:
             await self._table.delete_entity(
-                LOCK_PARTITION, MIGRATION_LOCK, etag=held.metadata["etag"], match_condition=_IF_MATCH
+                LOCK_PARTITION, slot, etag=held.metadata["etag"], match_condition=_IF_MATCH
             )
         except (ResourceModifiedError, ResourceNotFoundError):
             return
         except (AzureError, TimeoutError) as error:
-            raise _translate(error, "releasing the migration slot") from error
+            raise _translate(error, f"releasing the {slot} slot") from error
 
     async def set_live_failure(self, document_key: str, mark: DocumentMark) -> None:
         entity = {"PartitionKey": LIVE_PARTITION, "RowKey": document_key, **_mark_fields(mark)}
@@ -296,7 +297,7 @@ def _run_from(header: Mapping[str, Any], shards: list[Mapping[str, Any]]) -> Run
     counts = {name: sum(int(shard.get(name, 0)) for shard in shards) for name in COUNTERS}
     progress = [header["updated_at"], *(shard["updated_at"] for shard in shards if "updated_at" in shard)]
     expected = int(header.get("expected", _NO_EXPECTED))
-    target_version = int(header.get("target_version", _NO_VERSION))  # absent in records older than migration runs
+    target_version = int(header.get("target_version", _NO_VERSION))  # absent in records older than build runs
     return RunRecord(
         run_id=header["PartitionKey"],
         status=RunStatus(header["status"]),

@@ -15,6 +15,19 @@ from ingestion.acl import Acl
 from ingestion.models import SourceItem
 
 BLOB_SCHEME = "blob:"
+"""How every blob ``source_id`` (and a blob source's scope) begins: ``blob:<account>/<container>/<name>``."""
+
+
+def in_scope(source_id: str, scope: str) -> bool:
+    """The one scope rule: does the document ``source_id`` belong to a source whose ``scope`` is ``scope``?
+
+    A folder scope ends with ``/`` and holds everything under it. A blob scope (``blob:<account>/<container>/<prefix>``)
+    is a listing prefix whether or not it ends with ``/``: blob-listing semantics, so prefix ``docs`` holds
+    ``docs.md`` and ``docs2/a.md`` as well as ``docs/a.md``. Any other scope names one file and holds only itself
+    (``/a/b.txt`` does not hold ``/a/b.txt.bak``)."""
+    if scope.endswith("/") or scope.startswith(BLOB_SCHEME):
+        return source_id.startswith(scope)
+    return source_id == scope
 
 
 class Source(Protocol):
@@ -50,12 +63,3 @@ class Source(Protocol):
         ...
 
     async def close(self) -> None: ...
-
-
-def in_scope(scope: str, source_id: str) -> bool:
-    """Whether ``source_id`` belongs to a source of ``scope``: a blob scope (``blob:<account>/<container>/<prefix>``)
-    follows blob-listing semantics (any name starting with the prefix, ``/`` or not), a folder scope (ending in ``/``)
-    covers everything below it, and any other scope is one file, covering only itself (not ``/a/b.txt.bak``)."""
-    if scope.startswith(BLOB_SCHEME) or scope.endswith("/"):
-        return source_id.startswith(scope)
-    return source_id == scope

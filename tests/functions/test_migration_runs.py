@@ -21,6 +21,7 @@ from azure.data.tables.aio import TableClient
 
 from ingestion import wiring
 from ingestion.deployment.migrate import abort
+from ingestion.deployment.migration_runs import MIGRATION_SLOT
 from ingestion.embedding.hashing import HashEmbedder
 from ingestion.functions import blobs, http, reindex
 from ingestion.functions import services as services_module
@@ -80,13 +81,13 @@ async def search(text: str) -> tuple[str, list[str]]:
 
 
 async def indexes(services: Services) -> dict[str, str]:
-    assert services.reindexer.migrations is not None
-    return {index.name: str(index.state) for index in await services.reindexer.migrations.admin.list_indexes()}
+    assert services.reindexer.builds is not None
+    return {index.name: str(index.state) for index in await services.reindexer.builds.admin.list_indexes()}
 
 
 async def alias(services: Services) -> str | None:
-    assert services.reindexer.migrations is not None
-    return await services.reindexer.migrations.admin.get_alias()
+    assert services.reindexer.builds is not None
+    return await services.reindexer.builds.admin.get_alias()
 
 
 async def upload_docs(host: FunctionsHost, count: int) -> list[str]:
@@ -287,8 +288,8 @@ async def test_a_migration_run_whose_target_was_aborted_ends_incomplete(
     await reindex_now(host)
     code, body = await start({"schema_version": v4})
     assert code == 202
-    assert services.reindexer.migrations is not None
-    assert await abort(services.reindexer.migrations.admin) == ["grounding-v4"]  # `schema migrate --abort`
+    assert services.reindexer.builds is not None
+    assert await abort(services.reindexer.builds.admin) == ["grounding-v4"]  # `schema migrate --abort`
 
     assert await host.drain(reindex.reindex_worker) == []  # nothing retried: the documents fail at once
 
@@ -321,21 +322,21 @@ async def test_the_migration_slot_is_held_by_a_live_run_and_taken_over_from_an_e
     app_env: AppEnv, host: FunctionsHost
 ) -> None:
     store = (await get_services()).reindexer.store
-    assert await store.claim_migration("run-a") is None
-    assert await store.claim_migration("run-a") is None  # the holder claiming again
-    assert await store.claim_migration("run-b") == "run-a"  # not recorded yet, but within the grace period
-    await store.release_migration("run-b")  # not the holder: changes nothing
-    assert await store.claim_migration("run-b") == "run-a"
-    await store.release_migration("run-a")
-    assert await store.claim_migration("run-b") is None
+    assert await store.claim_slot(MIGRATION_SLOT, "run-a") is None
+    assert await store.claim_slot(MIGRATION_SLOT, "run-a") is None  # the holder claiming again
+    assert await store.claim_slot(MIGRATION_SLOT, "run-b") == "run-a"  # not recorded yet, but within the grace period
+    await store.release_slot(MIGRATION_SLOT, "run-b")  # not the holder: changes nothing
+    assert await store.claim_slot(MIGRATION_SLOT, "run-b") == "run-a"
+    await store.release_slot(MIGRATION_SLOT, "run-a")
+    assert await store.claim_slot(MIGRATION_SLOT, "run-b") is None
     now = datetime.now(UTC)
     run = RunRecord(run_id="run-b", status=RunStatus.LISTING, trigger="http", scope="s", index_name="grounding-v4",
                     started_at=now, updated_at=now, target_version=4)  # fmt: skip
     recorded = await store.create(run)
-    assert await store.claim_migration("run-c") == "run-b"  # its run is still going
+    assert await store.claim_slot(MIGRATION_SLOT, "run-c") == "run-b"  # its run is still going
     assert await store.update_header(recorded, status=RunStatus.DONE) is not None
-    assert await store.claim_migration("run-c") is None  # an ended run no longer holds it
-    assert await store.claim_migration("run-b") == "run-c"
+    assert await store.claim_slot(MIGRATION_SLOT, "run-c") is None  # an ended run no longer holds it
+    assert await store.claim_slot(MIGRATION_SLOT, "run-b") == "run-c"
 
 
 async def test_a_migration_run_allows_the_configured_number_of_failed_documents(

@@ -22,12 +22,12 @@ from ingestion import wiring
 from ingestion.deployment import lifecycle
 from ingestion.deployment import migrate as migrate_module
 from ingestion.deployment.migrate import plan_migration
+from ingestion.deployment.migration_runs import Migrations
 from ingestion.errors import AliasConflict, ConfigurationError, ConflictError
 from ingestion.indexing.admin import IndexAdmin, IndexState, PhysicalIndex
 from ingestion.indexing.azure.admin import AzureIndexAdmin
 from ingestion.indexing.local.admin import LocalIndexAdmin
 from ingestion.pipeline import Pipeline
-from ingestion.runs.migration import Migrations
 from ingestion.runs.records import RunRecord, RunStatus
 from ingestion.settings import Settings
 from ingestion.sources.local import LocalFolderSource

@@ -144,10 +144,10 @@ def test_writers_resolve_the_alias_with_a_token_too(azure, v4: int, capsys: pyte
     root, _ = azure
     with_key = Settings.from_env()
     with_token = replace(with_key, azure_search_api_key=None)
-    assert azure_admin.read_target(with_token, credential=SyncToken(TOKEN)) is None  # no alias yet
+    assert azure_admin.alias_target(with_token, credential=SyncToken(TOKEN)) is None  # no alias yet
     assert run_cli(capsys, "schema", "apply", "--json")[0] == 0
     assert run_cli(capsys, "schema", "migrate", str(root), "--to", "4", "--json")[0] == 0
-    assert azure_admin.read_target(with_token, credential=SyncToken(TOKEN)) == (f"{ALIAS}-v4", 4)
+    assert azure_admin.alias_target(with_token, credential=SyncToken(TOKEN)) == (f"{ALIAS}-v4", 4)
     assert target.resolve_target(with_key) == target.IndexTarget(f"{ALIAS}-v4", 4)
     with pytest.raises(ConfigurationError):
-        azure_admin.read_target(with_token, credential=SyncToken("a-token-the-service-refuses"))
+        azure_admin.alias_target(with_token, credential=SyncToken("a-token-the-service-refuses"))

@@ -1,5 +1,5 @@
 """ingestion/acl.py: the ACL formats (blob metadata, sidecar), the public sentinel, the trimming rule and filter,
-plus the sidecar rules of the folder source and the scope rule of every source."""
+plus the sidecar rules of the folder source."""
 
 from __future__ import annotations
 
@@ -25,7 +25,6 @@ from ingestion.acl import (
 from ingestion.errors import BadInputError, ConfigurationError
 from ingestion.models import SourceItem
 from ingestion.settings import Settings
-from ingestion.sources.base import in_scope
 from ingestion.sources.local import LocalFolderSource
 
 
@@ -97,14 +96,6 @@ def test_acl_settings_are_validated() -> None:
     for name, value in [("ACL_DEFAULT", "nobody"), ("ACL_SOURCE", "sharepoint")]:
         with pytest.raises(ConfigurationError, match=name):
             Settings.from_env({name: value})
-
-
-def test_scopes_follow_their_source() -> None:
-    assert in_scope("blob:acct/docs/reports", "blob:acct/docs/reports-old/a.md")  # a blob prefix, '/' or not
-    assert in_scope("blob:acct/docs/", "blob:acct/docs/a.md")
-    assert not in_scope("blob:acct/docs/reports", "blob:acct/docs/other.md")
-    assert in_scope("/data/docs/", "/data/docs/a/b.md") and not in_scope("/data/docs/", "/data/docsx/b.md")
-    assert in_scope("/data/a.txt", "/data/a.txt") and not in_scope("/data/a.txt", "/data/a.txt.bak")  # one file
 
 
 def item(path: Path) -> SourceItem:

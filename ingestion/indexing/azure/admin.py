@@ -282,10 +282,11 @@ def _physical(raw: SearchIndex) -> PhysicalIndex:
     )
 
 
-def read_target(settings: Settings, *, credential: TokenCredential | None = None) -> tuple[str, int] | None:
-    """``(name, version)`` of the index the alias points at, or None when there is no alias (for ``wiring``; sync:
-    one or two GETs with the synchronous client). Authenticates with the API key if set, else with ``credential``,
-    else with a synchronous ``DefaultAzureCredential`` (managed identity in Azure)."""
+def alias_target(settings: Settings, *, credential: TokenCredential | None = None) -> tuple[str, int] | None:
+    """``(name, version)`` of the index the alias points at, or None when there is no alias (sync: one or two GETs
+    with the synchronous client). A backend primitive: only ``deployment.target`` calls it. Authenticates with the
+    API key if set, else with ``credential``, else with a synchronous ``DefaultAzureCredential`` (managed identity
+    in Azure)."""
     from azure.search.documents.indexes import SearchIndexClient as SyncIndexClient
 
     endpoint, key = settings.azure_search_endpoint, settings.azure_search_api_key

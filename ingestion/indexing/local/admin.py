@@ -19,21 +19,20 @@ from __future__ import annotations
 import asyncio
 import json
 import sqlite3
-import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TypeVar
 
-from index_schemas import LATEST, VERSIONS, field_specs, parse_physical_name, physical_name
+from index_schemas import VERSIONS, field_specs, parse_physical_name
 from index_schemas.diff import diff_indexes
 from index_schemas.names import is_valid_index_name
 from index_schemas.types import IndexDefinition, definition_from_wire
 from ingestion.errors import AliasConflict, ConfigurationError
 from ingestion.indexing.admin import ANY, Expected, IndexState, PhysicalIndex
 from ingestion.indexing.definitions import build_definition
-from ingestion.indexing.local.db import connect, point_alias, resolve_alias, table_exists, transaction, translate
+from ingestion.indexing.local.db import SqliteFile, point_alias, resolve_alias, table_exists, transaction, translate
 from ingestion.indexing.local.index import LocalIndex
 from ingestion.indexing.local.schema import SHARED_DDL, LocalSchema
 
@@ -62,8 +61,8 @@ class LocalIndexAdmin:
         self._rrf_k = rrf_k
         self._vector_weight = vector_weight
         self._busy_timeout = busy_timeout
-        self._lock = threading.Lock()
-        self._conn: sqlite3.Connection | None = None
+        context = f"local index admin {self.path}"
+        self._file = SqliteFile(self.path, busy_ms=int(busy_timeout * 1000), context=context, on_open=_create_tables)
 
     # -- IndexAdmin ----------------------------------------------------------------------------------------------
 
@@ -122,25 +121,10 @@ class LocalIndexAdmin:
     # -- worker-thread side --------------------------------------------------------------------------------------
 
     async def _run(self, what: str, fn: Callable[..., T], *args: object, **kwargs: object) -> T:
-        try:
-            return await asyncio.to_thread(fn, *args, **kwargs)
-        except sqlite3.Error as exc:
-            raise translate(exc, f"local index admin {self.path}: {what} failed") from exc
+        return await self._file.run(what, fn, *args, **kwargs)
 
-    @contextmanager
-    def _session(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            if self._conn is None:
-                conn = connect(self.path, busy_ms=int(self._busy_timeout * 1000), context=f"local index {self.path}")
-                try:
-                    with transaction(conn):
-                        for statement in (*SHARED_DDL, META_DDL):
-                            conn.execute(statement)
-                except BaseException:
-                    conn.close()
-                    raise
-                self._conn = conn
-            yield self._conn
+    def _session(self) -> AbstractContextManager[sqlite3.Connection]:
+        return self._file.session()
 
     def _list_sync(self) -> list[PhysicalIndex]:
         with self._session() as conn:
@@ -220,15 +204,18 @@ class LocalIndexAdmin:
             _write_meta(conn, name, retired_at=None)
 
     def _close_sync(self) -> None:
-        with self._lock:
-            if self._conn is not None:
-                self._conn.close()
-            self._conn = None
+        self._file.close_sync()
 
 
-def read_target(path: Path, alias: str) -> tuple[str, int] | None:
-    """``(name, version)`` of the index readers and writers use: the alias's target, else ``<alias>-v<LATEST>`` when
-    that exists; None when neither does. Reads the file without creating or changing it (for ``wiring``)."""
+def _create_tables(conn: sqlite3.Connection) -> None:
+    for statement in (*SHARED_DDL, META_DDL):
+        conn.execute(statement)
+
+
+def alias_target(path: Path, alias: str) -> tuple[str, int] | None:
+    """``(name, version)`` of the index ``alias`` points at in the file, or None when there is no such alias (or no
+    file). Reads the file without creating or changing it. A backend primitive: only ``deployment.target`` calls it
+    (the fallback to the latest version when there is no alias lives there, once)."""
     path = Path(path)
     if not path.is_file():
         return None
@@ -236,15 +223,14 @@ def read_target(path: Path, alias: str) -> tuple[str, int] | None:
         conn = sqlite3.connect(path.resolve().as_uri() + "?mode=ro", uri=True)
         try:
             conn.execute("PRAGMA busy_timeout = 5000")
-            if not table_exists(conn, "indexes"):
-                return None
-            name = resolve_alias(conn, alias) or physical_name(alias, LATEST)
-            row = conn.execute("SELECT schema_version FROM indexes WHERE name = ?", (name,)).fetchone()
+            name = resolve_alias(conn, alias) if table_exists(conn, "indexes") else None
+            query = "SELECT schema_version FROM indexes WHERE name = ?"
+            row = conn.execute(query, (name,)).fetchone() if name else None
         finally:
             conn.close()
     except sqlite3.Error as exc:
         raise translate(exc, f"local index {path}: reading alias {alias} failed") from exc
-    return (name, int(row[0])) if row else None
+    return (name, int(row[0])) if name and row else None
 
 
 def _physical(row: tuple) -> PhysicalIndex:

@@ -1,16 +1,81 @@
-"""SQLite plumbing of the local index: opening the file, transactions, record rows, and error translation."""
+"""SQLite plumbing of the local index: the file's owner, transactions, record rows, and error translation."""
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
+from typing import TypeVar
 
+from index_schemas.v1 import Field
 from ingestion.errors import ConfigurationError, DocumentRejectedError, IngestionError, TransientError
-from ingestion.models import DocumentRecord
+from ingestion.models import DocumentRecord, SearchHit
+
+HIT_COLUMNS = (
+    Field.ID,
+    Field.PARENT_ID,
+    Field.SOURCE_PATH,
+    Field.TITLE,
+    Field.CONTENT,
+    Field.ORDINAL,
+    Field.PAGE_START,
+    Field.PAGE_END,
+)
+"""The chunk columns a search hit is read from, in ``hit_from_row`` order."""
+
+T = TypeVar("T")
+
+
+class SqliteFile:
+    """The one owner of a connection to the SQLite file at ``path``, for ``LocalIndex`` and ``LocalIndexAdmin`` alike.
+
+    One connection (``check_same_thread=False``) guarded by a ``threading.Lock``, opened on first use (``on_open``
+    then runs in a transaction, e.g. to create shared tables); ``run`` calls a function in a worker thread and
+    translates SQLite errors with ``context`` (the subject of every error message)."""
+
+    def __init__(
+        self, path: Path, *, busy_ms: int, context: str, on_open: Callable[[sqlite3.Connection], None] | None = None
+    ) -> None:
+        self.path, self.context = Path(path), context
+        self._busy_ms, self._on_open = busy_ms, on_open
+        self._lock = threading.Lock()
+        self._conn: sqlite3.Connection | None = None
+
+    async def run(self, what: str, fn: Callable[..., T], *args: object, **kwargs: object) -> T:
+        try:
+            return await asyncio.to_thread(fn, *args, **kwargs)
+        except sqlite3.Error as exc:
+            raise translate(exc, f"{self.context}: {what} failed") from exc
+
+    @contextmanager
+    def session(self) -> Iterator[sqlite3.Connection]:
+        """The connection, held under the lock for the block (opened on first use)."""
+        with self._lock:
+            if self._conn is None:
+                conn = connect(self.path, busy_ms=self._busy_ms, context=self.context)
+                try:
+                    if self._on_open is not None:
+                        with transaction(conn):
+                            self._on_open(conn)
+                except BaseException:
+                    conn.close()
+                    raise
+                self._conn = conn
+            yield self._conn
+
+    def close_sync(self, then: Callable[[], None] | None = None) -> None:
+        """Close the connection (a later session opens it again); ``then`` runs under the same lock."""
+        with self._lock:
+            if self._conn is not None:
+                self._conn.close()
+            self._conn = None
+            if then is not None:
+                then()
 
 
 def connect(path: Path, *, busy_ms: int, context: str) -> sqlite3.Connection:
@@ -97,6 +162,22 @@ def record_from_row(row: tuple) -> DocumentRecord:
         chunk_count=chunk_count,
         indexed_at=datetime.fromisoformat(indexed_at) if indexed_at else None,
         acl_hash=row[7] if len(row) > 7 else None,
+    )
+
+
+def hit_from_row(row: tuple, score: float) -> SearchHit:
+    """A chunk row of ``HIT_COLUMNS`` as a search hit with ``score``."""
+    key, parent, path, title, content, ordinal, page_start, page_end = row
+    return SearchHit(
+        key=key,
+        parent_key=parent,
+        source_path=path,
+        title=title or "",
+        content=content or "",
+        score=score,
+        ordinal=ordinal or 0,
+        page_start=page_start,
+        page_end=page_end,
     )
 
 

@@ -1,21 +1,21 @@
 """The embedded default index: one SQLite file, FTS5 BM25 for text, exact cosine k-NN in numpy, RRF for hybrid.
 
 ``LocalIndex`` implements ``ingestion.indexing.base.Index``; its tables derive from the latest Azure AI Search
-definition in ``index_schemas`` (see ``local_schema``), so both backends store and mean the same fields.
+definition in ``index_schemas`` (see ``local/schema.py``), so both backends store and mean the same fields.
 
 - One file can hold several physical indexes (``grounding-v1``, ``grounding-v2``...), each in its own tables, plus a
   shared ``aliases`` table. ``set_alias`` creates or moves an alias to this index and ``resolve_alias`` reads one;
-  versions, in-place upgrades, alias swaps and retention are ``local_admin.LocalIndexAdmin``'s (the ``IndexAdmin``
+  versions, in-place upgrades, alias swaps and retention are ``local/admin.LocalIndexAdmin``'s (the ``IndexAdmin``
   of ``ingestion/indexing/admin.py``). Each index has one schema ``version`` (default: ``index_schemas.LATEST``)
   whose definition its tables derive from; opening an index at another version than the file records fails.
 - ``replace_document`` is one ``BEGIN IMMEDIATE`` transaction: upsert the chunks, delete the document's other chunks,
   write the record. Any failure rolls all of it back, so the previous version stays searchable and intact.
-- Concurrency: one connection (``check_same_thread=False``) guarded by a ``threading.Lock``; every call runs in a
-  worker thread (``asyncio.to_thread``) and holds the lock only while it talks to SQLite. SQLite admits one writer at
-  a time anyway, so connections per thread would only add ``SQLITE_BUSY`` waits between our own threads, and one
-  connection makes "many asyncio tasks replacing documents at once" simply serial. Other processes (or other
-  ``LocalIndex`` objects on the same file) are handled by WAL mode and ``busy_timeout``; a lock still held after the
-  timeout is a TransientError.
+- Concurrency: one connection (``check_same_thread=False``) guarded by a ``threading.Lock`` (``db.SqliteFile``, which
+  ``LocalIndexAdmin`` uses too); every call runs in a worker thread (``asyncio.to_thread``) and holds the lock only
+  while it talks to SQLite. SQLite admits one writer at a time anyway, so connections per thread would only add
+  ``SQLITE_BUSY`` waits between our own threads, and one connection makes "many asyncio tasks replacing documents at
+  once" simply serial. Other processes (or other ``LocalIndex`` objects on the same file) are handled by WAL mode and
+  ``busy_timeout``; a lock still held after the timeout is a TransientError.
 - Vectors: the whole matrix is cached in memory as unit float32 rows (100k x 384 is ~150 MB) and scored with one
   matrix-vector product. Every write transaction bumps the index's ``generation`` in the ``indexes`` table, and a
   search rebuilds the cache when the stored generation differs, which also catches writes from other processes.
@@ -27,7 +27,6 @@ import asyncio
 import dataclasses
 import json
 import sqlite3
-import threading
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -45,14 +44,15 @@ from ingestion.indexing.base import IndexStats, plan_search
 from ingestion.indexing.definitions import build_definition
 from ingestion.indexing.local.acl import require_acl, visible_clause, visible_params, visible_rows, write_acl
 from ingestion.indexing.local.db import (
-    connect,
+    HIT_COLUMNS,
+    SqliteFile,
+    hit_from_row,
     point_alias,
     record_from_row,
     record_row,
     resolve_alias,
     table_exists,
     transaction,
-    translate,
 )
 from ingestion.indexing.local.query import VectorMatrix, fts_query, prefix_upper_bound
 from ingestion.indexing.local.schema import ROWID, SHARED_DDL, LocalSchema, decode_vector, quote
@@ -60,18 +60,6 @@ from ingestion.indexing.rrf import reciprocal_rank_fusion
 from ingestion.models import DocumentRecord, IndexChunk, SearchHit, SearchMode
 
 T = TypeVar("T")
-
-_HIT_COLUMNS = (
-    Field.ID,
-    Field.PARENT_ID,
-    Field.SOURCE_PATH,
-    Field.TITLE,
-    Field.CONTENT,
-    Field.ORDINAL,
-    Field.PAGE_START,
-    Field.PAGE_END,
-)
-
 
 class LocalIndex:
     """A physical index named ``name`` with ``dimensions``-long vectors, stored in the SQLite file at ``path``.
@@ -110,10 +98,8 @@ class LocalIndex:
         self._schema = LocalSchema.for_index(definition)
         self._to_document = TO_DOCUMENT[self.version]
         self._upsert = self._schema.upsert_sql()
-        self._busy_ms = int(busy_timeout * 1000)
+        self._file = SqliteFile(self.path, busy_ms=int(busy_timeout * 1000), context=f"local index {name}")
         self._page_size = page_size
-        self._lock = threading.Lock()
-        self._conn: sqlite3.Connection | None = None
         self._ready = False
         self._matrix: VectorMatrix | None = None
 
@@ -208,23 +194,14 @@ class LocalIndex:
     # -- worker-thread side --------------------------------------------------------------------------------------
 
     async def _run(self, what: str, fn: Callable[..., T], *args: object, **kwargs: object) -> T:
-        try:
-            return await asyncio.to_thread(fn, *args, **kwargs)
-        except sqlite3.Error as exc:
-            raise translate(exc, f"local index {self.name}: {what} failed") from exc
+        return await self._file.run(what, fn, *args, **kwargs)
 
     @contextmanager
     def _session(self, *, require_index: bool = True) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            conn = self._connect()
+        with self._file.session() as conn:
             if require_index and not self._ready:
                 self._check_registered(conn)
             yield conn
-
-    def _connect(self) -> sqlite3.Connection:
-        if self._conn is None:
-            self._conn = connect(self.path, busy_ms=self._busy_ms, context=f"local index {self.name}")
-        return self._conn
 
     def _check_registered(self, conn: sqlite3.Connection) -> None:
         row = None
@@ -394,26 +371,10 @@ class LocalIndex:
     def _hits_sync(self, ranked: list[tuple[int, float]]) -> list[SearchHit]:
         if not ranked:
             return []
-        columns = ", ".join(quote(c) for c in _HIT_COLUMNS)
+        columns = ", ".join(quote(c) for c in HIT_COLUMNS)
         sql = f"SELECT {ROWID}, {columns} FROM {self._schema.chunks} WHERE {ROWID} IN (SELECT value FROM json_each(?))"
         rows = {row[0]: row[1:] for row in self._read(sql, (json.dumps([rid for rid, _ in ranked]),))}
-        hits = []
-        for rid, score in ranked:
-            if rid in rows:
-                key, parent, path, title, content, ordinal, page_start, page_end = rows[rid]
-                hit = SearchHit(
-                    key=key,
-                    parent_key=parent,
-                    source_path=path,
-                    title=title or "",
-                    content=content or "",
-                    score=score,
-                    ordinal=ordinal or 0,
-                    page_start=page_start,
-                    page_end=page_end,
-                )
-                hits.append(hit)
-        return hits
+        return [hit_from_row(rows[rid], score) for rid, score in ranked if rid in rows]
 
     def _stats_sync(self) -> tuple[int, int]:
         with self._session() as conn:
@@ -430,9 +391,8 @@ class LocalIndex:
             return resolve_alias(conn, alias)
 
     def _close_sync(self) -> None:
-        with self._lock:
-            if self._conn is not None:
-                self._conn.close()
-            self._conn = None
-            self._ready = False
-            self._matrix = None
+        self._file.close_sync(then=self._forget_state)
+
+    def _forget_state(self) -> None:
+        self._ready = False
+        self._matrix = None

@@ -1,6 +1,6 @@
 """Query helpers of the local index: user text -> safe FTS5 query, prefix -> range bound, exact cosine k-NN.
 
-Nothing here touches SQLite; ``local.py`` feeds them rows.
+Nothing here touches SQLite; ``index.py`` feeds them rows.
 """
 
 from __future__ import annotations

@@ -1,6 +1,12 @@
 """Migration runs: a full reindex run that builds a new index schema version beside the live index, then cuts over.
 
-    start      plan exactly as ``schema migrate`` does (``migrate.plan_migration``) and create or resume the target
+``Migrations`` is the ``runs.builds.Builds`` the Functions app hands its ``Reindexer``: the durable fan-out does the
+per-document work, and this module supplies the plan and the finalize hook, using the same steps as ``schema
+migrate`` (``migrate.plan_migration`` -> ``prepare_target`` -> build -> ``verify`` -> ``cut_over``, which retires the
+old index and runs gc).
+
+    start      claim the migration slot (``MIGRATION_SLOT`` in the runs table: one migration run at a time, taken
+               atomically), then plan exactly as ``schema migrate`` does and create or resume the target
                ``<alias>-v<N>[-r<K>]`` in state ``building``; refused (``MigrationRefused``) for an unregistered
                version, when the live index already is that version, or while another migration run is open
     documents  every document message names the target; a pipeline on the target at version N writes it, copying
@@ -25,19 +31,19 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import replace
 from datetime import timedelta
 
 from index_schemas import VERSIONS
 from ingestion.deployment import migrate
 from ingestion.deployment.lifecycle import SchemaConfig
 from ingestion.deployment.target import find_live
-from ingestion.errors import AliasConflict, BadInputError, MigrationRefused
+from ingestion.errors import AliasConflict, BadInputError, IngestionError, MigrationRefused
 from ingestion.indexing.admin import IndexAdmin
-from ingestion.indexing.base import Index
 from ingestion.models import Outcome, RunResult
 from ingestion.pipeline import Pipeline
+from ingestion.runs.builds import BuildPlan, derive_pipeline
 from ingestion.runs.records import RunRecord
+from ingestion.runs.store import RunStore
 from ingestion.sources.base import Source
 
 log = logging.getLogger(__name__)
@@ -45,24 +51,13 @@ log = logging.getLogger(__name__)
 CATCH_UP_MARGIN = timedelta(minutes=5)
 """The catch-up pass also re-ingests documents modified this long before the run started (clock skew between the
 storage service and the Functions host); an unchanged document costs one index read."""
-
-
-def derive_pipeline(main: Pipeline, index: Index, *, version: int, reuse_from: Index | None = None) -> Pipeline:
-    """A pipeline like ``main`` (same cracker, chunker, tokenizer, embedder and options) writing into ``index`` at
-    schema ``version``; nothing is built anew, so the embedding model is loaded once per process."""
-    return Pipeline(
-        cracker=main.cracker,
-        chunker=main.chunker,
-        tokenizer=main.tokenizer,
-        embedder=main.embedder,
-        index=index,
-        options=replace(main.options, schema_version=version),
-        reuse_from=reuse_from,
-    )
+MIGRATION_SLOT = "migration"
+"""The runs table's slot a migration run holds from its start until it ends (``RunStore.claim_slot``)."""
 
 
 class Migrations:
-    """Plans migration runs, keeps one pipeline per target, and cuts over when a run finalizes."""
+    """Plans migration runs (holding the migration slot), keeps one pipeline per target, and cuts over when a run
+    finalizes: the ``runs.builds.Builds`` of the Functions app."""
 
     def __init__(
         self,
@@ -70,22 +65,48 @@ class Migrations:
         admin: IndexAdmin,
         config: SchemaConfig,
         follow_alias: Callable[[], Awaitable[Pipeline]],
+        store: RunStore | None = None,
         max_failures: int = 0,
     ) -> None:
         self.admin = admin
         self.config = config
+        self.store = store
+        """Where the migration slot is claimed; None: no slot (a single caller, as in tests of the cutover alone)."""
         self.follow_alias = follow_alias
         """Called after a swap: points the process's main pipeline at the alias's new target and returns it."""
         self.max_failures = max_failures
         self._pipelines: dict[str, Pipeline] = {}
 
     @staticmethod
-    def check_version(version: object) -> None:
-        """MigrationRefused (a bad request) unless ``version`` is a registered schema version."""
+    def check_version(version: object) -> int:
+        """``version``, or MigrationRefused (a bad request) unless it is a registered schema version."""
         if type(version) is not int or version not in VERSIONS:
             known = ", ".join(map(str, sorted(VERSIONS)))
             raise MigrationRefused(f"schema_version must be a registered version ({known}), not {version!r}",
                                    conflict=False)  # fmt: skip
+        return version
+
+    async def plan(self, run_id: str, version: object) -> BuildPlan:
+        """Claim the migration slot for ``run_id`` (one migration run at a time, atomically), then plan and create or
+        resume the target; MigrationRefused (and the slot given back) when it cannot start."""
+        number = self.check_version(version)
+        holder = await self.store.claim_slot(MIGRATION_SLOT, run_id) if self.store is not None else None
+        if holder is not None and self.store is not None:
+            busy = await self.store.get(holder)
+            state = f"to {busy.index_name} is still {busy.status}" if busy is not None else "is starting"
+            raise MigrationRefused(f"migration run {holder} {state}", conflict=True)
+        try:
+            target, live = await self.prepare(number)
+        except BaseException:
+            with contextlib.suppress(IngestionError):
+                await self.release(run_id)
+            raise
+        return BuildPlan(target, number, live)
+
+    async def release(self, run_id: str) -> None:
+        """Give the migration slot back (a run that was planned but never recorded)."""
+        if self.store is not None:
+            await self.store.release_slot(MIGRATION_SLOT, run_id)
 
     async def prepare(self, version: int) -> tuple[str, str | None]:
         """Plan a migration to ``version`` and create or resume its target; the target's name and the live index's
@@ -114,6 +135,10 @@ class Migrations:
                 target, derive_pipeline(main, self.admin.open_index(found), version=version, reuse_from=reuse)
             )
         return pipeline
+
+    async def finalize(self, run: RunRecord, *, main: Pipeline, source: Source) -> str | None:
+        """The ``Builds`` finalize hook: ``cut_over``."""
+        return await self.cut_over(run, main=main, source=source)
 
     async def cut_over(self, run: RunRecord, *, main: Pipeline, source: Source) -> str | None:
         """The finalize hook of a complete migration run: verify, swap, follow the alias, catch up.

@@ -9,7 +9,7 @@ SHARED ?= ../shared
 CORPORA_DIR ?= $(CURDIR)/.cache/corpora
 export CORPORA_DIR
 
-.PHONY: install demo test lint corpora bench clean
+.PHONY: install demo test lint corpora bench fuzz clean
 
 install: $(STAMP)
 
@@ -39,6 +39,14 @@ lint: $(STAMP)
 test: $(STAMP) $(AZURITE) corpora
 	$(BIN)/ruff check .
 	AZURITE_BIN=$(CURDIR)/$(AZURITE) $(BIN)/python -m pytest
+
+# Property/fuzz targets of tests/fuzz/ at length (`make test` runs them briefly). FUZZ_EXAMPLES inputs per target
+# (3,000 by default: a few minutes for the slowest, the crackers); new findings are saved in tests/fuzz/corpus/ and
+# replayed by every later run: commit them with the fix.
+FUZZ_EXAMPLES ?= 3000
+fuzz: $(STAMP) corpora
+	HYPOTHESIS_PROFILE=fuzz FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/python -m pytest tests/fuzz \
+		--timeout=0 -q --durations=0
 
 bench: $(STAMP) corpora
 	$(BIN)/python bench/chunking.py $(CORPORA_DIR)/html/django

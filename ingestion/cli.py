@@ -1,15 +1,16 @@
 """Command line: ``python -m ingestion ingest|search|status`` (``--json`` on each for one machine-readable object).
 
-Exit codes: 0 nothing failed; 1 some documents failed but the run completed; 2 usage or configuration error.
+Exit codes: 0 nothing failed; 1 some documents failed but the run completed (or it could not finish, e.g. a locked
+local index; or a bug); 2 usage or configuration error; 130 Ctrl-C. Under ``--json`` every outcome, errors included,
+is one JSON object on stdout (ingestion/cli_output.py).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import json
-import logging
 import sys
+import traceback
 from collections.abc import Callable, Coroutine, Sequence
 from pathlib import Path
 from typing import Any
@@ -17,16 +18,29 @@ from typing import Any
 import index_schemas
 from ingestion import telemetry, wiring
 from ingestion.acl import TRIMMING_HELP, principal_from_options
+from ingestion.cli_output import (
+    JsonAwareParser,
+    UsageError,
+    configure_logging,
+    emit_json,
+    internal_error,
+    report_error,
+    usage_error,
+    wants_json,
+    whole_number,
+)
 from ingestion.errors import CONFIGURATION_ERRORS, ConfigurationError, IngestionError
 from ingestion.models import DocumentResult, RunResult, SearchHit, SearchMode
 from ingestion.settings import Settings
+from ingestion.sources.names import shown_name
 
-EXIT_OK, EXIT_FAILURES, EXIT_USAGE = 0, 1, 2
+EXIT_OK, EXIT_FAILURES, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+MAX_TOP = 1000
 CLI_SERVICE_NAME = "ingestion-cli"
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m ingestion", description="Turn documents into grounding data.")
+    parser = JsonAwareParser(prog="python -m ingestion", description="Turn documents into grounding data.")
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress details to stderr")
     commands = parser.add_subparsers(dest="command", required=True)
 
@@ -41,7 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     search = commands.add_parser("search", help="query the index", description=f"Query the index; {TRIMMING_HELP}.")
     search.add_argument("query")
-    search.add_argument("--top", type=int, default=5)
+    search.add_argument("--top", type=whole_number, default=5)
     search.add_argument("--mode", choices=[m.value for m in SearchMode], default=SearchMode.HYBRID.value)
     search.add_argument("--source", help="only chunks of this source path")
     add_principal_arguments(search)
@@ -74,27 +88,32 @@ def _register_extensions(commands: argparse._SubParsersAction) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; every error path reports through cli_output (one JSON object under ``--json``)."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    as_json = wants_json(argv)
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
-    except SystemExit as exc:  # argparse exits 2 on usage errors and 0 on --help
+    except UsageError as exc:
+        return usage_error(exc, as_json=as_json)
+    except SystemExit as exc:  # --help
         return int(exc.code or 0)
-    logging.basicConfig(
-        level=logging.INFO if args.verbose else logging.ERROR, format="%(levelname)s %(name)s: %(message)s"
-    )
+    configure_logging(verbose=args.verbose)
     try:
         settings = Settings.from_env()
         telemetry.configure(settings.telemetry, service_name=CLI_SERVICE_NAME, export_logs=True)
         handler: Callable[[argparse.Namespace, Settings], Coroutine[Any, Any, int]] = args.handler
         return asyncio.run(handler(args, settings))
     except CONFIGURATION_ERRORS as exc:
-        print(f"configuration error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+        return report_error("configuration error", str(exc), EXIT_USAGE, as_json=as_json)
     except IngestionError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_FAILURES
+        return report_error("error", str(exc), EXIT_FAILURES, as_json=as_json)
     except KeyboardInterrupt:
-        return 130
+        return report_error("interrupted", "stopped by Ctrl-C", EXIT_INTERRUPTED, as_json=as_json)
+    except Exception as exc:  # a bug: one line, the traceback only with -v
+        if args.verbose:
+            traceback.print_exc(file=sys.stderr)
+        return report_error("internal error", internal_error(exc), EXIT_FAILURES, as_json=as_json)
     finally:
         telemetry.shutdown()  # export what the run buffered before the process ends
 
@@ -104,7 +123,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 async def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
     if args.path is not None and not args.path.exists():
-        raise ConfigurationError(f"{args.path}: no such file or folder")
+        raise ConfigurationError(f"{shown_name(str(args.path))}: no such file or folder")
     if args.path is not None:
         source = wiring.build_folder_source(args.path)
     else:
@@ -124,7 +143,7 @@ async def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
         await source.close()
         await pipeline.close()
     if args.json:
-        print(json.dumps(result.as_dict(), ensure_ascii=False))
+        emit_json(result.as_dict())
     else:
         _print_summary(result, index=pipeline.index.name)
     return EXIT_FAILURES if result.failed else EXIT_OK
@@ -180,8 +199,9 @@ def _print_summary(result: RunResult, *, index: str) -> None:
 
 
 async def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
-    if args.top < 1:
-        raise ConfigurationError("--top must be at least 1")
+    if not 1 <= args.top <= MAX_TOP:
+        raise ConfigurationError(f"--top must be from 1 to {MAX_TOP}, not {args.top}")
+    _require_local_index(settings)
     principal = principal_from_options(args.user, args.groups)
     embedder = wiring.build_embedder(settings)
     index = wiring.build_index(settings, dimensions=embedder.dimensions)
@@ -195,14 +215,20 @@ async def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
         await index.close()
         await embedder.close()
     if args.json:
-        print(
-            json.dumps(
-                {"query": args.query, "mode": mode.value, "hits": [_hit_dict(h) for h in hits]}, ensure_ascii=False
-            )
-        )
+        emit_json({"query": args.query, "mode": mode.value, "hits": [_hit_dict(h) for h in hits]})
     else:
         _print_hits(args.query, hits)
     return EXIT_OK
+
+
+def _require_local_index(settings: Settings) -> None:
+    """Reading commands never create the local index file: say that nothing has been ingested instead."""
+    path = settings.local_index_path
+    if settings.index_backend == "local" and not path.exists():
+        raise ConfigurationError(
+            f"no local index at {path} (LOCAL_INDEX_PATH): nothing has been ingested there yet; "
+            "run `python -m ingestion ingest <folder>` first"
+        )
 
 
 def _hit_dict(hit: SearchHit) -> dict[str, object]:
@@ -234,6 +260,7 @@ def _print_hits(query: str, hits: list[SearchHit]) -> None:
 
 
 async def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
+    _require_local_index(settings)
     embedder = wiring.build_embedder(settings)
     index = wiring.build_index(settings, dimensions=embedder.dimensions)
     try:
@@ -255,7 +282,7 @@ async def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
     if settings.index_backend == "local":
         status["local_index_path"] = str(settings.local_index_path)
     if args.json:
-        print(json.dumps(status))
+        emit_json(status)
     else:
         for key, value in status.items():
             print(f"{key:>18}: {value}")

@@ -19,10 +19,24 @@ _KEY_RE = re.compile(r"^[A-Za-z0-9\-=][A-Za-z0-9_\-=]{0,1023}$")
 
 
 def document_key(source_id: str) -> str:
-    encoded = base64.urlsafe_b64encode(source_id.encode("utf-8")).decode("ascii")
+    raw = identity_bytes(source_id)
+    encoded = base64.urlsafe_b64encode(raw).decode("ascii")
     if 1 + len(encoded) <= MAX_DOCUMENT_KEY_LENGTH:
         return "d" + encoded
-    return "h" + hashlib.sha256(source_id.encode("utf-8")).hexdigest()
+    return "h" + hashlib.sha256(raw).hexdigest()
+
+
+def identity_bytes(source_id: str) -> bytes:
+    """The bytes a key encodes: UTF-8, or for a file name that is not UTF-8 (``os.fsdecode``'s lone surrogates) the
+    name's own bytes, so that such a file still has a faithful key (ingestion/sources/names.py)."""
+    try:
+        return source_id.encode("utf-8")
+    except UnicodeEncodeError:
+        pass
+    try:
+        return source_id.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:
+        return source_id.encode("utf-8", "surrogatepass")
 
 
 def chunk_key(parent_key: str, ordinal: int) -> str:

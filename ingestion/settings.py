@@ -8,18 +8,16 @@ document. Secrets are wrapped in ``Secret`` so that no repr, log line or error m
 from __future__ import annotations
 
 import json
-import math
 import os
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import TypeVar
 
 from index_schemas.names import is_valid_index_name
+from ingestion.endpoints import require_tls, storage_connection_tls
 from ingestion.errors import ConfigurationError
-
-T = TypeVar("T")
+from ingestion.setting_numbers import parse_integer, parse_number
 
 EMBEDDING_BACKENDS = ("local", "hash", "azure_openai")
 INDEX_BACKENDS = ("local", "azure_search")
@@ -33,6 +31,8 @@ VECTORIZER_MODELS = ("text-embedding-3-small", "text-embedding-3-large", "text-e
 # ``DocumentStorage__blobServiceUri`` / ``__queueServiceUri`` / ``__tableServiceUri`` (identity-based).
 STORAGE_CONNECTION = "DocumentStorage"
 DEFAULT_REINDEX_SCHEDULE = "0 0 2 * * *"
+MAX_DOCUMENT_BYTES_LIMIT = 2 * 1024**3
+"""Upper bound of MAX_DOCUMENT_BYTES (2 GiB): a document is read whole into memory."""
 HYBRID_VECTOR_WEIGHT = 6.0
 CHUNK_MAX_TOKENS = {"local": 256, "hash": 512, "azure_openai": 512}
 """Default chunk size per embedding backend: what the model reads. The local ONNX model truncates at 256 word pieces,
@@ -171,12 +171,16 @@ class Settings:
             chunk_max_tokens=read.integer(
                 "CHUNK_MAX_TOKENS", CHUNK_MAX_TOKENS[embedding_backend], minimum=16, maximum=8191
             ),
-            chunk_overlap_tokens=read.integer("CHUNK_OVERLAP_TOKENS", 64, minimum=0),
+            chunk_overlap_tokens=read.integer("CHUNK_OVERLAP_TOKENS", 64, minimum=0, maximum=8190),
             embed_headings=read.boolean("EMBED_HEADINGS", True),
-            max_document_bytes=read.integer("MAX_DOCUMENT_BYTES", cls.max_document_bytes, minimum=1),
+            max_document_bytes=read.integer(
+                "MAX_DOCUMENT_BYTES", cls.max_document_bytes, minimum=1, maximum=MAX_DOCUMENT_BYTES_LIMIT
+            ),
             max_concurrency=read.integer("MAX_CONCURRENCY", 4, minimum=1, maximum=256),
-            rrf_k=read.integer("RRF_K", 60, minimum=1),
-            hybrid_vector_weight=read.number("HYBRID_VECTOR_WEIGHT", HYBRID_VECTOR_WEIGHT, minimum=0.01),
+            rrf_k=read.integer("RRF_K", 60, minimum=1, maximum=100_000),
+            hybrid_vector_weight=read.number(
+                "HYBRID_VECTOR_WEIGHT", HYBRID_VECTOR_WEIGHT, minimum=0.01, maximum=100.0
+            ),
             azure_openai_endpoint=openai_endpoint,
             azure_openai_api_key=read.secret("AZURE_OPENAI_API_KEY"),
             azure_openai_embedding_deployment=read.text("AZURE_OPENAI_EMBEDDING_DEPLOYMENT"),
@@ -185,8 +189,10 @@ class Settings:
                 "AZURE_OPENAI_EMBEDDING_DIMENSIONS", minimum=1, maximum=4096
             ),
             azure_openai_api_version=read.text("AZURE_OPENAI_API_VERSION") or "2024-10-21",
-            azure_openai_tpm=read.optional_integer("AZURE_OPENAI_TPM", minimum=1),
-            azure_openai_max_batch_tokens=read.integer("AZURE_OPENAI_MAX_BATCH_TOKENS", 100_000, minimum=8191),
+            azure_openai_tpm=read.optional_integer("AZURE_OPENAI_TPM", minimum=1, maximum=1_000_000_000),
+            azure_openai_max_batch_tokens=read.integer(
+                "AZURE_OPENAI_MAX_BATCH_TOKENS", 100_000, minimum=8191, maximum=2048 * 8191
+            ),
             azure_search_endpoint=search_endpoint,
             azure_search_api_key=read.secret("AZURE_SEARCH_API_KEY"),
             azure_search_index=read.index_name("AZURE_SEARCH_INDEX", "grounding"),
@@ -196,7 +202,9 @@ class Settings:
             azure_search_vectorizer=read.boolean("AZURE_SEARCH_VECTORIZER", False),
             documentintelligence_endpoint=read.text("DOCUMENTINTELLIGENCE_ENDPOINT"),
             documentintelligence_api_key=read.secret("DOCUMENTINTELLIGENCE_API_KEY"),
-            documentintelligence_polling_seconds=read.number("DOCUMENTINTELLIGENCE_POLLING_SECONDS", 1.0, minimum=0.0),
+            documentintelligence_polling_seconds=read.number(
+                "DOCUMENTINTELLIGENCE_POLLING_SECONDS", 1.0, minimum=0.0, maximum=60.0
+            ),
             storage_connection_string=storage_connection_string,
             storage_account_url=blob_url,
             source_container=read.text("SOURCE_CONTAINER") or "documents",
@@ -210,10 +218,14 @@ class Settings:
             reindex_schedule=read.ncrontab("REINDEX_SCHEDULE", DEFAULT_REINDEX_SCHEDULE),
             runs_table=read.table_name("RUNS_TABLE", "reindexruns"),
             reindex_max_dequeue_count=read.integer("REINDEX_MAX_DEQUEUE_COUNT", 5, minimum=1, maximum=100),
-            reindex_stall_seconds=read.integer("REINDEX_STALL_SECONDS", 3600, minimum=60),
+            reindex_stall_seconds=read.integer("REINDEX_STALL_SECONDS", 3600, minimum=60, maximum=7 * 86400),
             schema_retention_hours=read.integer("SCHEMA_RETENTION_HOURS", 72, minimum=0, maximum=24 * 365),
-            schema_migration_max_failures=read.integer("SCHEMA_MIGRATION_MAX_FAILURES", 0, minimum=0),
-            embedding_price_per_million=read.optional_number("EMBEDDING_PRICE_PER_MILLION", minimum=0.0),
+            schema_migration_max_failures=read.integer(
+                "SCHEMA_MIGRATION_MAX_FAILURES", 0, minimum=0, maximum=1_000_000_000
+            ),
+            embedding_price_per_million=read.optional_number(
+                "EMBEDDING_PRICE_PER_MILLION", minimum=0.0, maximum=1000.0
+            ),
             telemetry=telemetry_settings(env),
             function_timeout_seconds=None if host_json is None else function_timeout(host_json),
         )
@@ -238,6 +250,23 @@ class Settings:
             raise ConfigurationError("AZURE_SEARCH_ENDPOINT is required when INDEX_BACKEND=azure_search")
         if self.index_backend == "azure_search" and self.azure_search_vectorizer:
             self._validate_vectorizer()
+        self._validate_endpoints()
+
+    def _validate_endpoints(self) -> None:
+        """Credentials travel over TLS only, except to loopback (ingestion/endpoints.py)."""
+        for setting, endpoint in (
+            ("AZURE_OPENAI_ENDPOINT", self.azure_openai_endpoint),
+            ("AZURE_SEARCH_ENDPOINT", self.azure_search_endpoint),
+            ("DOCUMENTINTELLIGENCE_ENDPOINT", self.documentintelligence_endpoint),
+            (f"AZURE_STORAGE_ACCOUNT_URL or {STORAGE_CONNECTION}__blobServiceUri", self.storage_account_url),
+            (f"{STORAGE_CONNECTION}__queueServiceUri", self.storage_queue_url),
+            (f"{STORAGE_CONNECTION}__tableServiceUri", self.storage_table_url),
+            ("AZURE_STORAGE_DFS_URL", self.storage_dfs_url),
+        ):
+            if endpoint:
+                require_tls(setting, endpoint)
+        if self.storage_connection_string:
+            storage_connection_tls("the storage connection string", self.storage_connection_string.get())
 
     def _validate_vectorizer(self) -> None:
         """The service embeds text queries itself: with the deployment (and model) that embedded the documents."""
@@ -289,11 +318,11 @@ def function_timeout(host_json: Path) -> float | None:
     """``functionTimeout`` of ``host_json`` in seconds (None: unbounded, ``-1``); its plan default when absent."""
     try:
         value = json.loads(host_json.read_text(encoding="utf-8")).get("functionTimeout", DEFAULT_FUNCTION_TIMEOUT)
-    except (OSError, ValueError, AttributeError) as error:
+    except (OSError, ValueError, AttributeError, RecursionError) as error:
         raise ConfigurationError(f"{host_json}: not a readable host.json ({type(error).__name__})") from None
     if str(value).strip() == "-1":
         return None
-    match = re.fullmatch(r"(?:(\d+)\.)?(\d{1,2}):(\d{2}):(\d{2})", str(value).strip())
+    match = re.fullmatch(r"(?:([0-9]{1,4})\.)?([0-9]{1,2}):([0-9]{2}):([0-9]{2})", str(value).strip())
     if match is None:
         raise ConfigurationError(f"{host_json}: functionTimeout={value!r} is not [d.]hh:mm:ss or -1")
     days, hours, minutes, seconds = (int(part or 0) for part in match.groups())
@@ -350,36 +379,22 @@ class _Reader:
         value = self.choice(name, allowed, none)
         return None if value == none else value
 
-    def _parse(self, name: str, kind: Callable[[str], T], what: str) -> T | None:
+    # Numbers: every numeric setting states its range; parsing lives in ingestion/setting_numbers.py.
+    def optional_integer(self, name: str, *, minimum: int, maximum: int) -> int | None:
         value = self.text(name)
-        if value is None:
-            return None
-        try:
-            return kind(value.replace("_", ""))
-        except ValueError:
-            raise ConfigurationError(f"{name}={value!r} is not {what}") from None
+        return None if value is None else parse_integer(name, value, minimum=minimum, maximum=maximum)
 
-    def optional_integer(self, name: str, *, minimum: int | None = None, maximum: int | None = None) -> int | None:
-        value = self._parse(name, int, "a whole number")
-        if value is not None:
-            _check_range(name, value, minimum, maximum)
-        return value
-
-    def integer(self, name: str, default: int, *, minimum: int | None = None, maximum: int | None = None) -> int:
+    def integer(self, name: str, default: int, *, minimum: int, maximum: int) -> int:
         value = self.optional_integer(name, minimum=minimum, maximum=maximum)
         return default if value is None else value
 
-    def number(self, name: str, default: float, *, minimum: float | None = None) -> float:
-        value = self.optional_number(name, minimum=minimum)
+    def number(self, name: str, default: float, *, minimum: float, maximum: float) -> float:
+        value = self.optional_number(name, minimum=minimum, maximum=maximum)
         return default if value is None else value
 
-    def optional_number(self, name: str, *, minimum: float | None = None) -> float | None:
-        value = self._parse(name, float, "a number")
-        if value is not None:
-            if not math.isfinite(value):
-                raise ConfigurationError(f"{name}={value} is not a finite number")
-            _check_range(name, value, minimum, None)
-        return value
+    def optional_number(self, name: str, *, minimum: float, maximum: float) -> float | None:
+        value = self.text(name)
+        return None if value is None else parse_number(name, value, minimum=minimum, maximum=maximum)
 
     def boolean(self, name: str, default: bool) -> bool:
         value = self.text(name)
@@ -432,10 +447,3 @@ class _Reader:
                 f"{name}={value!r} is not a valid storage table name (3-63 letters or digits, starting with a letter)"
             )
         return value
-
-
-def _check_range(name: str, value: float, minimum: float | None, maximum: float | None) -> None:
-    if minimum is not None and value < minimum:
-        raise ConfigurationError(f"{name}={value} is below the minimum of {minimum}")
-    if maximum is not None and value > maximum:
-        raise ConfigurationError(f"{name}={value} is above the maximum of {maximum}")

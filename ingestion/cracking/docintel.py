@@ -59,6 +59,7 @@ from ingestion.cracking import ooxml, pdf
 from ingestion.cracking.base import Cracker
 from ingestion.cracking.docintel_markdown import markdown_to_document
 from ingestion.cracking.structure import TableLimits, first_line
+from ingestion.endpoints import require_tls
 from ingestion.errors import (
     ConfigurationError,
     CorruptDocumentError,
@@ -203,6 +204,7 @@ class DocumentIntelligenceCracker:
             raise ValueError("need max_bytes >= 1, max_pages >= 1, polling_interval >= 0, retry_budget_seconds >= 0")
         if operation_timeout_seconds <= 0:
             raise ValueError("operation_timeout_seconds must be positive")
+        require_tls("DOCUMENTINTELLIGENCE_ENDPOINT", endpoint or "")  # api-key or token: TLS, or loopback only
         url = urlparse(endpoint or "")
         if url.scheme not in ("http", "https") or not url.hostname:
             raise ConfigurationError(f"DOCUMENTINTELLIGENCE_ENDPOINT={endpoint!r} is not an http(s) URL")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import re
 import zipfile
+import zlib
 from dataclasses import dataclass
 
 from ingestion.errors import CorruptDocumentError, DocumentTooLargeError
@@ -110,7 +111,7 @@ def _package_kind(archive: zipfile.ZipFile, names: set[str]) -> Package:
         raise DocumentTooLargeError(f"{CONTENT_TYPES_PART} declares {info.file_size // MB} MB")
     try:
         content_types = archive.read(info)
-    except (zipfile.BadZipFile, EOFError, OSError, NotImplementedError, RuntimeError) as error:
+    except (zipfile.BadZipFile, EOFError, OSError, NotImplementedError, RuntimeError, ValueError, zlib.error) as error:
         raise CorruptDocumentError(f"unreadable {CONTENT_TYPES_PART} ({error})") from None
     declared = _CONTENT_TYPE_ATTR.findall(content_types)
     for content_type in declared:

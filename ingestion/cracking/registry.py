@@ -94,10 +94,21 @@ class LocalCracker:
     def crack(self, item: SourceItem, data: bytes) -> CrackedDocument:
         """See ``Cracker.crack``; errors name ``item.path``."""
         try:
-            kind = self._choose(item.extension, data)
+            kind = self._sniff(item.extension, data)
             return self._parse(kind, item, data)
         except BadInputError as error:
             raise type(error)(f"{item.path}: {error}") from error
+
+    def _sniff(self, extension: str, data: bytes) -> str:
+        try:
+            return self._choose(extension, data)
+        except IngestionError:
+            raise
+        except Exception as error:  # a library's own exception while sniffing (zip directory, OLE header...)
+            detail = first_line(str(error))
+            raise CorruptDocumentError(
+                f"unreadable file ({type(error).__name__}{': ' + detail if detail else ''})"
+            ) from error
 
     def _parse(self, kind: str, item: SourceItem, data: bytes) -> CrackedDocument:
         label, parser = _PARSERS[kind]

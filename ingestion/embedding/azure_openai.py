@@ -36,6 +36,7 @@ from ingestion import telemetry
 from ingestion.cloud.credentials import default_credential
 from ingestion.cloud.retry_after import parse_retry_after
 from ingestion.embedding.ratelimit import Backoff, RateLimiter
+from ingestion.endpoints import require_tls
 from ingestion.errors import (
     BadInputError,
     ConfigurationError,
@@ -126,6 +127,7 @@ class AzureOpenAIEmbedder:
     ) -> None:
         if not endpoint or not deployment:
             raise ConfigurationError("AZURE_OPENAI_ENDPOINT and AZURE_OPENAI_EMBEDDING_DEPLOYMENT are required")
+        require_tls("AZURE_OPENAI_ENDPOINT", endpoint)  # both the api-key and a bearer token ride on every request
         if not 1 <= max_batch_inputs <= MAX_INPUTS_PER_REQUEST:
             raise ValueError(f"max_batch_inputs must be between 1 and {MAX_INPUTS_PER_REQUEST}")
         if max_batch_tokens < MAX_INPUT_TOKENS:

@@ -10,6 +10,7 @@ from pathlib import Path
 from ingestion import wiring
 from ingestion.acl import TRIMMING_HELP, principal_from_options
 from ingestion.cli import add_principal_arguments
+from ingestion.cli_output import whole_number
 from ingestion.errors import ConfigurationError
 from ingestion.evaluation.runner import evaluate, load_golden, resolve_roots
 from ingestion.models import SearchMode
@@ -27,7 +28,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("golden", type=Path, help='JSONL lines {"id", "query", "relevant": [paths relative to --root]}')
     parser.add_argument("--root", required=True, help="folder the relevant paths are relative to (or 'container/')")
     parser.add_argument("--mode", choices=[*(m.value for m in SearchMode), "all"], default=SearchMode.HYBRID.value)
-    parser.add_argument("--top", type=int, default=10, help="distinct documents kept per query (default 10)")
+    parser.add_argument("--top", type=whole_number, default=10, help="distinct documents kept per query (default 10)")
     parser.add_argument("--min-recall-at-5", type=float, default=None, help="exit 1 when recall@5 is below this")
     parser.add_argument("--json", action="store_true")
     add_principal_arguments(parser)

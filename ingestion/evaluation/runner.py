@@ -28,20 +28,37 @@ class GoldenQuery:
 
 
 def load_golden(path: Path) -> list[GoldenQuery]:
+    """One query per JSON line ``{"id", "query", "relevant": [paths]}``; ConfigurationError naming ``path:line``."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise ConfigurationError(f"{path}: not UTF-8 text") from None
+    except OSError as exc:
+        raise ConfigurationError(f"{path}: cannot read the golden set ({exc.strerror})") from None
     queries = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-            queries.append(GoldenQuery(str(row["id"]), str(row["query"]), frozenset(map(str, row["relevant"]))))
-        except (ValueError, KeyError, TypeError) as exc:
-            raise ConfigurationError(f"{path}:{number}: not a golden line ({type(exc).__name__}: {exc})") from None
-        if not queries[-1].relevant:
-            raise ConfigurationError(f"{path}:{number}: 'relevant' is empty")
+    for number, line in enumerate(text.splitlines(), start=1):
+        if line.strip():
+            queries.append(_golden_query(line, f"{path}:{number}"))
     if not queries:
         raise ConfigurationError(f"{path}: no golden queries")
     return queries
+
+
+def _golden_query(line: str, where: str) -> GoldenQuery:
+    try:
+        row = json.loads(line)
+    except (ValueError, RecursionError):
+        raise ConfigurationError(f"{where}: not a golden line (not JSON)") from None
+    if not isinstance(row, dict):
+        raise ConfigurationError(f"{where}: not a golden line (not a JSON object)")
+    ident, query, relevant = row.get("id"), row.get("query"), row.get("relevant")
+    if not isinstance(ident, str | int) or isinstance(ident, bool) or not isinstance(query, str) or not query.strip():
+        raise ConfigurationError(f"{where}: not a golden line (needs an 'id' and a non-empty 'query' string)")
+    if not isinstance(relevant, list) or not all(isinstance(item, str) for item in relevant):
+        raise ConfigurationError(f"{where}: not a golden line ('relevant' must be a list of paths)")
+    if not relevant:
+        raise ConfigurationError(f"{where}: 'relevant' is empty")
+    return GoldenQuery(str(ident), query, frozenset(relevant))
 
 
 def relative_source(source_path: str, root: str) -> str | None:

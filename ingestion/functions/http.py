@@ -19,6 +19,7 @@ No ``from __future__ import annotations`` here: the worker reads these annotatio
 
 import json
 import logging
+import re
 from collections.abc import Awaitable, Callable
 
 import azure.functions as func
@@ -64,12 +65,21 @@ async def reindex_now(req: func.HttpRequest, context: func.Context = None) -> fu
         return await _answer(start)
 
 
+MAX_BODY_BYTES = 64 * 1024
+_VERSION = re.compile(r"[0-9]{1,6}")
+
+
 def _json_body(req: func.HttpRequest) -> dict[str, object]:
-    if not req.get_body():
+    """The JSON object body ({} when empty); ValueError with one line that quotes no parser internals, whatever the
+    body (over MAX_BODY_BYTES, deeply nested, huge numbers, not UTF-8)."""
+    raw = req.get_body()
+    if not raw:
         return {}
+    if len(raw) > MAX_BODY_BYTES:
+        raise ValueError(f"the body is over {MAX_BODY_BYTES} bytes")
     try:
-        body = json.loads(req.get_body())
-    except ValueError:
+        body = json.loads(raw)
+    except (ValueError, RecursionError):
         raise ValueError('the body must be JSON, e.g. {"schema_version": 2}') from None
     if not isinstance(body, dict):
         raise ValueError('the body must be a JSON object, e.g. {"schema_version": 2}')
@@ -80,7 +90,7 @@ def _force(req: func.HttpRequest) -> bool:
     """``{"force": true}``: start a new full run even while one is open."""
     value = _json_body(req).get("force", False)
     if type(value) is not bool:
-        raise ValueError(f"force must be true or false, not {value!r}")
+        raise ValueError(f"force must be true or false, not {_shown(value)}")
     return value
 
 
@@ -107,11 +117,22 @@ def _schema_version(req: func.HttpRequest) -> int | None:
     value: object = _json_body(req).get("schema_version", req.params.get("schema_version"))
     if value is None:
         return None
-    if isinstance(value, str) and value.isdigit():
+    if isinstance(value, str) and _VERSION.fullmatch(value):
         return int(value)
-    if type(value) is not int:
-        raise ValueError(f"schema_version must be a whole number, not {value!r}")
+    if type(value) is not int or not 0 <= value < 10**6:
+        raise ValueError(f"schema_version must be a whole number, not {_shown(value)}")
     return value
+
+
+def _shown(value: object) -> str:
+    """A short, one-line description of a JSON value (never the whole of a large or deeply nested one)."""
+    if isinstance(value, str):
+        return repr(value[:40]) + ("..." if len(value) > 40 else "")
+    if isinstance(value, bool | float) or value is None:
+        return json.dumps(value)
+    if isinstance(value, int):
+        return "a number too large" if value > 0 else "a negative number"
+    return "a JSON object" if isinstance(value, dict) else "a JSON array"
 
 
 @bp.route(route="status", methods=["GET"], auth_level=func.AuthLevel.FUNCTION)

@@ -8,7 +8,6 @@ refusing a change that needs ``migrate``.
 from __future__ import annotations
 
 import argparse
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,6 +15,7 @@ from typing import Any
 from index_schemas import LATEST, VERSIONS, field_specs, physical_name
 from index_schemas.diff import SchemaDiff, diff_indexes
 from ingestion import wiring
+from ingestion.cli_output import emit_json, whole_number
 from ingestion.deployment import lifecycle, migrate
 from ingestion.deployment.estimate import estimate_migration, price_per_million
 from ingestion.deployment.target import find_live
@@ -31,21 +31,21 @@ def register(commands: argparse._SubParsersAction) -> None:
     schema = commands.add_parser("schema", help="index schema versions: show, diff, apply, migrate, rollback, status")
     sub = schema.add_subparsers(dest="schema_command", required=True)
     show = sub.add_parser("show", help="a version's index definition")
-    show.add_argument("version", nargs="?", type=int, default=LATEST)
+    show.add_argument("version", nargs="?", type=whole_number, default=LATEST)
     diff = sub.add_parser("diff", help="changes between two versions (numbers, or 'live'), each in place or rebuild")
     diff.add_argument("old")
     diff.add_argument("new")
     apply = sub.add_parser("apply", help="create the version if nothing is live, else upgrade the live index in place")
-    apply.add_argument("--to", type=int, help=f"schema version (default {LATEST}, or the live one if newer)")
+    apply.add_argument("--to", type=whole_number, help=f"schema version (default {LATEST}, or the live one if newer)")
     mig = sub.add_parser("migrate", help="rebuild into a new index by a full reindex, verify, swap the alias")
     target = mig.add_mutually_exclusive_group()
     target.add_argument("path", nargs="?", type=Path, help="folder or file to reindex from")
     target.add_argument("--container", help="blob container to reindex from")
     mig.add_argument("--prefix", default="", help="only blobs whose name starts with this (with --container)")
-    mig.add_argument("--to", type=int, help=f"schema version (default {LATEST}, or the live one if newer)")
+    mig.add_argument("--to", type=whole_number, help=f"schema version (default {LATEST}, or the live one if newer)")
     mig.add_argument("--dry-run", action="store_true", help="estimate tokens and cost; change nothing")
     mig.add_argument(
-        "--max-failures", type=int, default=None,
+        "--max-failures", type=whole_number, default=None,
         help="failed documents allowed before the swap (default SCHEMA_MIGRATION_MAX_FAILURES, 0)",
     )  # fmt: skip
     mig.add_argument("--allow-outside-scope", action="store_true", help="swap although live documents are lost")
@@ -134,7 +134,7 @@ async def _definition(which: str, ctx: _Context) -> Any:
         if live is None:
             raise ConfigurationError(f"alias {admin.alias}: no live index yet (run `schema apply`)")
         return await admin.get_definition(live.name)
-    if not which.isdigit() or int(which) not in VERSIONS:
+    if not (which.isascii() and which.isdigit() and len(which) < 7) or int(which) not in VERSIONS:
         raise ConfigurationError(f"{which!r} is not 'live' or a schema version ({', '.join(map(str, VERSIONS))})")
     return ctx.config.definition(int(which), physical_name(admin.alias, int(which)))
 
@@ -335,7 +335,7 @@ def _print_deleted(deleted: list[str]) -> None:
 
 
 def _json(value: object) -> None:
-    print(json.dumps(value, ensure_ascii=False, default=str))  # noqa: T201 - the command's output
+    emit_json(value)  # the command's output, printable on any stdout encoding
 
 
 def _out(line: str) -> None:

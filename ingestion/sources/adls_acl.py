@@ -19,19 +19,17 @@ Mapping (``acl_from_posix``), for the file's **access** ACL ``user::rw-,user:<oi
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
 from azure.core.exceptions import AzureError
 
 from ingestion.acl import Acl, check_ids
 from ingestion.cloud.credentials import default_credential
 from ingestion.cloud.storage_errors import translate_storage_error
+from ingestion.endpoints import require_tls
 from ingestion.errors import BadInputError, ConfigurationError
 
 if TYPE_CHECKING:
     from azure.storage.filedatalake.aio import DataLakeServiceClient
-
-_LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
 
 
 def acl_from_posix(acl: str, *, path: str) -> Acl | None:
@@ -77,11 +75,7 @@ class AdlsAclReader:
         credential: Any = None,
         retry_total: int | None = None,
     ) -> None:
-        parts = urlsplit(account_url)
-        if parts.scheme not in ("https", "http") or not parts.hostname:
-            raise ConfigurationError("AZURE_STORAGE_DFS_URL must be an http(s) URL")
-        if parts.scheme == "http" and parts.hostname not in _LOOPBACK:
-            raise ConfigurationError("AZURE_STORAGE_DFS_URL must use https (plain http only to this machine)")
+        require_tls("AZURE_STORAGE_DFS_URL", account_url)
         self.account_url = account_url.rstrip("/")
         self.file_system = file_system
         self._credential = credential

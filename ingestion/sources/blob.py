@@ -58,11 +58,25 @@ def parse_blob_url(url: str) -> tuple[str, str, str]:
     """``(account, container, name)`` of a blob URL, Azure-style or path-style (Azurite); the name URL-decoded.
 
     ``https://acct.blob.core.windows.net/docs/a%20b.pdf`` and ``http://127.0.0.1:10000/acct/docs/a%20b.pdf`` both give
-    ``("acct", "docs", "a b.pdf")``. Raises BadInputError for a URL that does not name a blob.
+    ``("acct", "docs", "a b.pdf")``. The URL is an Event Grid event's ``url``: it carries no query string, and a blob
+    name may hold a raw ``?`` or ``#`` (Event Grid does not encode them), so everything after the container is the
+    name. Raises BadInputError for a URL that does not name a blob, or whose name is not UTF-8 once decoded.
     """
-    account, segments = _split_account(url)
+    scheme, separator, rest = url.partition("://")
+    authority, _, path = rest.partition("/")
+    if not separator or not scheme or not authority or any(c in authority for c in "?#"):
+        raise BadInputError(f"not a blob URL: {_safe_url(url)}")
+    try:
+        host = urlsplit(f"{scheme}://{authority}").hostname or ""
+    except ValueError:  # e.g. an unbalanced "[" in the host
+        raise BadInputError(f"not a blob URL: {_safe_url(url)}") from None
+    account, segments = _account_and_segments(host, path)
     if account and len(segments) >= 2 and segments[0] and any(segments[1:]):
-        return account, segments[0], unquote("/".join(segments[1:]))
+        try:
+            name = unquote("/".join(segments[1:]), errors="strict")
+        except UnicodeDecodeError:
+            raise BadInputError(f"not a blob URL (the name is not UTF-8): {_safe_url(url)}") from None
+        return account, segments[0], name
     raise BadInputError(f"not a blob URL: {_safe_url(url)}")
 
 
@@ -254,8 +268,11 @@ def _too_large(path: str, size: int | None, max_bytes: int) -> DocumentTooLargeE
 def _split_account(url: str) -> tuple[str, list[str]]:
     """The account name and the remaining raw path segments of a storage URL (path-style for IPs and bare hosts)."""
     parts = urlsplit(url)
-    host = parts.hostname or ""
-    segments = parts.path.lstrip("/").split("/") if parts.path.strip("/") else []
+    return _account_and_segments(parts.hostname or "", parts.path)
+
+
+def _account_and_segments(host: str, path: str) -> tuple[str, list[str]]:
+    segments = path.lstrip("/").split("/") if path.strip("/") else []
     if "." not in host or _is_ip(host):
         return (segments[0] if segments else ""), segments[1:]
     return host.split(".", 1)[0], segments
@@ -270,6 +287,11 @@ def _is_ip(host: str) -> bool:
 
 
 def _safe_url(url: str) -> str:
-    """The URL without its query string (a SAS token lives there) or user info."""
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.hostname or ''}{f':{parts.port}' if parts.port else ''}{parts.path}"
+    """The URL without its query string (a SAS token lives there) or user info, cut to 200 characters."""
+    try:
+        parts = urlsplit(url)
+        port = f":{parts.port}" if parts.port else ""
+        shown = f"{parts.scheme}://{parts.hostname or ''}{port}{parts.path}"
+    except ValueError:  # a malformed host or port
+        shown = "(malformed URL)"
+    return shown if len(shown) <= 200 else shown[:200] + "..."

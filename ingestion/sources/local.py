@@ -34,6 +34,7 @@ from pathlib import Path
 from ingestion.acl import Acl, from_sidecar
 from ingestion.errors import BadInputError, ConfigurationError, DocumentTooLargeError, TransientError
 from ingestion.models import SourceItem
+from ingestion.sources.names import is_text, shown_name
 
 SIDECAR_SUFFIX = ".acl.json"
 MAX_SIDECAR_BYTES = 256 * 1024
@@ -46,7 +47,11 @@ class LocalFolderSource:
         try:
             resolved = Path(root).resolve(strict=True)
         except (OSError, RuntimeError) as error:
-            raise ConfigurationError(f"source folder {root} does not exist or cannot be resolved") from error
+            shown = shown_name(str(root))
+            raise ConfigurationError(f"source folder {shown} does not exist or cannot be resolved") from error
+        if not is_text(resolved.as_posix()):
+            shown = shown_name(resolved.as_posix())
+            raise ConfigurationError(f"source {shown}: the path is not valid UTF-8 (undecodable bytes as \\xNN)")
         if resolved.is_dir():
             self._single_file = False
             self.scope = resolved.as_posix().rstrip("/") + "/"
@@ -75,6 +80,11 @@ class LocalFolderSource:
                     yield item
 
     async def read(self, item: SourceItem, *, max_bytes: int) -> bytes:
+        if not is_text(item.source_id):
+            raise BadInputError(
+                f"{item.path}: the file name is not valid UTF-8 (shown as \\xNN), so the index cannot store it "
+                "faithfully; rename the file"
+            )
         if item.size > max_bytes:
             raise _too_large(item.path, item.size, max_bytes)
         return await asyncio.to_thread(self._read, item, max_bytes)
@@ -157,7 +167,7 @@ class LocalFolderSource:
         posix = path.as_posix()
         return SourceItem(
             source_id=posix,
-            path=posix,
+            path=shown_name(posix),
             size=info.st_size,
             last_modified=datetime.fromtimestamp(info.st_mtime, tz=UTC),
             content_version=version,

@@ -144,3 +144,17 @@ async def test_directory_deleted_event_removes_everything_under_it(app_env: AppE
     assert [message["kind"] for message in bodies(await host.queue.peek_messages())] == ["delete_directory"]
     assert await host.drain(reindex.reindex_worker) == []
     assert await indexed_paths() == {f"{app_env.container}/teamwork.md"}
+
+
+@pytest.mark.parametrize("name", ["notes#1.md", "what?.md", "a?b#c/d.md"])
+async def test_blob_deleted_event_with_a_raw_hash_or_question_mark_in_the_name(
+    app_env: AppEnv, host: FunctionsHost, name: str
+) -> None:
+    """Event Grid does not percent-encode ``#`` or ``?`` in ``data.url``: the whole rest of the URL is the name."""
+    await host.upload(name, WAL)
+    await host.upload("notes.md", BACKUP)  # what a truncated name ("notes" / "what" / "a") would also not match
+    for blob in (name, "notes.md"):
+        await blobs.ingest_blob(blob_client(app_env.container, blob))
+    await host.delete(name)
+    await blobs.delete_blob(storage_event(blobs.BLOB_DELETED, host.blob_url(name)))
+    assert await indexed_paths() == {f"{app_env.container}/notes.md"}

@@ -116,7 +116,8 @@ def test_turning_compression_on_is_drift_that_migrate_rebuilds_reusing_every_vec
     }
 
     code = main(["schema", "apply", "--json"])
-    assert code == 2 and "schema migrate" in capsys.readouterr().err
+    refusal = json.loads(capsys.readouterr().out)  # under --json an error is one object on stdout
+    assert code == refusal["exit_code"] == 2 and "schema migrate" in refusal["error"]
     assert server.indexes[LIVE].definition == uncompressed  # refused before any change
 
     code, estimate = run_cli(capsys, "schema", "migrate", str(root), "--dry-run", "--json")

@@ -93,7 +93,7 @@ def test_acl_settings_are_validated() -> None:
     settings = Settings.from_env({})
     assert (settings.acl_source, settings.acl_default, settings.storage_dfs_url) == ("metadata", "public", None)
     assert Settings.from_env({"ACL_DEFAULT": "private", "ACL_SOURCE": "adls"}).acl_default == "private"
-    for name, value in [("ACL_DEFAULT", "nobody"), ("ACL_SOURCE", "sharepoint")]:
+    for name, value in [("ACL_DEFAULT", "nobody"), ("ACL_SOURCE", "sharepoint"), ("AZURE_STORAGE_DFS_URL", "http://x.y")]:
         with pytest.raises(ConfigurationError, match=name):
             Settings.from_env({name: value})
 

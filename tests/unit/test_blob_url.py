@@ -25,7 +25,12 @@ from ingestion.sources.blob import BlobContainerSource, blob_source_id, parse_bl
         ("http://localhost:10000/devstoreaccount1/docs/x/y.txt", ("devstoreaccount1", "docs", "x/y.txt")),
         ("http://[::1]:10000/devstoreaccount1/docs/y.txt", ("devstoreaccount1", "docs", "y.txt")),
         ("http://devstoreaccount1.blob.localhost:10000/docs/y.txt", ("devstoreaccount1", "docs", "y.txt")),
-        ("https://acct.blob.core.windows.net/docs/a.pdf?sv=2024&sig=abc", ("acct", "docs", "a.pdf")),
+        # Event Grid URLs carry no query string; a raw "?" or "#" belongs to the name (issue 15)
+        ("https://acct.blob.core.windows.net/docs/a.pdf?v=2", ("acct", "docs", "a.pdf?v=2")),
+        ("https://acct.blob.core.windows.net/docs/notes#1.txt", ("acct", "docs", "notes#1.txt")),
+        ("https://acct.blob.core.windows.net/docs/q?/#/x", ("acct", "docs", "q?/#/x")),
+        ("http://127.0.0.1:10000/devstoreaccount1/docs/what?.md", ("devstoreaccount1", "docs", "what?.md")),
+        ("https://acct.blob.core.windows.net/docs/a%3Fb%23c", ("acct", "docs", "a?b#c")),
     ],
 )
 def test_parse_blob_url(url: str, expected: tuple[str, str, str]) -> None:
@@ -41,6 +46,9 @@ def test_parse_blob_url(url: str, expected: tuple[str, str, str]) -> None:
         "http://127.0.0.1:10000/devstoreaccount1/docs",
         "http://127.0.0.1:10000/",
         "not a url",
+        "https://acct.blob.core.windows.net/docs/%FF.txt",
+        "http://[::1/devstoreaccount1/docs/a.txt",
+        "https://acct.blob.core.windows.net?/docs/a.txt",
     ],
 )
 def test_parse_blob_url_refuses_non_blob_urls(url: str) -> None:

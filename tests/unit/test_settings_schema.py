@@ -23,7 +23,7 @@ def test_defaults() -> None:
 def test_values_are_read() -> None:
     settings = Settings.from_env({"SCHEMA_RETENTION_HOURS": "0", "EMBEDDING_PRICE_PER_MILLION": "0.13"})
     assert (settings.schema_retention_hours, settings.embedding_price_per_million) == (0, 0.13)
-    assert Settings.from_env({"SCHEMA_RETENTION_HOURS": "1_000"}).schema_retention_hours == 1000
+    assert Settings.from_env({"SCHEMA_RETENTION_HOURS": "1000"}).schema_retention_hours == 1000
 
 
 @pytest.mark.parametrize(
@@ -33,6 +33,7 @@ def test_values_are_read() -> None:
         ("SCHEMA_RETENTION_HOURS", "three days"),
         ("SCHEMA_RETENTION_HOURS", "9000"),
         ("SCHEMA_RETENTION_HOURS", "1.5"),
+        ("SCHEMA_RETENTION_HOURS", "1_000"),  # Python syntax, not a number a person writes (issue 15)
         ("EMBEDDING_PRICE_PER_MILLION", "-0.02"),
         ("EMBEDDING_PRICE_PER_MILLION", "cheap"),
         ("EMBEDDING_PRICE_PER_MILLION", "inf"),

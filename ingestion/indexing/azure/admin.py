@@ -33,6 +33,7 @@ from index_schemas.diff import diff_indexes
 from index_schemas.names import is_valid_index_name
 from index_schemas.types import IndexDefinition, definition_from_wire
 from ingestion.cloud.credentials import default_credential, default_sync_credential
+from ingestion.endpoints import require_tls
 from ingestion.errors import AliasConflict, ConfigurationError
 from ingestion.indexing.admin import ANY, Expected, IndexState, PhysicalIndex
 from ingestion.indexing.azure.batches import API_VERSION
@@ -64,6 +65,7 @@ class AzureIndexAdmin:
     ) -> None:
         if not is_valid_index_name(alias):
             raise ConfigurationError(f"{alias!r} is not a valid index alias")
+        require_tls("AZURE_SEARCH_ENDPOINT", endpoint)
         self.endpoint = endpoint
         self.alias = alias
         self.propagation_seconds = PROPAGATION_SECONDS if propagation_seconds is None else propagation_seconds
@@ -292,6 +294,7 @@ def alias_target(settings: Settings, *, credential: TokenCredential | None = Non
     endpoint, key = settings.azure_search_endpoint, settings.azure_search_api_key
     if not endpoint:
         return None
+    require_tls("AZURE_SEARCH_ENDPOINT", endpoint)
     owned = None
     if key is not None:
         auth: AzureKeyCredential | TokenCredential = AzureKeyCredential(key.get())

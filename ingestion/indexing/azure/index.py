@@ -61,6 +61,7 @@ from index_schemas.v1 import SEMANTIC_CONFIGURATION, Field
 from index_schemas.v3 import Field as AclField
 from ingestion.acl import Acl, Principal, require_acl_fields
 from ingestion.cloud.credentials import default_credential
+from ingestion.endpoints import require_tls
 from ingestion.errors import ConfigurationError
 from ingestion.indexing.azure.batches import API_VERSION, MAX_ACTIONS, MAX_BYTES, BatchSender, RetryPolicy, encode
 from ingestion.indexing.azure.definitions import to_search_index
@@ -134,6 +135,7 @@ class AzureSearchIndex:
         self.definition = build_definition(
             self.version, index_name, dimensions, vectorizer=vectorizer, compression=compression
         )
+        require_tls("AZURE_SEARCH_ENDPOINT", endpoint)  # api-key or token: TLS, or loopback only
         parts = urlsplit(endpoint)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ConfigurationError(f"AZURE_SEARCH_ENDPOINT={endpoint!r} is not an http(s) URL")

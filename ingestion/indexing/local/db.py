@@ -84,10 +84,12 @@ def connect(path: Path, *, busy_ms: int, context: str) -> sqlite3.Connection:
     ``synchronous=NORMAL`` is the usual WAL setting: a power cut can lose the last commits but never corrupts the
     file, and a lost commit only means the document is indexed again on the next run.
     """
+    if path.is_dir():
+        raise ConfigurationError(f"{context}: {path} is a folder; LOCAL_INDEX_PATH must name the index file in it")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise ConfigurationError(f"{context}: cannot create {path.parent}: {exc}") from exc
+        raise ConfigurationError(f"{context}: cannot create {path.parent}: {exc.strerror}") from exc
     conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
     try:
         conn.execute(f"PRAGMA busy_timeout = {int(busy_ms)}")
@@ -199,6 +201,10 @@ def translate(exc: sqlite3.Error, context: str) -> IngestionError:
     """SQLite errors -> the pipeline's tree: busy, locked or I/O failures are transient, a constraint (or a trigger's
     RAISE) refuses the document, and a file that is not a usable database is a configuration problem."""
     message = f"{context}: {exc}"
+    if isinstance(exc, sqlite3.OperationalError) and "unable to open" in str(exc):
+        return ConfigurationError(f"{message} (check LOCAL_INDEX_PATH: a file path in a folder you can write to)")
+    if isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc):
+        return TransientError(f"{message}: another process (another run?) holds the index; try again when it is done")
     if isinstance(exc, sqlite3.OperationalError):
         return TransientError(message)
     if isinstance(exc, sqlite3.IntegrityError):

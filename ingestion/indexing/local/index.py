@@ -210,7 +210,10 @@ class LocalIndex:
                 "SELECT prefix, schema_version, dimensions FROM indexes WHERE name = ?", (self.name,)
             ).fetchone()
         if row is None:
-            raise ConfigurationError(f"local index {self.name} does not exist in {self.path}: call ensure() first")
+            raise ConfigurationError(
+                f"local index {self.name} does not exist in {self.path}: nothing has been ingested into it yet "
+                "(run python -m ingestion ingest; in code, ensure() creates it)"
+            )
         self._check_compatible(row)
         self._ready = True
 

@@ -91,7 +91,7 @@ async def test_reader_errors_map_to_the_pipeline_tree(adls: FakeAdlsServer) -> N
 
 @pytest.mark.parametrize("url", ["http://acct.dfs.core.windows.net", "ftp://acct", "acct.dfs.core.windows.net"])
 def test_the_dfs_endpoint_must_be_https_off_this_machine(url: str) -> None:
-    with pytest.raises(ConfigurationError, match="AZURE_STORAGE_DFS_URL (uses plain http|is not an http)"):
+    with pytest.raises(ConfigurationError, match=r"AZURE_STORAGE_DFS_URL (uses plain http|is not an http)"):
         AdlsAclReader(url, "docs")
 
 

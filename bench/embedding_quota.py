@@ -6,7 +6,10 @@ assumption, not a measurement of Azure). Load is realistic chunks of 400-500 cl1
 under .cache/corpora (random words when absent), grouped into documents of 5-40 chunks.
 
 * ours: ``AzureOpenAIEmbedder`` with the TPM hint, fed by ``--documents`` concurrent document embeds (the
-  pipeline's MAX_CONCURRENCY).
+  pipeline's old 4 documents in flight), one request (or more) per document.
+* batched: the default wiring since issue 11: ``BatchingEmbedder`` over ``AzureOpenAIEmbedder`` (no TPM hint,
+  default settings), fed by ``--batched-documents`` concurrent documents (what the byte budget keeps in flight):
+  chunks of many documents share each request.
 * naive: ``AsyncAzureOpenAI`` with its default retries (2, honouring retry-after), one request of 16 chunks at a time.
 * ours xN / naive xN (``--instances N``, N > 1): N independent clients sharing one deployment (each of ours told
   the full TPM) — the scale-out case, where no client has a coordinator.
@@ -134,6 +137,43 @@ async def run_naive(
     return done, failed
 
 
+async def run_batched(
+    server: FakeOpenAIServer, chunks: list[str], args: argparse.Namespace, seed: int
+) -> tuple[int, int]:
+    """The pipeline's default embedder since issue 11, fed by many concurrent documents."""
+    from ingestion.embedding.batching import BatchingEmbedder
+
+    inner = AzureOpenAIEmbedder(
+        endpoint=server.url, deployment="embed", tokenizer=get_tokenizer(), api_key=server.api_key
+    )
+    embedder = BatchingEmbedder(
+        inner,
+        tokenizer=get_tokenizer(),
+        max_inputs=inner.max_batch_inputs,
+        max_tokens=inner.max_batch_tokens,
+        slots=inner.request_slots,
+    )
+    feed = documents(chunks, seed)
+    done = failed = 0
+    stop_at = time.monotonic() + args.seconds
+
+    async def worker() -> None:
+        nonlocal done, failed
+        while time.monotonic() < stop_at:
+            document = next(feed)
+            try:
+                await embedder.embed(document)
+                done += len(document)
+            except IngestionError:
+                failed += len(document)
+
+    try:
+        await asyncio.gather(*(worker() for _ in range(args.batched_documents)))
+    finally:
+        await embedder.close()
+    return done, failed
+
+
 Runner = Callable[[FakeOpenAIServer, list[str], argparse.Namespace, int], Awaitable[tuple[int, int]]]
 
 
@@ -178,6 +218,8 @@ async def main(args: argparse.Namespace) -> None:
     )
     ours = await phase(run_ours, chunks, args)
     ours_util = report("ours", ours, args)
+    batched = await phase(run_batched, chunks, args)
+    batched_util = report("batched", batched, args)
     naive = await phase(run_naive, chunks, args)
     naive_util = report("naive", naive, args)
     if args.instances > 1:
@@ -192,7 +234,9 @@ async def main(args: argparse.Namespace) -> None:
         )
     print(
         f"ours_utilization={ours_util:.2f} ours_failed={ours.failed_chunks} "
-        f"naive_utilization={naive_util:.2f} naive_failed={naive.failed_chunks}"
+        f"batched_utilization={batched_util:.2f} batched_failed={batched.failed_chunks} "
+        f"naive_utilization={naive_util:.2f} naive_failed={naive.failed_chunks} "
+        f"batched_vs_naive={batched_util / max(naive_util, 1e-9):.2f}"
     )
 
 
@@ -204,6 +248,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--latency", type=float, default=0.3, help="fake service time per request (s)")
     parser.add_argument("--latency-per-1k", type=float, default=0.06, help="fake service time per 1k tokens (s)")
     parser.add_argument("--documents", type=int, default=4, help="concurrent document embeds for ours")
+    parser.add_argument("--batched-documents", type=int, default=64, help="concurrent documents for batched")
     parser.add_argument("--instances", type=int, default=2, help="also run N independent embedders (0/1: skip)")
     parser.add_argument("--no-hint", action="store_true", help="do not tell our embedder the TPM")
     return parser.parse_args()

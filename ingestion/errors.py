@@ -10,9 +10,11 @@ Every failure the pipeline can meet is one of three kinds, and the kind decides 
     │   ├── DocumentTooLargeError    over MAX_DOCUMENT_BYTES, or an archive that would inflate past its limit (zip bomb)
     │   ├── UndecodableTextError     text that is in no encoding we can identify
     │   ├── NoTextError              nothing to index (e.g. a scanned PDF without OCR)
-    │   └── DocumentRejectedError    a service refused this one document (e.g. Azure AI Search 400 for an item)
+    │   ├── DocumentRejectedError    a service refused this one document (e.g. Azure AI Search 400 for an item)
+    │   └── DocumentTimeoutError     over DOCUMENT_TIMEOUT_SECONDS (its crack worker was killed)
     ├── TransientError           retry with backoff; after the retry budget, the document (or message) fails
-    │   └── ThrottledError           429 / quota; carries the server's retry-after when it sent one
+    │   ├── ThrottledError           429 / quota; carries the server's retry-after when it sent one
+    │   └── ServiceDownError         a service answered nothing for a while (circuit open): stop the run, not per doc
     ├── ConfigurationError       a setting is missing or invalid, or a credential is refused: stop the run, exit code 2
     ├── ConflictError            the state changed under us (a lost race): nothing was changed; look again, then retry
     │   └── AliasConflict            the alias no longer points where a compare-and-swap expected
@@ -70,6 +72,10 @@ class DocumentRejectedError(BadInputError):
     pass
 
 
+class DocumentTimeoutError(BadInputError):
+    """The document took longer than DOCUMENT_TIMEOUT_SECONDS; trying again would take as long."""
+
+
 class TransientError(IngestionError):
     """A dependency failed in a way that may succeed if tried again later."""
 
@@ -78,6 +84,11 @@ class ThrottledError(TransientError):
     def __init__(self, message: str, *, retry_after: float | None = None) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+
+
+class ServiceDownError(TransientError):
+    """A service has been unreachable for longer than its circuit allows: the run stops with this one error
+    (a Functions message is retried later by the host) instead of every document retrying on its own."""
 
 
 class ConfigurationError(IngestionError):

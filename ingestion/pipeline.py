@@ -35,10 +35,20 @@ from typing import Any
 from index_schemas import LATEST, tracks_acl
 from ingestion import telemetry
 from ingestion.acl import Acl, AclDefault, resolve
+from ingestion.budget import ByteBudget
 from ingestion.chunking import Chunker
 from ingestion.cracking.base import AnyCracker
 from ingestion.embedding.base import Embedder
-from ingestion.errors import CONFIGURATION_ERRORS, BadInputError, IngestionError, NoTextError, TransientError
+from ingestion.errors import (
+    CONFIGURATION_ERRORS,
+    BadInputError,
+    DocumentTimeoutError,
+    DocumentTooLargeError,
+    IngestionError,
+    NoTextError,
+    ServiceDownError,
+    TransientError,
+)
 from ingestion.indexing.base import Index
 from ingestion.keys import chunk_key, document_key, text_hash
 from ingestion.models import (
@@ -61,14 +71,26 @@ CHUNKER_VERSION = 1
 ResultCallback = Callable[[DocumentResult], None]
 
 
+MAX_DOCUMENTS_IN_FLIGHT = 512
+"""Ceiling on documents a run keeps in flight; what normally bounds them is ``max_bytes_in_flight`` (budget.py)."""
+
+
 @dataclass(frozen=True)
 class PipelineOptions:
     max_document_bytes: int = 100 * 1024 * 1024
     max_concurrency: int = 4
+    """Documents cracked and chunked at the same moment (CPU-bound work)."""
     embed_headings: bool = True
     schema_version: int = LATEST
     acl_default: AclDefault = AclDefault.PUBLIC
     """What a document gets whose source says nothing about access (``ACL_DEFAULT``)."""
+    max_bytes_in_flight: int = 16 * 1024 * 1024
+    """Bytes of documents being read, cracked, embedded or written at once, across runs and callers."""
+    document_timeout: float | None = 180.0
+    """Seconds one document may take end to end before it fails (its crack worker is killed); None: no limit."""
+    max_chunks_per_document: int = 20_000
+    max_documents_in_flight: int = MAX_DOCUMENTS_IN_FLIGHT
+    """A ceiling for ``run`` only (not a setting): what bounds read-ahead is ``max_bytes_in_flight``."""
 
 
 class Pipeline:
@@ -92,6 +114,13 @@ class Pipeline:
         self.reuse_from = reuse_from
         self.fingerprint = self.fingerprint_for(options.schema_version)
         self.tracks_acl = tracks_acl(options.schema_version)
+        self.budget = ByteBudget(options.max_bytes_in_flight)
+        self.crack_slots = CrackSlots(options.max_concurrency)
+
+    def share_limits(self, other: Pipeline) -> None:
+        """Draw on ``other``'s byte budget and crack slots (one process, one set of limits)."""
+        self.budget = other.budget
+        self.crack_slots = other.crack_slots
 
     def fingerprint_for(self, schema_version: int) -> str:
         """The fingerprint this pipeline's settings give documents of index schema ``schema_version``."""
@@ -119,8 +148,9 @@ class Pipeline:
 
     async def _ingest_reporting(self, source: Source, item: SourceItem, *, raise_transient: bool) -> DocumentResult:
         try:
-            return await self._ingest(source, item)
-        except CONFIGURATION_ERRORS:
+            async with self.budget.hold(item.size):
+                return await self._ingest_within_time(source, item)
+        except (*CONFIGURATION_ERRORS, ServiceDownError):
             raise
         except BadInputError as exc:
             return self._failed(item, exc)
@@ -133,6 +163,18 @@ class Pipeline:
         except Exception as exc:  # a bug, not bad input: report it against this document, keep the run going
             log.exception("unexpected error while ingesting %s", item.path)
             return DocumentResult(item.path, Outcome.FAILED, error=f"{item.path}: internal error: {type(exc).__name__}")
+
+    async def _ingest_within_time(self, source: Source, item: SourceItem) -> DocumentResult:
+        limit = self.options.document_timeout
+        if limit is None:
+            return await self._ingest(source, item)
+        try:
+            async with asyncio.timeout(limit):
+                return await self._ingest(source, item)
+        except TimeoutError:
+            raise DocumentTimeoutError(
+                f"{item.path}: took longer than DOCUMENT_TIMEOUT_SECONDS={limit:g} s; stopped"
+            ) from None
 
     async def _ingest(self, source: Source, item: SourceItem) -> DocumentResult:
         key = document_key(item.source_id)
@@ -181,10 +223,14 @@ class Pipeline:
         telemetry.annotate(pages=len(document.pages))
         del data
         with telemetry.span("ingest.chunk") as span:
-            chunks = await asyncio.to_thread(self.chunker.chunk, document)
+            async with self.crack_slots.slot():
+                chunks = await asyncio.to_thread(self.chunker.chunk, document)
             span.set(chunks=len(chunks))
         if not chunks:
             raise NoTextError(f"{item.path}: no extractable text")
+        cap = self.options.max_chunks_per_document
+        if len(chunks) > cap:
+            raise DocumentTooLargeError(f"{item.path}: {len(chunks):,} chunks, over MAX_CHUNKS_PER_DOCUMENT={cap:,}")
         return document, list(chunks)
 
     def embedding_inputs(self, document: CrackedDocument, chunks: Sequence[Chunk]) -> list[tuple[str, str, str]]:
@@ -197,7 +243,8 @@ class Pipeline:
         crack = self.cracker.crack
         if asyncio.iscoroutinefunction(crack):
             return await crack(item, data)
-        return await asyncio.to_thread(crack, item, data)
+        async with self.crack_slots.slot():
+            return await asyncio.to_thread(crack, item, data)
 
     async def _embed(
         self,
@@ -278,7 +325,8 @@ class Pipeline:
         sync_deletes: bool = True,
         on_result: ResultCallback | None = None,
     ) -> RunResult:
-        """Ingest every item of ``source`` with at most ``max_concurrency`` documents in flight.
+        """Ingest every item of ``source``, keeping as many documents in flight as ``max_bytes_in_flight`` allows
+        (at most MAX_DOCUMENTS_IN_FLIGHT), so that shared embedding and indexing requests fill up.
 
         With ``sync_deletes``, index documents under ``source.scope`` that the listing did not return are deleted
         afterwards, but only when the listing completed: a failed listing deletes nothing.
@@ -286,7 +334,8 @@ class Pipeline:
         started = time.perf_counter()
         result = RunResult()
         seen: set[str] = set()
-        queue: asyncio.Queue[SourceItem | None] = asyncio.Queue(maxsize=self.options.max_concurrency * 2)
+        workers = max(1, self.options.max_documents_in_flight)
+        queue: asyncio.Queue[SourceItem | None] = asyncio.Queue(maxsize=workers)
 
         def record(outcome: DocumentResult) -> None:
             result.record(outcome)
@@ -308,13 +357,13 @@ class Pipeline:
                 listed = True
             except TransientError as exc:
                 record(DocumentResult(source.scope, Outcome.FAILED, error=f"{source.scope}: listing failed: {exc}"))
-            for _ in range(self.options.max_concurrency):  # not on cancellation: the task group is tearing down
+            for _ in range(workers):  # not on cancellation: the task group is tearing down
                 await queue.put(None)
 
         try:
             async with asyncio.TaskGroup() as group:
                 group.create_task(produce())
-                for _ in range(self.options.max_concurrency):
+                for _ in range(workers):
                     group.create_task(worker())
         except BaseExceptionGroup as errors:  # a configuration error in one worker stops the whole run
             raise errors.exceptions[0] from None
@@ -339,6 +388,21 @@ class Pipeline:
             if closer is not None:
                 with contextlib.suppress(Exception):
                     await closer()
+
+
+class CrackSlots:
+    """At most ``size`` documents in the CPU-bound stages at once; bound to the running loop on first use."""
+
+    def __init__(self, size: int) -> None:
+        self.size = max(1, size)
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._semaphore: asyncio.Semaphore | None = None
+
+    def slot(self) -> asyncio.Semaphore:
+        loop = asyncio.get_running_loop()
+        if self._semaphore is None or self._loop is not loop:
+            self._loop, self._semaphore = loop, asyncio.Semaphore(self.size)
+        return self._semaphore
 
 
 def pipeline_fingerprint(**parts: object) -> str:

@@ -87,6 +87,14 @@ class Settings:
     # Limits and concurrency.
     max_document_bytes: int = 100 * 1024 * 1024
     max_concurrency: int = 4
+    # Scale (docs/performance.md): read-ahead bounded by bytes, a per-document time limit, expansion caps, and how
+    # long a service may answer nothing before a run stops.
+    max_bytes_in_flight: int = 16 * 1024 * 1024
+    document_timeout_seconds: int = 180
+    max_chunks_per_document: int = 20_000
+    max_workbook_cells: int = 1_000_000
+    max_json_text_bytes: int = 16 * 1024 * 1024
+    service_down_seconds: int = 45
     rrf_k: int = 60
     hybrid_vector_weight: float = HYBRID_VECTOR_WEIGHT
     # Azure OpenAI embeddings.
@@ -97,7 +105,7 @@ class Settings:
     azure_openai_embedding_dimensions: int | None = None
     azure_openai_api_version: str = "2024-10-21"
     azure_openai_tpm: int | None = None
-    azure_openai_max_batch_tokens: int = 100_000
+    azure_openai_max_batch_tokens: int = 16_384
     # Azure AI Search.
     azure_search_endpoint: str | None = None
     azure_search_api_key: Secret | None = None
@@ -177,6 +185,16 @@ class Settings:
                 "MAX_DOCUMENT_BYTES", cls.max_document_bytes, minimum=1, maximum=MAX_DOCUMENT_BYTES_LIMIT
             ),
             max_concurrency=read.integer("MAX_CONCURRENCY", 4, minimum=1, maximum=256),
+            max_bytes_in_flight=read.integer(
+                "MAX_BYTES_IN_FLIGHT", cls.max_bytes_in_flight, minimum=1024 * 1024, maximum=64 * 1024**3
+            ),
+            document_timeout_seconds=read.integer("DOCUMENT_TIMEOUT_SECONDS", 180, minimum=1, maximum=24 * 3600),
+            max_chunks_per_document=read.integer("MAX_CHUNKS_PER_DOCUMENT", 20_000, minimum=1, maximum=1_000_000),
+            max_workbook_cells=read.integer("MAX_WORKBOOK_CELLS", 1_000_000, minimum=1, maximum=1_000_000_000),
+            max_json_text_bytes=read.integer(
+                "MAX_JSON_TEXT_BYTES", cls.max_json_text_bytes, minimum=1024, maximum=MAX_DOCUMENT_BYTES_LIMIT
+            ),
+            service_down_seconds=read.integer("SERVICE_DOWN_SECONDS", 45, minimum=1, maximum=3600),
             rrf_k=read.integer("RRF_K", 60, minimum=1, maximum=100_000),
             hybrid_vector_weight=read.number(
                 "HYBRID_VECTOR_WEIGHT", HYBRID_VECTOR_WEIGHT, minimum=0.01, maximum=100.0
@@ -191,7 +209,7 @@ class Settings:
             azure_openai_api_version=read.text("AZURE_OPENAI_API_VERSION") or "2024-10-21",
             azure_openai_tpm=read.optional_integer("AZURE_OPENAI_TPM", minimum=1, maximum=1_000_000_000),
             azure_openai_max_batch_tokens=read.integer(
-                "AZURE_OPENAI_MAX_BATCH_TOKENS", 100_000, minimum=8191, maximum=2048 * 8191
+                "AZURE_OPENAI_MAX_BATCH_TOKENS", 16_384, minimum=8191, maximum=2048 * 8191
             ),
             azure_search_endpoint=search_endpoint,
             azure_search_api_key=read.secret("AZURE_SEARCH_API_KEY"),

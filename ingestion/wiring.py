@@ -36,9 +36,17 @@ def build_embedder(settings: Settings) -> Embedder:
         return HashEmbedder()
     if settings.embedding_backend == "azure_openai":
         from ingestion.embedding.azure_openai import AzureOpenAIEmbedder
+        from ingestion.embedding.batching import BatchingEmbedder
 
         telemetry.watch_quota(settings.azure_openai_tpm)
-        return AzureOpenAIEmbedder.from_settings(settings, tokenizer=get_tokenizer())
+        inner = AzureOpenAIEmbedder.from_settings(settings, tokenizer=get_tokenizer())
+        return BatchingEmbedder(
+            inner,
+            tokenizer=get_tokenizer(),
+            max_inputs=inner.max_batch_inputs,
+            max_tokens=inner.max_batch_tokens,
+            slots=inner.request_slots,
+        )
     from ingestion.embedding.local import LocalEmbedder
 
     return LocalEmbedder()
@@ -113,9 +121,15 @@ def _search_schema_options(settings: Settings) -> dict[str, Any]:
 
 
 def build_cracker(settings: Settings) -> AnyCracker:
+    """Local parsers in killable worker processes (MAX_CONCURRENCY of them), behind Document Intelligence when set."""
     from ingestion.cracking.registry import LocalCracker
+    from ingestion.cracking.structure import TableLimits
+    from ingestion.cracking.worker import ProcessCracker
 
-    local = LocalCracker()
+    limits = TableLimits(
+        max_workbook_cells=settings.max_workbook_cells, max_json_text_bytes=settings.max_json_text_bytes
+    )
+    local = ProcessCracker(LocalCracker(table_limits=limits), workers=settings.max_concurrency)
     if settings.documentintelligence_endpoint:
         from ingestion.cracking.docintel import DocumentIntelligenceCracker
 
@@ -153,6 +167,9 @@ def build_pipeline(
             max_document_bytes=settings.max_document_bytes,
             max_concurrency=settings.max_concurrency,
             embed_headings=settings.embed_headings,
+            max_bytes_in_flight=settings.max_bytes_in_flight,
+            document_timeout=float(settings.document_timeout_seconds),
+            max_chunks_per_document=settings.max_chunks_per_document,
             schema_version=schema_version or index_schemas.LATEST,
             acl_default=AclDefault(settings.acl_default),
         ),

@@ -246,6 +246,8 @@ class DocumentIntelligenceCracker:
         service refuses the credentials."""
         content_type = service_content_type(item.extension, data)
         if content_type is None:
+            if asyncio.iscoroutinefunction(self._fallback.crack):  # local parsers in killable worker processes
+                return await self._fallback.crack(item, data)  # type: ignore[no-any-return,misc]
             return await asyncio.to_thread(self._fallback.crack, item, data)
         if len(data) > self.max_bytes:
             raise DocumentTooLargeError(
@@ -257,6 +259,9 @@ class DocumentIntelligenceCracker:
         return await asyncio.to_thread(self._to_document, item, result, content_type)
 
     async def close(self) -> None:
+        closer = getattr(self._fallback, "close", None)
+        if closer is not None:
+            await closer()
         if self._client is not None:
             await self._client.close()
             self._client = None

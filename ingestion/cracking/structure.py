@@ -29,9 +29,14 @@ class TableLimits:
     max_cell_chars: int = 2_000
     # Empty rows are skipped but still cost time: stop scanning a sheet after this many rows in total.
     max_scanned_rows: int = 200_000
+    # Whole-document expansion caps (DocumentTooLargeError): cells read from all sheets of a workbook, and the
+    # UTF-8 size of a JSON document once re-printed with indentation.
+    max_workbook_cells: int = 1_000_000
+    max_json_text_bytes: int = 16 * 1024 * 1024
 
     def __post_init__(self) -> None:
-        if min(self.max_rows, self.max_columns, self.max_cell_chars, self.max_scanned_rows) < 1:
+        caps = (self.max_rows, self.max_columns, self.max_cell_chars, self.max_scanned_rows, self.max_workbook_cells)
+        if min(*caps, self.max_json_text_bytes) < 1:
             raise ValueError("table limits must all be at least 1")
 
 

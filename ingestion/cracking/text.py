@@ -17,7 +17,7 @@ import re
 import charset_normalizer
 
 from ingestion.cracking.structure import DocumentBuilder, TableLimits, first_line, normalize_inline
-from ingestion.errors import CorruptDocumentError, NoTextError, UndecodableTextError
+from ingestion.errors import CorruptDocumentError, DocumentTooLargeError, NoTextError, UndecodableTextError
 from ingestion.models import CrackedDocument
 
 _BOMS = (
@@ -131,8 +131,20 @@ def crack_json(data: bytes, *, name: str, limits: TableLimits) -> CrackedDocumen
     except json.JSONDecodeError as error:
         raise CorruptDocumentError(f"invalid JSON ({error.msg} at line {error.lineno})") from None
     builder = DocumentBuilder(content_type="application/json", limits=limits)
-    builder.add(json.dumps(value, indent=2, ensure_ascii=False))
+    builder.add(_reprinted(value, limits.max_json_text_bytes))
     return _finish(builder, title=name)
+
+
+def _reprinted(value: object, cap: int) -> str:
+    """``value`` as indented JSON, or DocumentTooLargeError as soon as it passes ``cap`` UTF-8 bytes."""
+    pieces: list[str] = []
+    size = 0
+    for piece in json.JSONEncoder(indent=2, ensure_ascii=False).iterencode(value):
+        size += len(piece.encode("utf-8"))
+        if size > cap:
+            raise DocumentTooLargeError(f"JSON re-printed is over {cap:,} bytes (MAX_JSON_TEXT_BYTES)")
+        pieces.append(piece)
+    return "".join(pieces)
 
 
 def _finish(builder: DocumentBuilder, *, title: str) -> CrackedDocument:

@@ -13,7 +13,7 @@ from datetime import date, datetime, time
 import openpyxl
 
 from ingestion.cracking.structure import DocumentBuilder, TableLimits, collect_rows, normalize_inline
-from ingestion.errors import NoTextError
+from ingestion.errors import DocumentTooLargeError, NoTextError
 from ingestion.models import CrackedDocument
 
 CONTENT_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -23,15 +23,31 @@ def crack(data: bytes, *, name: str, limits: TableLimits) -> CrackedDocument:
     workbook = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     try:
         builder = DocumentBuilder(content_type=CONTENT_TYPE, limits=limits)
+        cells = _CellCount(limits.max_workbook_cells)
         for number, sheet in enumerate(workbook.worksheets, start=1):
             rows = sheet.iter_rows(values_only=True, max_col=limits.max_columns)
-            _sheet(builder, number, sheet.title, rows)
+            _sheet(builder, number, sheet.title, cells.counted(rows))
         title = normalize_inline(workbook.properties.title or "")
     finally:
         workbook.close()
     if not builder.has_text:
         raise NoTextError("no data in any sheet")
     return builder.build(title=title or name)
+
+
+class _CellCount:
+    """Cells read from the whole workbook; past ``cap`` the workbook is too large (MAX_WORKBOOK_CELLS)."""
+
+    def __init__(self, cap: int) -> None:
+        self.cap = cap
+        self.seen = 0
+
+    def counted(self, rows: Iterator[tuple[object, ...]]) -> Iterator[tuple[object, ...]]:
+        for row in rows:
+            self.seen += len(row)
+            if self.seen > self.cap:
+                raise DocumentTooLargeError(f"workbook has more than {self.cap:,} cells (MAX_WORKBOOK_CELLS)")
+            yield row
 
 
 def _sheet(builder: DocumentBuilder, number: int, title: str, rows: Iterator[tuple[object, ...]]) -> None:

@@ -10,6 +10,8 @@ The SDK's own retries are off (``max_retries=0``) so this module alone decides: 
 and timeouts are retried with jittered exponential backoff (429 waits ``retry-after-ms``/``retry-after`` instead)
 until ``retry_budget_seconds`` have passed since the batch's first failure, then ThrottledError / TransientError.
 400 and other 4xx -> DocumentRejectedError with the service's message; 401/403/404 -> ConfigurationError.
+Attempts that get no answer at all feed ``circuit`` (``ingestion/circuit.py``): once the deployment has not answered
+for ``service_down_seconds`` every attempt fails at once with ServiceDownError, which stops the run.
 
 Vectors are requested as base64 (little-endian float32, decoded here) and placed by each item's ``index``; a response
 with the wrong count, a missing or repeated index or a wrong size is retried once, then fails: a vector is never
@@ -33,6 +35,7 @@ import numpy as np
 import openai
 
 from ingestion import telemetry
+from ingestion.circuit import DEFAULT_DOWN_AFTER_SECONDS, Circuit
 from ingestion.cloud.credentials import default_credential
 from ingestion.cloud.retry_after import parse_retry_after
 from ingestion.embedding.ratelimit import Backoff, RateLimiter
@@ -102,6 +105,8 @@ class _Retry(Exception):
     retry_after: float | None = None
     throttled: bool = False
     malformed: bool = False
+    unanswered: bool = False
+    """No answer at all (connection failed, timed out): counts against the circuit."""
 
 
 class AzureOpenAIEmbedder:
@@ -117,13 +122,14 @@ class AzureOpenAIEmbedder:
         api_key: Secret | str | None = None,
         credential: AsyncTokenCredential | None = None,
         tokens_per_minute: int | None = None,
-        max_batch_tokens: int = 100_000,
+        max_batch_tokens: int = 16_384,
         max_batch_inputs: int = MAX_INPUTS_PER_REQUEST,
         retry_budget_seconds: float = 120.0,
         request_timeout: float = 60.0,
         limiter: RateLimiter | None = None,
         backoff: Backoff | None = None,
         clock: Callable[[], float] = time.monotonic,
+        service_down_seconds: float = DEFAULT_DOWN_AFTER_SECONDS,
     ) -> None:
         if not endpoint or not deployment:
             raise ConfigurationError("AZURE_OPENAI_ENDPOINT and AZURE_OPENAI_EMBEDDING_DEPLOYMENT are required")
@@ -156,6 +162,7 @@ class AzureOpenAIEmbedder:
         )
         self._max_batch_inputs = max_batch_inputs
         self._client: openai.AsyncAzureOpenAI | None = None
+        self.circuit = Circuit(f"Azure OpenAI at {endpoint}", down_after=service_down_seconds, clock=clock)
 
     @classmethod
     def from_settings(cls, settings: Settings, tokenizer: Tokenizer) -> AzureOpenAIEmbedder:
@@ -171,6 +178,7 @@ class AzureOpenAIEmbedder:
             api_key=settings.azure_openai_api_key,
             tokens_per_minute=settings.azure_openai_tpm,
             max_batch_tokens=settings.azure_openai_max_batch_tokens,
+            service_down_seconds=settings.service_down_seconds,
         )
 
     async def embed(self, texts: Sequence[str]) -> np.ndarray:
@@ -194,6 +202,24 @@ class AzureOpenAIEmbedder:
         for batch, vectors in zip(batches, results, strict=True):
             out[batch.start : batch.stop] = vectors
         return out
+
+    @property
+    def max_batch_tokens(self) -> int:
+        """Token budget of one request (AZURE_OPENAI_MAX_BATCH_TOKENS, capped at the rate limiter's burst)."""
+        return self._max_batch_tokens
+
+    @property
+    def max_batch_inputs(self) -> int:
+        return self._max_batch_inputs
+
+    def request_slots(self) -> int:
+        """Requests the rate limiter lets in flight now (its AIMD window)."""
+        return self._limiter.window.slots
+
+    async def embed_request(self, texts: list[str], tokens: int) -> np.ndarray:
+        """One request of already counted and checked ``texts`` (``tokens`` in all), with this module's retries:
+        the entry point of ``batching.BatchingEmbedder``, which plans requests across documents."""
+        return await self._embed_batch(texts, tokens)
 
     async def close(self) -> None:
         if self._client is not None:
@@ -226,9 +252,15 @@ class AzureOpenAIEmbedder:
         deadline: float | None = None
         attempt = malformed = 0
         while True:
+            self.circuit.check()
+            started = self.circuit.now()
             try:
-                return await self._attempt(texts, tokens)
+                vectors = await self._attempt(texts, tokens)
             except _Retry as retry:
+                if retry.unanswered:
+                    self.circuit.unanswered(retry.reason, started=started)
+                else:
+                    self.circuit.answered()
                 now = self._clock()
                 deadline = now + self._retry_budget if deadline is None else deadline
                 malformed += retry.malformed
@@ -247,6 +279,9 @@ class AzureOpenAIEmbedder:
                     delay,
                 )
                 await asyncio.sleep(delay)
+            else:
+                self.circuit.answered()
+                return vectors
 
     def _give_up(self, retry: _Retry, attempts: int) -> TransientError:
         message = f"Azure OpenAI deployment {self.deployment!r} failed after {attempts} attempt(s): {retry.reason}"
@@ -280,9 +315,9 @@ class AzureOpenAIEmbedder:
     def _translate(self, exc: Exception) -> Exception | None:
         """Map a foreign error once, here: a _Retry for what may pass, an IngestionError for what will not."""
         if isinstance(exc, openai.APITimeoutError):
-            return _Retry("request timed out")
+            return _Retry("request timed out", unanswered=True)
         if isinstance(exc, openai.APIConnectionError):
-            return _Retry(f"connection failed ({type(exc.__cause__ or exc).__name__})")
+            return _Retry(f"connection failed ({type(exc.__cause__ or exc).__name__})", unanswered=True)
         if isinstance(exc, openai.APIStatusError):
             return self._translate_status(exc.status_code, _service_message(exc.body, exc.message))
         if _is_credential_error(exc):

@@ -51,7 +51,7 @@ class Builds(Protocol):
 def derive_pipeline(main: Pipeline, index: Index, *, version: int, reuse_from: Index | None = None) -> Pipeline:
     """A pipeline like ``main`` (same cracker, chunker, tokenizer, embedder and options) writing into ``index`` at
     schema ``version``; nothing is built anew, so the embedding model is loaded once per process."""
-    return Pipeline(
+    derived = Pipeline(
         cracker=main.cracker,
         chunker=main.chunker,
         tokenizer=main.tokenizer,
@@ -60,3 +60,5 @@ def derive_pipeline(main: Pipeline, index: Index, *, version: int, reuse_from: I
         options=replace(main.options, schema_version=version),
         reuse_from=reuse_from,
     )
+    derived.share_limits(main)  # one byte budget and one set of crack slots per process
+    return derived

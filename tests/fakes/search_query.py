@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from tests.fakes.search_listing import listing_page, listing_query, sort_value
 from tests.fakes.search_odata import FilterError, compile_filter
 from tests.fakes.search_store import Index, ServiceError, analyze, project
 
@@ -204,6 +205,8 @@ def execute(index: Index, body: Mapping[str, Any], *, next_link: str) -> dict[st
         raise ServiceError(400, f"The request is invalid. Details: skip must be between 0 and {MAX_SKIP}.")
     select = _select(index, body.get("select"))
     order = _order(index, body.get("orderby"))
+    if listing_query(body, order):
+        return listing_page(index, body, order[0], select, next_link=next_link)
     keys = _filtered(index, body.get("filter"))
     scores, semantic = _rank(index, body, keys)
     ordered = _sort(index, scores, order, semantic)
@@ -335,6 +338,7 @@ def _sort(
             continue
         present = [k for k in keys if index.documents[k].get(name) is not None]
         missing = [k for k in keys if index.documents[k].get(name) is None]
-        present.sort(key=lambda key: index.documents[key][name], reverse=descending)
+        value = sort_value(index, name)
+        present.sort(key=lambda key: value(index.documents[key][name]), reverse=descending)
         keys = present + missing if descending else missing + present
     return keys

@@ -101,6 +101,8 @@ class Index:
     documents: dict[str, dict[str, Any]] = field(default_factory=dict)
     terms: dict[str, dict[str, Counter[str]]] = field(default_factory=dict)
     """key -> searchable field -> term counts (kept in step with ``documents``)."""
+    revision: int = 0
+    """Bumped by every change of ``documents`` (caches of sorted orders key on it)."""
 
     @property
     def name(self) -> str:
@@ -138,12 +140,14 @@ class Index:
         return body
 
     def store(self, key: str, document: dict[str, Any]) -> None:
+        self.revision += 1
         self.documents[key] = document
         self.terms[key] = {
             name: Counter(analyze(str(document.get(name) or ""))) for name in self.searchable_text_fields()
         }
 
     def remove(self, key: str) -> bool:
+        self.revision += 1
         self.terms.pop(key, None)
         return self.documents.pop(key, None) is not None
 

@@ -50,7 +50,11 @@ def test_host_json_pins_the_bundle_and_matches_the_retry_policy() -> None:
     assert 1 <= queues["batchSize"] <= 32
     assert HOST["extensions"]["blobs"]["poisonBlobThreshold"] == 5
     hours, minutes, seconds = (int(part) for part in HOST["functionTimeout"].split(":"))
-    assert 0 < hours * 3600 + minutes * 60 + seconds <= 30 * 60  # Flex default; longer needs an explicit choice
+    timeout = hours * 3600 + minutes * 60 + seconds
+    assert 0 < timeout <= 30 * 60  # Flex default; longer needs an explicit choice
+    # One document must be stopped well before the host kills the worker (and every invocation on it) at timeout,
+    # even on Consumption's 5-minute default.
+    assert Settings().document_timeout_seconds < min(timeout, 5 * 60)
 
 
 def test_local_settings_name_every_setting_the_app_reads() -> None:

@@ -301,14 +301,15 @@ async def test_big_chunks_stay_under_16_mb_per_request(server: FakeSearchServer)
     await index.ensure()
     rng = np.random.default_rng(7)
     filler = "word " * 2_400  # 12 kB of text per chunk
-    texts = [(f"chunk {n} {filler}", rng.standard_normal(1536).astype(np.float32)) for n in range(450)]
+    # ~31 kB of JSON per chunk (vectors in float32's shortest form): 700 chunks are over 16 MB.
+    texts = [(f"chunk {n} {filler}", rng.standard_normal(1536).astype(np.float32)) for n in range(700)]
     record, chunks = make_document(FOX, texts)
     await index.replace_document(record, chunks)
     uploads = [b for b in server.batches if b.actions and b.actions[0][0] == "upload"]
     assert len(uploads) >= 3  # >16 MB of JSON in all, plus chunk 0 on its own
     assert all(b.status == 200 and b.bytes <= MAX_REQUEST_BYTES for b in uploads)
     assert max(b.bytes for b in uploads) > MAX_REQUEST_BYTES // 2
-    assert len(server.documents(index.name)) == 450
+    assert len(server.documents(index.name)) == 700
     vectors = await index.get_vectors(record.key)
     np.testing.assert_allclose(vectors[chunks[7].chunk_hash], chunks[7].vector, rtol=1e-6)
     await index.close()

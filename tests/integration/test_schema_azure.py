@@ -107,7 +107,8 @@ async def test_an_interrupted_migration_leaves_the_alias_untouched(azure, v4: in
         await lifecycle.apply(admin, config)
         live = f"{ALIAS}-v{index_schemas.LATEST}"
         plan = await plan_migration(admin, config, version=4)
-        failing = Embedder(384, fail_after=2)
+        # Many documents are in flight at once: the failure waits so that the two embedded ones finish writing.
+        failing = Embedder(384, fail_after=2, fail_delay=1.0)
 
         def pipeline_for(index, schema_version, live):  # type: ignore[no-untyped-def]
             return wiring.build_pipeline(

@@ -39,14 +39,18 @@ ALIAS = "grounding"
 class Embedder:
     """The hash embedder, counting what it embeds; can fail after ``fail_after`` calls or sleep in each call."""
 
-    def __init__(self, dimensions: int = 384, *, fail_after: int | None = None, delay: float = 0.0) -> None:
+    def __init__(
+        self, dimensions: int = 384, *, fail_after: int | None = None, delay: float = 0.0, fail_delay: float = 0.0
+    ) -> None:
         self.inner = HashEmbedder(dimensions)
+        self.fail_delay = fail_delay
         self.model_id, self.dimensions = self.inner.model_id, dimensions
         self.max_input_tokens = self.inner.max_input_tokens
         self.fail_after, self.delay, self.calls, self.texts = fail_after, delay, 0, 0
 
     async def embed(self, texts: Sequence[str]) -> np.ndarray:
         if self.fail_after is not None and self.calls >= self.fail_after:
+            await asyncio.sleep(self.fail_delay)
             raise ConfigurationError("embedding deployment refused the credential (injected)")
         self.calls += 1
         self.texts += len(texts)

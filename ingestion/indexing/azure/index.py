@@ -6,7 +6,7 @@ table: every chunk carries its document's record (``document_hash`` = ``record.c
 ``chunk_count``, ``source_id``, ``last_indexed``), and **chunk 0 is the commit record**: ``get_document`` reads
 chunk ``<parent>_0`` and ``list_documents`` reads every chunk with ``ordinal eq 0``.
 
-``replace_document`` therefore writes in this order, each step confirmed item by item (``azure_batches``):
+``replace_document`` therefore writes in this order, each step confirmed item by item (``batches``):
 
 1. upload every chunk except chunk 0 (batches of <= 1,000 actions and <= 16 MB of JSON, retried within bounds);
 2. find the document's stored chunk keys (``parent_id eq '<key>'``, every page) and delete those not in the new set;
@@ -27,16 +27,17 @@ Crash and failure cases (Azure AI Search has no transactions; the next run repai
   the rest. Two concurrent ``replace_document`` calls for one key are not isolated from each other (no transactions):
   the pipeline never issues them.
 
-Limits: listings page through ``$skip``, which the service caps at 100,000, so a single listing (documents of an
-index, chunks of one document) past 100,000 matches raises ConfigurationError rather than silently stopping.
+Listings have no size limit: ``listing`` reads them in keyset order on ``last_indexed`` (the service's ``$skip``
+stops at 100,000).
 ``Edm.DateTimeOffset`` keeps milliseconds, so ``indexed_at`` is stored (and returned) truncated to milliseconds.
 
 Auth: ``AzureKeyCredential`` when an API key is given, else ``DefaultAzureCredential`` (created on first use). Over
 plain http a token is refused by azure-core unless told otherwise; that is allowed here for loopback hosts only
 (emulators and fakes). Queries go through azure-core's retry policy (POST searches included, as they are reads);
-``search`` uses ``SearchClient.search``, listings read raw pages (``azure_listing``: the SDK's per-field model
-conversion is too slow for vectors), and indexing requests are sent by ``azure_batches`` with its own bounded
-retries. SDK errors become ``ingestion.errors`` (``azure_errors``) before they leave this package.
+``search`` uses ``SearchClient.search``, listings read raw pages (``listing``: the SDK's per-field model
+conversion is too slow for vectors), and indexing requests are sent by ``batches`` with its own bounded retries,
+shared between concurrent documents by ``shared_batches``. Every attempt passes ``circuit`` (fail fast when the
+service does not answer at all). SDK errors become ``ingestion.errors`` (``errors``) before they leave this package.
 """
 
 from __future__ import annotations
@@ -60,10 +61,12 @@ from index_schemas import LATEST, TO_DOCUMENT, VectorizerParams, tracks_acl
 from index_schemas.v1 import SEMANTIC_CONFIGURATION, Field
 from index_schemas.v3 import Field as AclField
 from ingestion.acl import Acl, Principal, require_acl_fields
+from ingestion.circuit import DEFAULT_DOWN_AFTER_SECONDS, Circuit
 from ingestion.cloud.credentials import default_credential
 from ingestion.endpoints import require_tls
 from ingestion.errors import ConfigurationError
 from ingestion.indexing.azure.batches import API_VERSION, MAX_ACTIONS, MAX_BYTES, BatchSender, RetryPolicy, encode
+from ingestion.indexing.azure.circuit import CircuitPolicy
 from ingestion.indexing.azure.definitions import to_search_index
 from ingestion.indexing.azure.errors import translate
 from ingestion.indexing.azure.listing import READ_METHODS, list_rows
@@ -79,6 +82,7 @@ from ingestion.indexing.azure.query import (
     record_from,
     timestamp,
 )
+from ingestion.indexing.azure.shared_batches import DEFAULT_INTERVAL_SECONDS, SharedBatchSender
 from ingestion.indexing.base import IndexStats, plan_search
 from ingestion.indexing.definitions import build_definition
 from ingestion.keys import chunk_key
@@ -130,6 +134,8 @@ class AzureSearchIndex:
         backoff_seconds: float = 0.5,
         backoff_max_seconds: float = 30.0,
         timeout_seconds: float = 60.0,
+        service_down_seconds: float = DEFAULT_DOWN_AFTER_SECONDS,
+        batch_interval_seconds: float = DEFAULT_INTERVAL_SECONDS,
     ) -> None:
         self.version = LATEST if version is None else version
         self.definition = build_definition(
@@ -156,13 +162,15 @@ class AzureSearchIndex:
         self.vector_weight = vector_weight
         self._policy = RetryPolicy(max_attempts=max_attempts, base=backoff_seconds, cap=backoff_max_seconds)
         self._batch_limits = (max_batch_actions, max_batch_bytes)
+        self._batch_interval = batch_interval_seconds
         self._timeout = timeout_seconds
         self._search: SearchClient | None = None
         self._indexes: SearchIndexClient | None = None
-        self._sender: BatchSender | None = None
+        self._sender: SharedBatchSender | None = None
         self._to_document = TO_DOCUMENT[self.version]
         self._acl = tracks_acl(self.version)
         self._record_fields = [*RECORD_FIELDS, AclField.ACL_HASH] if self._acl else list(RECORD_FIELDS)
+        self.circuit = Circuit(f"Azure AI Search at {self.endpoint}", down_after=service_down_seconds)
 
     @classmethod
     def from_settings(
@@ -175,6 +183,7 @@ class AzureSearchIndex:
         credential = AzureKeyCredential(key.get()) if key is not None else None
         name = index_name or settings.azure_search_index
         options.setdefault("vector_weight", settings.hybrid_vector_weight)
+        options.setdefault("service_down_seconds", settings.service_down_seconds)
         return cls(settings.azure_search_endpoint, name, dimensions, credential=credential, **options)
 
     # -- clients -------------------------------------------------------------------------------------------------------
@@ -189,6 +198,7 @@ class AzureSearchIndex:
         }
         if self._http_tokens and not isinstance(self._credential, AzureKeyCredential):
             options["per_call_policies"] = [AllowHttpTokens()]
+        options["per_retry_policies"] = [CircuitPolicy(self.circuit)]
         return options
 
     def _get_credential(self) -> AzureKeyCredential | AsyncTokenCredential:
@@ -206,15 +216,17 @@ class AzureSearchIndex:
             self._indexes = SearchIndexClient(self.endpoint, self._get_credential(), **self._options())
         return self._indexes
 
-    def _batches(self) -> BatchSender:
+    def _batches(self) -> SharedBatchSender:
+        """One sender per index object, shared by every document written through it (``batching``)."""
         if self._sender is None:
             actions, size = self._batch_limits
-            self._sender = BatchSender(
-                self._client(), self.name, policy=self._policy, max_actions=actions, max_bytes=size
-            )
+            sender = BatchSender(self._client(), self.name, policy=self._policy, max_actions=actions, max_bytes=size)
+            self._sender = SharedBatchSender(sender, interval=self._batch_interval)
         return self._sender
 
     async def close(self) -> None:
+        if self._sender is not None:
+            await self._sender.close()
         for client in (self._search, self._indexes):
             if client is not None:
                 await client.close()

@@ -69,11 +69,14 @@ def timestamp(moment: datetime | None) -> datetime:
 
 
 def json_document(document: Mapping[str, Any]) -> dict[str, Any]:
-    """A search document from ``TO_DOCUMENT`` made JSON-ready: vectors as lists, datetimes as ISO 8601 UTC."""
+    """A search document from ``TO_DOCUMENT`` made JSON-ready: vectors as float32 arrays (finite), datetimes as
+    ISO 8601 UTC."""
     ready: dict[str, Any] = {}
     for name, value in document.items():
-        if isinstance(value, np.ndarray):
-            value = np.asarray(value, dtype=np.float32).astype(float).tolist()
+        if isinstance(value, np.ndarray):  # float32 as is: batches.encode writes its shortest exact form
+            value = np.ascontiguousarray(value, dtype=np.float32)
+            if not np.isfinite(value).all():
+                raise ValueError(f"field {name}: a vector with NaN or infinity cannot be indexed")
         elif isinstance(value, datetime):
             value = timestamp(value).isoformat(timespec="milliseconds").replace("+00:00", "Z")
         ready[str(name)] = value

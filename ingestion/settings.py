@@ -23,6 +23,8 @@ EMBEDDING_BACKENDS = ("local", "hash", "azure_openai")
 INDEX_BACKENDS = ("local", "azure_search")
 BLOB_TRIGGER_SOURCES = ("EventGrid", "LogsAndContainerScan")
 VECTOR_COMPRESSIONS = ("none", "scalar", "binary")
+ACL_SOURCES = ("metadata", "adls")
+ACL_DEFAULTS = ("public", "private")
 # The embedding models an Azure AI Search ``azureOpenAI`` vectorizer accepts as its ``modelName``.
 VECTORIZER_MODELS = ("text-embedding-3-small", "text-embedding-3-large", "text-embedding-ada-002")
 # The app-setting prefix the Functions triggers connect with: ``DocumentStorage`` (a connection string) or
@@ -126,6 +128,11 @@ class Settings:
     storage_connection_string: Secret | None = None
     storage_account_url: str | None = None
     source_container: str = "documents"
+    # Document-level access control (ingestion/acl.py): where a blob's ACL comes from, what a document without one
+    # gets, and the ADLS Gen2 ``dfs`` endpoint (derived from an Azure-style blob endpoint when unset).
+    acl_source: str = "metadata"
+    acl_default: str = "public"
+    storage_dfs_url: str | None = None
     reindex_queue: str = "reindex"
     blob_trigger_source: str = "EventGrid"
     # Functions app: identity-based queue/table endpoints, and full reindex runs (see ingestion/runs/).
@@ -229,6 +236,9 @@ class Settings:
             storage_connection_string=storage_connection_string,
             storage_account_url=blob_url,
             source_container=read.text("SOURCE_CONTAINER") or "documents",
+            acl_source=read.choice("ACL_SOURCE", ACL_SOURCES, "metadata"),
+            acl_default=read.choice("ACL_DEFAULT", ACL_DEFAULTS, "public"),
+            storage_dfs_url=read.text("AZURE_STORAGE_DFS_URL") or sibling_service_url(blob_url, "dfs"),
             reindex_queue=read.queue_name("REINDEX_QUEUE", "reindex"),
             blob_trigger_source=blob_trigger_source(env),
             storage_queue_url=read.service_url("queue", blob_url),
@@ -279,6 +289,7 @@ class Settings:
             (f"AZURE_STORAGE_ACCOUNT_URL or {STORAGE_CONNECTION}__blobServiceUri", self.storage_account_url),
             (f"{STORAGE_CONNECTION}__queueServiceUri", self.storage_queue_url),
             (f"{STORAGE_CONNECTION}__tableServiceUri", self.storage_table_url),
+            ("AZURE_STORAGE_DFS_URL", self.storage_dfs_url),
         ):
             if endpoint:
                 require_tls(setting, endpoint)

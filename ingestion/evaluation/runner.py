@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+from ingestion.acl import Principal
 from ingestion.embedding.base import Embedder
 from ingestion.errors import ConfigurationError
 from ingestion.evaluation.metrics import dedupe, summarize
@@ -92,9 +93,17 @@ def relative_to_any(source_path: str, roots: Sequence[str]) -> str | None:
 
 
 async def evaluate(
-    queries: list[GoldenQuery], *, index: Index, embedder: Embedder, roots: Sequence[str], mode: SearchMode, top: int
+    queries: list[GoldenQuery],
+    *,
+    index: Index,
+    embedder: Embedder,
+    roots: Sequence[str],
+    mode: SearchMode,
+    top: int,
+    principal: Principal | None = None,
 ) -> dict[str, object]:
-    """Search each query, keep its first ``top`` distinct documents under one of ``roots``, and summarise.
+    """Search each query (as ``principal`` when given: trimmed), keep its first ``top`` distinct documents under one
+    of ``roots``, and summarise.
 
     Metrics at a k above ``top`` see only ``top`` documents. Besides ``summarize``'s metrics the report has
     ``distinct@5`` (distinct sources among the first 5 chunks, averaged: 1.0 means five chunks of one page) and
@@ -109,6 +118,7 @@ async def evaluate(
             vector=None if vectors is None else vectors[i],
             mode=mode,
             top=max(MIN_CHUNKS, CHUNKS_PER_DOCUMENT * top),
+            principal=principal,
         )
         millis.append((time.perf_counter() - started) * 1000)
         ranked = dedupe([rel for hit in hits if (rel := relative_to_any(hit.source_path, roots)) is not None])

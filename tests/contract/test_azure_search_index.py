@@ -10,8 +10,7 @@ from azure.core.credentials import AccessToken, AzureKeyCredential
 from azure.search.documents.indexes.aio import SearchIndexClient
 from azure.search.documents.indexes.models import SearchAlias
 
-from index_schemas import VERSIONS, SchemaParams
-from index_schemas.v1 import build
+from index_schemas import LATEST, VERSIONS, SchemaParams
 from ingestion.errors import ConfigurationError
 from ingestion.indexing.azure.index import AzureSearchIndex
 from ingestion.indexing.base import IndexStats
@@ -54,10 +53,10 @@ class TestAzureSearchIndexContract(IndexContract):
 # -- definition -------------------------------------------------------------------------------------------------------
 
 
-async def test_ensure_creates_the_v1_definition(search_server: FakeSearchServer, index: AzureSearchIndex) -> None:
+async def test_ensure_creates_the_latest_definition(search_server: FakeSearchServer, index: AzureSearchIndex) -> None:
     async with SearchIndexClient(search_server.url, AzureKeyCredential(search_server.api_key)) as client:
         created = await client.get_index(index.name)
-    expected = build(SchemaParams(name=index.name, dimensions=DIMENSIONS))
+    expected = VERSIONS[LATEST](SchemaParams(name=index.name, dimensions=DIMENSIONS))
     assert [f.name for f in created.fields] == [f.name for f in expected.fields]
     assert created.semantic_search is not None and created.semantic_search.default_configuration_name == "default"
     embedding = next(f for f in created.fields if f.name == "embedding")
@@ -226,13 +225,13 @@ async def test_a_token_credential_works_over_http_to_loopback(search_server: Fak
 
 def test_a_token_over_plain_http_to_another_host_is_refused() -> None:
     with pytest.raises(ConfigurationError, match="https"):
-        AzureSearchIndex("http://search.example.com", "grounding-v1", DIMENSIONS, credential=_StaticToken("t"))
+        AzureSearchIndex("http://search.example.com", "grounding-v3", DIMENSIONS, credential=_StaticToken("t"))
 
 
 @pytest.mark.parametrize(
     ("endpoint", "name", "dimensions"),
     [
-        ("ftp://x", "grounding-v1", 4),
+        ("ftp://x", "grounding-v3", 4),
         ("https://x", "Bad Name", 4),
         ("https://x", "ok-v1", 0),
         ("https://x", "ok", 4097),

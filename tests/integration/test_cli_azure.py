@@ -51,7 +51,7 @@ def test_ingest_and_search_against_azure(azure_env, capsys: pytest.CaptureFixtur
     assert main(["ingest", str(docs), "--json"]) == 0
     counts = json.loads(capsys.readouterr().out)
     assert (counts["added"], counts["failed"]) == (2, 0) and counts["tokens_embedded"] > 0
-    assert "grounding-v1" in search.indexes
+    assert "grounding-v3" in search.indexes
 
     assert main(["search", "how often are keys rotated", "--top", "1", "--json"]) == 0
     hit = json.loads(capsys.readouterr().out)["hits"][0]

@@ -57,8 +57,10 @@ from azure.search.documents.indexes.aio import SearchIndexClient
 from azure.search.documents.indexes.models import SearchIndex
 from azure.search.documents.models import VectorizedQuery
 
-from index_schemas import LATEST, TO_DOCUMENT, VectorizerParams
+from index_schemas import LATEST, TO_DOCUMENT, VectorizerParams, tracks_acl
 from index_schemas.v1 import SEMANTIC_CONFIGURATION, Field
+from index_schemas.v3 import Field as AclField
+from ingestion.acl import Acl, Principal, require_acl_fields
 from ingestion.circuit import DEFAULT_DOWN_AFTER_SECONDS, Circuit
 from ingestion.cloud.credentials import default_credential
 from ingestion.endpoints import require_tls
@@ -72,6 +74,7 @@ from ingestion.indexing.azure.listing import READ_METHODS, list_rows
 from ingestion.indexing.azure.query import (
     HIT_FIELDS,
     RECORD_FIELDS,
+    acl_merges,
     check_chunks,
     equals,
     hit_from,
@@ -169,6 +172,8 @@ class AzureSearchIndex:
         self._indexes: SearchIndexClient | None = None
         self._sender: SharedBatchSender | None = None
         self._to_document = TO_DOCUMENT[self.version]
+        self._acl = tracks_acl(self.version)
+        self._record_fields = [*RECORD_FIELDS, AclField.ACL_HASH] if self._acl else list(RECORD_FIELDS)
         self.circuit = Circuit(f"Azure AI Search at {self.endpoint}", down_after=service_down_seconds)
 
     @classmethod
@@ -289,7 +294,7 @@ class AzureSearchIndex:
     async def get_document(self, parent_key: str) -> DocumentRecord | None:
         try:
             found = await self._client().get_document(
-                chunk_key(parent_key, 0), selected_fields=list(RECORD_FIELDS), retry_on_methods=READ_METHODS
+                chunk_key(parent_key, 0), selected_fields=self._record_fields, retry_on_methods=READ_METHODS
             )
         except ResourceNotFoundError as error:
             if _index_missing(error):
@@ -313,7 +318,8 @@ class AzureSearchIndex:
     async def list_documents(self, *, prefix: str = "") -> AsyncIterator[DocumentRecord]:
         # OData has no startswith for filters: every record is read and the prefix is applied here.
         seen: set[str] = set()
-        async for row in self._rows(what="list documents", filter=f"{Field.ORDINAL} eq 0", select=list(RECORD_FIELDS)):
+        rows = self._rows(what="list documents", filter=f"{Field.ORDINAL} eq 0", select=self._record_fields)
+        async for row in rows:
             record = record_from(row)
             if record.source_id.startswith(prefix) and record.key not in seen:
                 seen.add(record.key)
@@ -350,6 +356,23 @@ class AzureSearchIndex:
         await sender.send([encode("delete", {Field.ID: key}) for key in stale], what=what)
         await sender.send([a for a in actions if a.key == commit], what=what)
 
+    async def update_acl(self, parent_key: str, acl: Acl) -> bool:
+        """A ``merge`` of ``groups``, ``oids`` and ``acl_hash`` into every stored chunk, chunk 0 last (see the module
+        docstring): the vectors stay because v3 stores them (``stored: true``); a definition that does not is refused,
+        as a merge would silently drop its vectors."""
+        what = f"update the ACL of {parent_key}"
+        require_acl_fields(self._acl, index=self.name, version=self.version, what=what)
+        embedding = next(f for f in self.definition.fields if f.name == Field.EMBEDDING)
+        if embedding.stored is False:
+            raise ConfigurationError(f"{what}: {self.name} does not store its vectors; a merge would drop them")
+        keys, commit = await self._chunk_keys(parent_key, what=what), chunk_key(parent_key, 0)
+        if commit not in keys:
+            return False
+        actions = [encode("merge", json_document(document)) for document in acl_merges(sorted(keys), acl)]
+        await self._batches().send([a for a in actions if a.key != commit], what=what)
+        await self._batches().send([a for a in actions if a.key == commit], what=what)
+        return True
+
     async def delete_document(self, parent_key: str) -> bool:
         what = f"delete document {parent_key}"
         keys = await self._chunk_keys(parent_key, what=what)
@@ -371,14 +394,20 @@ class AzureSearchIndex:
         mode: SearchMode = SearchMode.HYBRID,
         top: int = 5,
         source_path: str | None = None,
+        principal: Principal | None = None,
     ) -> list[SearchHit]:
         mode, query, k = plan_search(vector, mode=mode, top=top, dimensions=self.dimensions)
+        if principal is not None:
+            require_acl_fields(self._acl, index=self.name, version=self.version, what="a trimmed query")
         words = None if mode is SearchMode.VECTOR else query_text(text)
         if words is None and query is None:
             return []
         options: dict[str, Any] = {"select": list(HIT_FIELDS), "top": top, "retry_on_methods": READ_METHODS}
-        if source_path is not None:
-            options["filter"] = equals(Field.SOURCE_PATH, source_path)
+        filters = [] if source_path is None else [equals(Field.SOURCE_PATH, source_path)]
+        if principal is not None:
+            filters.append(principal.odata_filter(oids_field=AclField.OIDS, groups_field=Field.GROUPS))
+        if filters:
+            options["filter"] = " and ".join(filters)
         if query is not None:
             weight = await self._hybrid_weight(text) if mode is SearchMode.HYBRID else None
             vector_query = VectorizedQuery(

@@ -10,11 +10,11 @@ from azure.core.credentials import AccessToken, AzureKeyCredential
 from azure.search.documents.indexes.aio import SearchIndexClient
 from azure.search.documents.indexes.models import SearchAlias
 
-from index_schemas import VERSIONS, SchemaParams
-from index_schemas.v1 import build
+from index_schemas import LATEST, VERSIONS, SchemaParams
 from ingestion.errors import ConfigurationError
 from ingestion.indexing.azure.index import AzureSearchIndex
 from ingestion.indexing.base import IndexStats
+from ingestion.indexing.fusion import ExactTermRule
 from ingestion.keys import chunk_key, document_key
 from ingestion.models import SearchMode
 from ingestion.settings import Settings
@@ -62,10 +62,10 @@ class TestAzureSearchIndexContract(IndexContract):
 # -- definition -------------------------------------------------------------------------------------------------------
 
 
-async def test_ensure_creates_the_v1_definition(search_server: FakeSearchServer, index: AzureSearchIndex) -> None:
+async def test_ensure_creates_the_latest_definition(search_server: FakeSearchServer, index: AzureSearchIndex) -> None:
     async with SearchIndexClient(search_server.url, AzureKeyCredential(search_server.api_key)) as client:
         created = await client.get_index(index.name)
-    expected = build(SchemaParams(name=index.name, dimensions=DIMENSIONS))
+    expected = VERSIONS[LATEST](SchemaParams(name=index.name, dimensions=DIMENSIONS))
     assert [f.name for f in created.fields] == [f.name for f in expected.fields]
     assert created.semantic_search is not None and created.semantic_search.default_configuration_name == "default"
     embedding = next(f for f in created.fields if f.name == "embedding")
@@ -207,7 +207,13 @@ async def test_from_settings_uses_the_endpoint_key_and_index(search_server: Fake
     await index.ensure()
     assert index.name == name
     assert await index.stats() == IndexStats(name=name, documents=0, chunks=0)
+    assert (index.vector_weight, index.exact_term_rule) == (6.0, ExactTermRule(0.5))  # the hybrid fusion defaults
     await index.close()
+    fixed = AzureSearchIndex.from_settings(
+        Settings.from_env({"AZURE_SEARCH_ENDPOINT": search_server.url, "HYBRID_FUSION": "fixed"}), dimensions=4
+    )
+    assert fixed.exact_term_rule is None
+    await fixed.close()
 
 
 async def test_a_wrong_key_is_a_configuration_error_without_the_key(search_server: FakeSearchServer) -> None:
@@ -246,13 +252,13 @@ async def test_a_token_credential_works_over_http_to_loopback(search_server: Fak
 
 def test_a_token_over_plain_http_to_another_host_is_refused() -> None:
     with pytest.raises(ConfigurationError, match="https"):
-        AzureSearchIndex("http://search.example.com", "grounding-v1", DIMENSIONS, credential=_StaticToken("t"))
+        AzureSearchIndex("http://search.example.com", "grounding-v3", DIMENSIONS, credential=_StaticToken("t"))
 
 
 @pytest.mark.parametrize(
     ("endpoint", "name", "dimensions"),
     [
-        ("ftp://x", "grounding-v1", 4),
+        ("ftp://x", "grounding-v3", 4),
         ("https://x", "Bad Name", 4),
         ("https://x", "ok-v1", 0),
         ("https://x", "ok", 4097),

@@ -107,7 +107,7 @@ async def test_own_writes_wait_no_longer_than_the_settle_time() -> None:
         OwnWrites(-1)
 
 
-async def test_a_migration_verifies_the_whole_build_not_what_is_visible_yet(azure, v3: int) -> None:
+async def test_a_migration_verifies_the_whole_build_not_what_is_visible_yet(azure, v4: int) -> None:
     root, server = azure
     server.indexing_delay = 0.5
     settings = replace(Settings.from_env(), max_concurrency=1)
@@ -115,7 +115,7 @@ async def test_a_migration_verifies_the_whole_build_not_what_is_visible_yet(azur
     config = lifecycle.SchemaConfig(dimensions=384, retention=timedelta(hours=72))
     try:
         await lifecycle.apply(admin, config)
-        plan = await plan_migration(admin, config, version=3)
+        plan = await plan_migration(admin, config, version=4)
 
         def pipeline_for(index, schema_version, live):  # type: ignore[no-untyped-def]
             return wiring.build_pipeline(

@@ -43,11 +43,13 @@ JOIN_WAIT_SECONDS = 0.25
 """How long a caller that lost the slot waits for the winner's run to be recorded (it takes one table write)."""
 
 
-async def start_run(reindexer: Reindexer, *, trigger: str, schema_version: int | None = None) -> RunRecord:
+async def start_run(
+    reindexer: Reindexer, *, trigger: str, schema_version: int | None = None, prefix: str = ""
+) -> RunRecord:
     """Reconcile the open runs (a failure there is logged, not fatal), then start a new run (a migration run to
-    ``schema_version`` when given)."""
+    ``schema_version`` when given; a run over the names starting with ``prefix`` when given)."""
     await _reconcile_before_start(reindexer)
-    return await reindexer.start(trigger=trigger, schema_version=schema_version)
+    return await reindexer.start(trigger=trigger, schema_version=schema_version, prefix=prefix)
 
 
 async def start_or_join(reindexer: Reindexer, *, trigger: str) -> tuple[RunRecord, bool]:
@@ -77,7 +79,8 @@ async def start_or_join(reindexer: Reindexer, *, trigger: str) -> tuple[RunRecor
 async def _open_full_run(reindexer: Reindexer) -> RunRecord | None:
     now, stall = utcnow(), reindexer.policy.stall_seconds
     for run in await reindexer.store.recent(limit=RECENT_RUNS):
-        if not run.status.terminal and run.target_version is None and not run.stalled(now, stall):
+        full = run.target_version is None and run.scope == reindexer.source.scope
+        if full and not run.status.terminal and not run.stalled(now, stall):
             return run
     return None
 

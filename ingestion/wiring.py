@@ -136,7 +136,12 @@ def build_cracker(settings: Settings) -> AnyCracker:
 
 
 def build_chunker(settings: Settings) -> Chunker:
-    return Chunker(get_tokenizer(), max_tokens=settings.chunk_max_tokens, overlap_tokens=settings.chunk_overlap_tokens)
+    return Chunker(
+        get_tokenizer(),
+        max_tokens=settings.chunk_max_tokens,
+        overlap_tokens=settings.chunk_overlap_tokens,
+        titled=settings.embed_headings,
+    )
 
 
 def build_pipeline(

@@ -211,14 +211,15 @@ def test_slow_start_doubles_per_window_until_the_first_throttle_then_grows_addit
 
 
 def test_the_limiter_ramps_from_4_to_its_maximum_in_a_few_round_trips() -> None:
-    limiter = RateLimiter(initial_concurrency=4, max_concurrency=32)
+    limiter = RateLimiter(tokens_per_minute=10_000_000, initial_concurrency=4, max_concurrency=32)
     round_trips = 0
     while limiter.window.slots < 32:
         for _ in range(limiter.window.slots):
             limiter.window.on_success()
         round_trips += 1
     assert round_trips == 3  # 4 -> 8 -> 16 -> 32; additive increase took ~80 windows of successes
-    assert RateLimiter(slow_start=False).window.slow_start is False
+    assert RateLimiter().window.slow_start is False  # without a TPM hint no bucket guards a doubling window
+    assert RateLimiter(tokens_per_minute=600_000, slow_start=False).window.slow_start is False
 
 
 def test_initial_window_from_the_tpm_hint() -> None:

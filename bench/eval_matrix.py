@@ -35,12 +35,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-OWN_GOLDEN = REPO / "bench/golden"
-OWN_SETS = {"latex_packages": "pdf/latex"}
-"""Our own golden sets (bench/golden/README.md): name -> the folder of ``--corpora`` their listed documents are in."""
 sys.path.insert(0, str(REPO))
-
+sys.path.insert(0, str(REPO / "bench"))
 import numpy as np  # noqa: E402
+from eval_sets import OWN_GOLDEN, OWN_SETS, resolve_set  # noqa: E402
 
 from ingestion import wiring  # noqa: E402
 from ingestion.evaluation.runner import evaluate, load_golden, resolve_roots  # noqa: E402
@@ -85,14 +83,15 @@ def stage_listed(listing: Path, source: Path, dest: Path) -> int:
     return len(names)
 
 
-def golden_and_corpus(name: str, args: argparse.Namespace) -> tuple[Path, int]:
-    """The golden file of set ``name`` and how many documents were staged for it under ``<work>/<name>/corpus``."""
-    corpus = args.work / name / "corpus"
-    own = OWN_SETS.get(name)
+def golden_and_corpus(name: str, args: argparse.Namespace) -> tuple[Path, str, int]:
+    """The golden file of set ``name``, the set whose corpus and index it uses (``eval_sets``), and how many
+    documents were staged under ``<work>/<that set>/corpus``."""
+    spec = resolve_set(name, work=args.work, golden_dir=args.golden)
+    own = OWN_SETS.get(spec.corpus_set)
     if own is not None:
-        listing = OWN_GOLDEN / f"{name}.corpus.txt"
-        return OWN_GOLDEN / f"{name}.jsonl", stage_listed(listing, args.corpora / own, corpus)
-    return args.golden / f"{name}.jsonl", stage(args.golden / f"{name}_corpus_stripped", corpus)
+        listing = OWN_GOLDEN / f"{spec.corpus_set}.corpus.txt"
+        return spec.golden, spec.corpus_set, stage_listed(listing, args.corpora / own, spec.corpus)
+    return spec.golden, spec.corpus_set, stage(args.golden / f"{spec.corpus_set}_corpus_stripped", spec.corpus)
 
 
 def remove_index(path: Path) -> None:
@@ -100,10 +99,15 @@ def remove_index(path: Path) -> None:
         Path(f"{path}{suffix}").unlink(missing_ok=True)
 
 
+FUSION = {"fusion": "exact-term"}
+"""HYBRID_FUSION for every hybrid cell (``--fusion``)."""
+
+
 def settings_for(setting: Setting, index_path: Path, *, rrf_k: int = 60, vector_weight: float = 1.0) -> Settings:
     """Local embedder and local index only; nothing is inherited from the environment (no Azure by accident)."""
     return Settings.from_env(
         {
+            "HYBRID_FUSION": FUSION["fusion"],
             "EMBEDDING_BACKEND": "local",
             "INDEX_BACKEND": "local",
             "LOCAL_INDEX_PATH": str(index_path),
@@ -137,8 +141,18 @@ class PooledVectors:
             await index.close()
 
 
+def ingest_embedder(settings: Settings) -> object:
+    """The configured embedder; the local one on ONE intra-op thread. On this shared 2-core machine the CPU is the
+    limit, not the cores, and one thread spends no time spin-waiting for a second (same vectors, less CPU)."""
+    if settings.embedding_backend == "local":
+        from ingestion.embedding.local import LocalEmbedder
+
+        return LocalEmbedder(threads=int(os.environ.get("BENCH_EMBED_THREADS", "1")))
+    return wiring.build_embedder(settings)
+
+
 async def ingest(settings: Settings, corpus: Path, earlier: list[Settings]) -> dict[str, object]:
-    embedder = wiring.build_embedder(settings)
+    embedder = ingest_embedder(settings)
     lenders = PooledVectors([wiring.build_index(s, dimensions=embedder.dimensions) for s in earlier])
     pipeline = wiring.build_pipeline(settings, embedder=embedder, reuse_from=lenders)  # type: ignore[arg-type]
     source = wiring.build_folder_source(corpus)
@@ -182,13 +196,13 @@ async def evaluate_index(
 
 
 async def run_set(name: str, args: argparse.Namespace, settings_grid: list[Setting]) -> list[dict[str, object]]:
-    corpus = args.work / name / "corpus"
-    golden, files = golden_and_corpus(name, args)
+    golden, corpus_set, files = golden_and_corpus(name, args)
+    corpus = args.work / corpus_set / "corpus"
     print(f"== {name}: {files} documents staged in {corpus}", file=sys.stderr)
     rows = []
     earlier: list[Settings] = []
     for setting in settings_grid:
-        index_path = args.work / name / f"{setting.key}.sqlite"
+        index_path = args.work / corpus_set / f"{setting.key}.sqlite"
         if args.fresh:
             remove_index(index_path)
         started = time.perf_counter()
@@ -239,6 +253,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--vector-weights", type=numbers, default=[1.0, 6.0], help="HYBRID_VECTOR_WEIGHT values (index reused)"
     )
+    parser.add_argument(
+        "--fusion", choices=["exact-term", "fixed"], default="exact-term", help="HYBRID_FUSION of the hybrid cells"
+    )
     parser.add_argument("--fresh", action="store_true", help="delete each setting's index before ingesting")
     parser.add_argument("--json", type=Path, help="also write every report to this file")
     return parser.parse_args(argv)
@@ -246,6 +263,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 async def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
+    FUSION["fusion"] = args.fusion
     headings = {"on": [True], "off": [False], "both": [True, False]}[args.headings]
     grid = [
         Setting(size, overlap, heading)

@@ -4,12 +4,13 @@
 
 Copies the first ``--limit`` HTML pages of the SQLite documentation (default: $CORPORA_DIR/html/sqlite or
 .cache/corpora/html/sqlite, see ../shared/corpora/fetch.sh) into a temporary folder and ingests them once into
-``grounding-v1`` with the hash embedder at 384 dimensions (the alias points at it). Then, each on its own copy of that
-index file, a migration to schema v2 is estimated (``--dry-run``) and run:
+``grounding-v1`` (schema v1, as a deployment from before v3) with the hash embedder at 384 dimensions (the alias
+points at it). Then, each on its own copy of that index file, a migration to schema v3 is estimated (``--dry-run``)
+and run:
 
-  (a) field-only change: v1 -> v2 (a new ``file_type`` field and a scoring profile), same embedder (384): every vector
-      is copied from the live index, so the target is 0 tokens embedded;
-  (b) dimension change: v1 -> v2 with the hash embedder at 256 dimensions: every chunk is embedded again.
+  (a) field-only change: v1 -> v3 (``file_type``, a scoring profile, the ACL fields ``oids`` and ``acl_hash``), same
+      embedder (384): every vector is copied from the live index, so the target is 0 tokens embedded;
+  (b) dimension change: v1 -> v3 with the hash embedder at 256 dimensions: every chunk is embedded again.
 
 The hash embedder costs almost nothing per token, so wall time here is mostly reading, cracking, chunking and
 writing; with a real model (b) adds the embedding time of every token, and (a) still adds none.
@@ -39,7 +40,8 @@ from ingestion.settings import Settings  # noqa: E402
 from ingestion.sources.local import LocalFolderSource  # noqa: E402
 
 ALIAS = "grounding"
-TARGET_VERSION = 2
+TARGET_VERSION = 3
+BASE_VERSION = 1
 
 
 def default_corpus() -> Path:
@@ -61,13 +63,13 @@ def copy_corpus(corpus: Path, limit: int, into: Path) -> int:
 
 async def build_base(settings: Settings, docs: Path) -> tuple[int, float]:
     started = time.perf_counter()
+    admin = LocalIndexAdmin(settings.local_index_path, ALIAS)
+    await lifecycle.apply(admin, lifecycle.SchemaConfig(dimensions=384), version=BASE_VERSION)
+    await admin.close()
     pipeline = wiring.build_pipeline(settings, embedder=HashEmbedder(384))
     await pipeline.index.ensure()
     result = await pipeline.run(LocalFolderSource(docs))
     await pipeline.close()
-    admin = LocalIndexAdmin(settings.local_index_path, ALIAS)
-    await lifecycle.apply(admin, lifecycle.SchemaConfig(dimensions=384))
-    await admin.close()
     return result.tokens_embedded, time.perf_counter() - started
 
 

@@ -9,7 +9,7 @@ from them). ``index_schemas.diff`` classifies the changes between two definition
 
 ``LATEST`` is the version a fresh deployment creates and ``schema apply`` / ``schema migrate`` target by default. A
 newer registered version is available to ``--to N`` before it is released; releasing it is bumping ``LATEST`` (see
-docs/schema-versions.md).
+docs/schema-versions.md). ``tracks_acl(v)`` says whether version ``v`` has the access-control fields (v3 on).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from index_schemas import v1, v2
+from index_schemas import v1, v2, v3
 from index_schemas.documents import ChunkLike, RecordLike
 from index_schemas.errors import SchemaError
 from index_schemas.names import is_valid_index_name
@@ -38,15 +38,22 @@ __all__ = [
     "field_specs",
     "parse_physical_name",
     "physical_name",
+    "tracks_acl",
 ]
 
-VERSIONS: dict[int, Callable[[SchemaParams], IndexDefinition]] = {v1.VERSION: v1.build, v2.VERSION: v2.build}
+VERSIONS: dict[int, Callable[[SchemaParams], IndexDefinition]] = {
+    v1.VERSION: v1.build,
+    v2.VERSION: v2.build,
+    v3.VERSION: v3.build,
+}
 TO_DOCUMENT: dict[int, Callable[[RecordLike, ChunkLike], dict[str, object]]] = {
     v1.VERSION: v1.to_document,
     v2.VERSION: v2.to_document,
+    v3.VERSION: v3.to_document,
 }
-# v2 (an in-place upgrade of v1) is registered but not yet released: deployments stay on v1 until LATEST moves.
-LATEST = 1
+# v3 (v2's file_type and title-boost, plus the ACL fields) is the released version: fresh deployments create it and
+# an older live index reaches it with ``schema migrate --to 3`` (docs/schema-versions.md).
+LATEST = 3
 
 
 @dataclass(frozen=True)
@@ -68,6 +75,15 @@ class FieldSpec:
     @property
     def is_vector(self) -> bool:
         return self.dimensions is not None
+
+
+def tracks_acl(version: int) -> bool:
+    """Whether documents of schema ``version`` carry ``oids`` and the ``acl_hash`` that keeps ACLs current (v3 on):
+    only such an index can be trimmed at query time or take an ACL-only update."""
+    if version not in VERSIONS:
+        raise SchemaError(f"unknown index schema version {version}; known: {sorted(VERSIONS)}")
+    names = {str(field.name) for field in VERSIONS[version](SchemaParams(name="acl-probe", dimensions=1)).fields}
+    return {str(v3.Field.OIDS), str(v3.Field.ACL_HASH), str(v1.Field.GROUPS)} <= names
 
 
 def physical_name(alias: str, version: int, *, rebuild: int = 1) -> str:

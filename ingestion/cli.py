@@ -15,7 +15,9 @@ from collections.abc import Callable, Coroutine, Sequence
 from pathlib import Path
 from typing import Any
 
+import index_schemas
 from ingestion import telemetry, wiring
+from ingestion.acl import TRIMMING_HELP, principal_from_options
 from ingestion.cli_output import (
     JsonAwareParser,
     UsageError,
@@ -51,11 +53,12 @@ def build_parser() -> argparse.ArgumentParser:
     ingest.add_argument("--json", action="store_true", help="print one JSON object with the run's counts")
     ingest.set_defaults(handler=cmd_ingest)
 
-    search = commands.add_parser("search", help="query the index")
+    search = commands.add_parser("search", help="query the index", description=f"Query the index; {TRIMMING_HELP}.")
     search.add_argument("query")
     search.add_argument("--top", type=whole_number, default=5)
     search.add_argument("--mode", choices=[m.value for m in SearchMode], default=SearchMode.HYBRID.value)
     search.add_argument("--source", help="only chunks of this source path")
+    add_principal_arguments(search)
     search.add_argument("--json", action="store_true")
     search.set_defaults(handler=cmd_search)
 
@@ -64,6 +67,12 @@ def build_parser() -> argparse.ArgumentParser:
     status.set_defaults(handler=cmd_status)
     _register_extensions(commands)
     return parser
+
+
+def add_principal_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--user OID`` and ``--groups G1,G2``: trim results to what that user may see (ingestion/acl.py)."""
+    parser.add_argument("--user", metavar="OID", help="trim results to what this user object id may see")
+    parser.add_argument("--groups", metavar="G1,G2", help="comma-separated group ids of that user (trims results too)")
 
 
 def _register_extensions(commands: argparse._SubParsersAction) -> None:
@@ -193,12 +202,15 @@ async def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
     if not 1 <= args.top <= MAX_TOP:
         raise ConfigurationError(f"--top must be from 1 to {MAX_TOP}, not {args.top}")
     _require_local_index(settings)
+    principal = principal_from_options(args.user, args.groups)
     embedder = wiring.build_embedder(settings)
     index = wiring.build_index(settings, dimensions=embedder.dimensions)
     try:
         mode = SearchMode(args.mode)
         vector = None if mode is SearchMode.TEXT else (await embedder.embed([args.query]))[0]
-        hits = await index.search(args.query, vector=vector, mode=mode, top=args.top, source_path=args.source)
+        hits = await index.search(
+            args.query, vector=vector, mode=mode, top=args.top, source_path=args.source, principal=principal
+        )
     finally:
         await index.close()
         await embedder.close()
@@ -263,6 +275,9 @@ async def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
         "dimensions": embedder.dimensions,
         "documents": stats.documents,
         "chunks": stats.chunks,
+        "trimmable": index_schemas.tracks_acl(index.version),  # has the ACL fields: --user/--groups work (v3 on)
+        "acl_source": settings.acl_source,
+        "acl_default": settings.acl_default,
     }
     if settings.index_backend == "local":
         status["local_index_path"] = str(settings.local_index_path)

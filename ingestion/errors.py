@@ -111,7 +111,6 @@ class AliasConflict(ConflictError):
         self.alias, self.expected, self.found, self.target = alias, expected, found, target
 
 
-
 class MigrationRefused(IngestionError):
     """A migration run cannot start. ``conflict``: the index or the runs refuse it now (HTTP 409); else the request
     itself is wrong (HTTP 400)."""
@@ -119,6 +118,7 @@ class MigrationRefused(IngestionError):
     def __init__(self, message: str, *, conflict: bool) -> None:
         super().__init__(message)
         self.conflict = conflict
+
 
 CONFIGURATION_ERRORS: tuple[type[Exception], ...] = (ConfigurationError, SchemaError)
 """What stops a run (exit code 2): ``except CONFIGURATION_ERRORS``."""

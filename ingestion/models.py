@@ -117,6 +117,8 @@ class IndexChunk:
     start: int = 0
     end: int = 0
     groups: tuple[str, ...] = ()
+    oids: tuple[str, ...] = ()
+    """``groups``/``oids``: who may see the chunk (``ingestion.acl``; ``*`` in groups means public)."""
 
 
 @dataclass(frozen=True)
@@ -126,7 +128,8 @@ class DocumentRecord:
     ``content_version`` is the source item's ``content_version`` when it was indexed (stored in the index field
     ``document_hash`` and the local column ``content_hash``, names kept for compatibility with existing indexes);
     ``fingerprint`` identifies everything else that shapes the chunks and vectors (tokenizer, chunk settings, embedding
-    model and dimensions, schema version). Both unchanged means the document is skipped with zero embedding calls.
+    model and dimensions, schema version). Both unchanged means the document is skipped with zero embedding calls;
+    then a different ``acl_hash`` only rewrites the ACL fields.
     """
 
     key: str
@@ -136,6 +139,8 @@ class DocumentRecord:
     fingerprint: str
     chunk_count: int
     indexed_at: datetime | None = None
+    acl_hash: str | None = None
+    """Digest of the ACL the chunks carry (``ingestion.acl.Acl.digest``); None in schema versions before v3."""
 
 
 class SearchMode(StrEnum):

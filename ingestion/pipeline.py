@@ -2,9 +2,13 @@
 
     source.read -> cracker.crack -> chunker.chunk -> embedder.embed -> index.replace_document
 
-For each document the pipeline first asks the index what it last recorded: the same content hash and the same pipeline
-fingerprint mean the document is skipped with zero embedding calls. Otherwise it is cracked and chunked again, and
-vectors are reused for every chunk whose embedded text (and embedding model) is unchanged; only the rest is embedded.
+For each document the pipeline first asks the source who may see it (``Source.acl``; ``ACL_DEFAULT`` when the source
+says nothing, see ingestion/acl.py) and the index what it last recorded: the same content hash and the same pipeline
+fingerprint mean the document is skipped with zero embedding calls. A changed ACL (another ``acl_hash``) is written
+first, alone (``Index.update_acl``: the ACL fields of every chunk), so it holds even when the content then fails; if
+only the ACL changed, that is all: no cracking, no embedding.
+Otherwise it is cracked and chunked again, and vectors are reused for every chunk whose embedded text (and embedding
+model) is unchanged; only the rest is embedded.
 The index writes new chunks, deletes stale ones and only then records the document as done (see indexing/base.py).
 
 ``reuse_from`` (a schema migration's live index) lends vectors to documents the target index has no record of yet:
@@ -28,8 +32,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from index_schemas import LATEST
+from index_schemas import LATEST, tracks_acl
 from ingestion import telemetry
+from ingestion.acl import Acl, AclDefault, resolve
 from ingestion.budget import ByteBudget
 from ingestion.chunking import Chunker
 from ingestion.chunking.titles import embedded_counts
@@ -63,7 +68,6 @@ from ingestion.tokenizer import Tokenizer
 log = logging.getLogger(__name__)
 
 CHUNKER_VERSION = 2  # 2: a titled chunk leaves room for its (bounded) title in the cap
-GROUPS_METADATA_KEY = "groups"
 
 ResultCallback = Callable[[DocumentResult], None]
 
@@ -79,6 +83,8 @@ class PipelineOptions:
     """Documents cracked and chunked at the same moment (CPU-bound work)."""
     embed_headings: bool = True
     schema_version: int = LATEST
+    acl_default: AclDefault = AclDefault.PUBLIC
+    """What a document gets whose source says nothing about access (``ACL_DEFAULT``)."""
     max_bytes_in_flight: int = 16 * 1024 * 1024
     """Bytes of documents being read, cracked, embedded or written at once, across runs and callers."""
     document_timeout: float | None = 180.0
@@ -108,6 +114,7 @@ class Pipeline:
         self.options = options
         self.reuse_from = reuse_from
         self.fingerprint = self.fingerprint_for(options.schema_version)
+        self.tracks_acl = tracks_acl(options.schema_version)
         self.budget = ByteBudget(options.max_bytes_in_flight)
         self.crack_slots = CrackSlots(options.max_concurrency)
 
@@ -172,9 +179,16 @@ class Pipeline:
 
     async def _ingest(self, source: Source, item: SourceItem) -> DocumentResult:
         key = document_key(item.source_id)
+        acl = resolve(await source.acl(item), self.options.acl_default)
         existing = await self.index.get_document(key)
+        acl_changed = existing is not None and self.tracks_acl and existing.acl_hash != acl.digest()
+        # A changed ACL is written first, alone: it is current even if the content below fails to crack or embed.
+        acl_written = acl_changed and await self.index.update_acl(key, acl)
         if existing and existing.content_version == item.content_version and existing.fingerprint == self.fingerprint:
-            return DocumentResult(item.path, Outcome.UNCHANGED)
+            if not acl_changed:
+                return DocumentResult(item.path, Outcome.UNCHANGED)
+            if acl_written:  # an ACL-only change: no cracking, no embedding
+                return DocumentResult(item.path, Outcome.UPDATED, chunks=existing.chunk_count)
         document, chunks = await self.chunk_document(source, item)
         if existing:
             reusable = await self.index.get_vectors(key)
@@ -182,7 +196,7 @@ class Pipeline:
             reusable = await self.reuse_from.get_vectors(key)
         else:
             reusable = {}
-        index_chunks, tokens = await self._embed(item, key, document, chunks, reusable)
+        index_chunks, tokens = await self._embed(item, key, document, chunks, reusable, acl)
         record = DocumentRecord(
             key=key,
             source_id=item.source_id,
@@ -191,6 +205,7 @@ class Pipeline:
             fingerprint=self.fingerprint,
             chunk_count=len(index_chunks),
             indexed_at=datetime.now(UTC),
+            acl_hash=acl.digest() if self.tracks_acl else None,
         )
         with telemetry.span("ingest.index", chunks=len(index_chunks)):
             await self.index.replace_document(record, index_chunks)
@@ -245,6 +260,7 @@ class Pipeline:
         document: CrackedDocument,
         chunks: Sequence[Chunk],
         reusable: dict[str, Any],
+        acl: Acl,
     ) -> tuple[list[IndexChunk], int]:
         inputs = self.embedding_inputs(document, chunks)
         titles = [title for title, _, _ in inputs]
@@ -265,7 +281,6 @@ class Pipeline:
                 vectors.update(zip(missing.keys(), fresh, strict=True))
                 tokens = sum(count for _, count in missing.values())
                 span.set(tokens=tokens)
-        groups = parse_groups(item.metadata.get(GROUPS_METADATA_KEY, ""))
         index_chunks = [
             IndexChunk(
                 key=chunk_key(key, chunk.ordinal),
@@ -280,7 +295,8 @@ class Pipeline:
                 page_end=chunk.page_end,
                 start=chunk.start,
                 end=chunk.end,
-                groups=groups,
+                groups=acl.groups,
+                oids=acl.oids,
             )
             for chunk, title, digest in zip(chunks, titles, hashes, strict=True)
         ]
@@ -409,9 +425,3 @@ def pipeline_fingerprint(**parts: object) -> str:
     parts = {"chunker_version": CHUNKER_VERSION, **parts}
     blob = json.dumps(parts, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:16]
-
-
-def parse_groups(value: str) -> tuple[str, ...]:
-    """Security-trimming groups from a source item's ``groups`` metadata: comma- or semicolon-separated."""
-    parts = value.replace(";", ",").split(",")
-    return tuple(sorted({part.strip() for part in parts if part.strip()}))

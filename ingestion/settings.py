@@ -23,6 +23,8 @@ EMBEDDING_BACKENDS = ("local", "hash", "azure_openai")
 INDEX_BACKENDS = ("local", "azure_search")
 BLOB_TRIGGER_SOURCES = ("EventGrid", "LogsAndContainerScan")
 VECTOR_COMPRESSIONS = ("none", "scalar", "binary")
+ACL_SOURCES = ("metadata", "adls")
+ACL_DEFAULTS = ("public", "private")
 # The embedding models an Azure AI Search ``azureOpenAI`` vectorizer accepts as its ``modelName``.
 VECTORIZER_MODELS = ("text-embedding-3-small", "text-embedding-3-large", "text-embedding-ada-002")
 # The app-setting prefix the Functions triggers connect with: ``DocumentStorage`` (a connection string) or
@@ -32,6 +34,10 @@ DEFAULT_REINDEX_SCHEDULE = "0 0 2 * * *"
 MAX_DOCUMENT_BYTES_LIMIT = 2 * 1024**3
 """Upper bound of MAX_DOCUMENT_BYTES (2 GiB): a document is read whole into memory."""
 HYBRID_VECTOR_WEIGHT = 6.0
+HYBRID_FUSIONS = ("exact-term", "fixed")
+"""``exact-term``: a query naming a rare exact term of the index (ingestion/indexing/fusion.py) is fused with
+HYBRID_EXACT_TERM_VECTOR_WEIGHT instead of HYBRID_VECTOR_WEIGHT; ``fixed``: every query with HYBRID_VECTOR_WEIGHT."""
+HYBRID_EXACT_TERM_VECTOR_WEIGHT = 0.5
 CHUNK_MAX_TOKENS = {"local": 256, "hash": 512, "azure_openai": 512}
 """Default chunk size per embedding backend: what the model reads. The local ONNX model truncates at 256 word pieces,
 and 256-token chunks were the only size meeting the retrieval target on every shared golden set with it (the tail of
@@ -95,6 +101,8 @@ class Settings:
     service_down_seconds: int = 45
     rrf_k: int = 60
     hybrid_vector_weight: float = HYBRID_VECTOR_WEIGHT
+    hybrid_fusion: str = HYBRID_FUSIONS[0]
+    hybrid_exact_term_vector_weight: float = HYBRID_EXACT_TERM_VECTOR_WEIGHT
     # Azure OpenAI embeddings.
     azure_openai_endpoint: str | None = None
     azure_openai_api_key: Secret | None = None
@@ -120,6 +128,11 @@ class Settings:
     storage_connection_string: Secret | None = None
     storage_account_url: str | None = None
     source_container: str = "documents"
+    # Document-level access control (ingestion/acl.py): where a blob's ACL comes from, what a document without one
+    # gets, and the ADLS Gen2 ``dfs`` endpoint (derived from an Azure-style blob endpoint when unset).
+    acl_source: str = "metadata"
+    acl_default: str = "public"
+    storage_dfs_url: str | None = None
     reindex_queue: str = "reindex"
     blob_trigger_source: str = "EventGrid"
     # Functions app: identity-based queue/table endpoints, and full reindex runs (see ingestion/runs/).
@@ -192,6 +205,10 @@ class Settings:
             hybrid_vector_weight=read.number(
                 "HYBRID_VECTOR_WEIGHT", HYBRID_VECTOR_WEIGHT, minimum=0.01, maximum=100.0
             ),
+            hybrid_fusion=read.choice("HYBRID_FUSION", HYBRID_FUSIONS, HYBRID_FUSIONS[0]),
+            hybrid_exact_term_vector_weight=read.number(
+                "HYBRID_EXACT_TERM_VECTOR_WEIGHT", HYBRID_EXACT_TERM_VECTOR_WEIGHT, minimum=0.01, maximum=100.0
+            ),
             azure_openai_endpoint=openai_endpoint,
             azure_openai_api_key=read.secret("AZURE_OPENAI_API_KEY"),
             azure_openai_embedding_deployment=read.text("AZURE_OPENAI_EMBEDDING_DEPLOYMENT"),
@@ -219,6 +236,9 @@ class Settings:
             storage_connection_string=storage_connection_string,
             storage_account_url=blob_url,
             source_container=read.text("SOURCE_CONTAINER") or "documents",
+            acl_source=read.choice("ACL_SOURCE", ACL_SOURCES, "metadata"),
+            acl_default=read.choice("ACL_DEFAULT", ACL_DEFAULTS, "public"),
+            storage_dfs_url=read.text("AZURE_STORAGE_DFS_URL") or sibling_service_url(blob_url, "dfs"),
             reindex_queue=read.queue_name("REINDEX_QUEUE", "reindex"),
             blob_trigger_source=blob_trigger_source(env),
             storage_queue_url=read.service_url("queue", blob_url),
@@ -269,6 +289,7 @@ class Settings:
             (f"AZURE_STORAGE_ACCOUNT_URL or {STORAGE_CONNECTION}__blobServiceUri", self.storage_account_url),
             (f"{STORAGE_CONNECTION}__queueServiceUri", self.storage_queue_url),
             (f"{STORAGE_CONNECTION}__tableServiceUri", self.storage_table_url),
+            ("AZURE_STORAGE_DFS_URL", self.storage_dfs_url),
         ):
             if endpoint:
                 require_tls(setting, endpoint)

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import index_schemas
 from ingestion import telemetry
+from ingestion.acl import AclDefault
 from ingestion.chunking import Chunker
 from ingestion.cracking.base import AnyCracker
 from ingestion.deployment.lifecycle import SchemaConfig
@@ -26,6 +27,7 @@ from ingestion.tokenizer import get_tokenizer
 
 if TYPE_CHECKING:
     from ingestion.sources.blob import BlobContainerSource
+
 
 def build_embedder(settings: Settings) -> Embedder:
     if settings.embedding_backend == "hash":
@@ -70,7 +72,13 @@ def build_index(settings: Settings, *, dimensions: int, name: str | None = None,
         version=version,
         rrf_k=settings.rrf_k,
         vector_weight=settings.hybrid_vector_weight,
+        exact_term_vector_weight=exact_term_vector_weight(settings),
     )
+
+
+def exact_term_vector_weight(settings: Settings) -> float | None:
+    """The hybrid vector weight for exact-term queries, or None when HYBRID_FUSION is ``fixed``."""
+    return settings.hybrid_exact_term_vector_weight if settings.hybrid_fusion == "exact-term" else None
 
 
 def build_admin(settings: Settings) -> IndexAdmin:
@@ -174,6 +182,7 @@ def build_pipeline(
             document_timeout=float(settings.document_timeout_seconds),
             max_chunks_per_document=settings.max_chunks_per_document,
             schema_version=schema_version or index_schemas.LATEST,
+            acl_default=AclDefault(settings.acl_default),
         ),
         reuse_from=reuse_from,
     )
@@ -204,11 +213,44 @@ def build_container_source(
 
     container = container or settings.source_container
     if settings.storage_connection_string is not None:
-        return BlobContainerSource(container, connection_string=settings.storage_connection_string.get(), prefix=prefix)
+        return BlobContainerSource(
+            container,
+            connection_string=settings.storage_connection_string.get(),
+            prefix=prefix,
+            acl_reader=build_acl_reader(settings, container),
+        )
     if settings.storage_account_url:
-        url = settings.storage_account_url
-        return BlobContainerSource(container, account_url=url, credential=credential, prefix=prefix)
+        return BlobContainerSource(
+            container,
+            account_url=settings.storage_account_url,
+            credential=credential,
+            prefix=prefix,
+            acl_reader=build_acl_reader(settings, container, credential=credential),
+        )
     raise ConfigurationError(
         "a blob container source needs AZURE_STORAGE_CONNECTION_STRING (e.g. UseDevelopmentStorage=true for Azurite) "
         "or AZURE_STORAGE_ACCOUNT_URL (with a managed identity)"
     )
+
+
+def build_acl_reader(settings: Settings, container: str, *, credential: Any = None) -> Any:
+    """The ADLS Gen2 ACL reader of ``container`` when ACL_SOURCE=adls, else None (ACLs from blob metadata).
+
+    The dfs endpoint is AZURE_STORAGE_DFS_URL, else the blob endpoint's Azure-style sibling. Credentials: the account
+    key of AZURE_STORAGE_CONNECTION_STRING when there is one, else ``credential`` (None: ``DefaultAzureCredential``);
+    a connection string with only a SAS cannot be used here."""
+    if settings.acl_source != "adls":
+        return None
+    from ingestion.settings import sibling_service_url
+    from ingestion.sources.adls_acl import AdlsAclReader, account_key
+
+    dfs_url = settings.storage_dfs_url
+    if settings.storage_connection_string is not None:
+        blob_url, credential = account_key(settings.storage_connection_string.get())
+        dfs_url = dfs_url or sibling_service_url(blob_url, "dfs")
+    if not dfs_url:
+        raise ConfigurationError(
+            "ACL_SOURCE=adls needs the account's dfs endpoint: set AZURE_STORAGE_DFS_URL "
+            "(https://<account>.dfs.core.windows.net)"
+        )
+    return AdlsAclReader(dfs_url, container, credential=credential)

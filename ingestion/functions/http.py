@@ -3,7 +3,11 @@
     POST /api/reindex   start a full reindex run now -> 202 {"run", "status", "started", ...}; while a full run is
                         open, that run instead ("started": false) unless {"force": true}; with {"schema_version": N}
                         (body) or ?schema_version=N, a migration run into a new index at version N (400: not a
-                        registered version; 409: nothing to migrate, or another migration run is open)
+                        registered version; 409: nothing to migrate, or another migration run is open); with
+                        {"prefix": P}, a new run over the blobs whose name starts with P (202, always started); with
+                        {"path": NAME}, that one blob is refreshed at once -> 200 {"path", "outcome", "chunks",
+                        "tokens_embedded", "error"} (an ACL change in blob metadata raises no event: this is the
+                        immediate way to apply it)
     GET  /api/status    current and last runs with per-document failures, the index (name, version, counts), queues
     GET  /api/health    200 when the settings are valid and storage and the index answer, else 503 with the reason
 
@@ -22,12 +26,14 @@ import azure.functions as func
 
 from ingestion.errors import CONFIGURATION_ERRORS, IngestionError, MigrationRefused, TransientError
 from ingestion.functions.invocation import invocation
-from ingestion.functions.services import get_services
+from ingestion.functions.services import Services, get_services
 from ingestion.runs.reconcile import start_or_join, start_run, status
 
 log = logging.getLogger(__name__)
 
 bp = func.Blueprint()
+MAX_NAME_LENGTH = 1024
+"""Blob names are at most 1,024 characters."""
 
 
 @bp.route(route="reindex", methods=["POST"], auth_level=func.AuthLevel.FUNCTION)
@@ -35,11 +41,18 @@ async def reindex_now(req: func.HttpRequest, context: func.Context = None) -> fu
     async def start() -> func.HttpResponse:
         try:
             version, force = _schema_version(req), _force(req)
+            path, prefix = _text_option(req, "path"), _text_option(req, "prefix")
+            if sum(option is not None for option in (version, path, prefix)) > 1:
+                raise ValueError("give at most one of schema_version, path and prefix")
         except ValueError as error:
             return _json({"error": str(error)}, status_code=400)
         services = await get_services()
+        if path is not None:
+            return await _refresh(services, path)
         try:
-            if version is None and not force:
+            if prefix is not None:
+                run, started = await start_run(services.reindexer, trigger="http", prefix=prefix), True
+            elif version is None and not force:
                 run, started = await start_or_join(services.reindexer, trigger="http")
             else:
                 run, started = await start_run(services.reindexer, trigger="http", schema_version=version), True
@@ -78,6 +91,24 @@ def _force(req: func.HttpRequest) -> bool:
     value = _json_body(req).get("force", False)
     if type(value) is not bool:
         raise ValueError(f"force must be true or false, not {_shown(value)}")
+    return value
+
+
+async def _refresh(services: Services, name: str) -> func.HttpResponse:
+    result = await services.live.refresh(name)
+    if result is None:
+        return _json({"error": f"{name} is not a document of {services.reindexer.source.scope}"}, status_code=404)
+    body = {"path": result.source_path, "outcome": result.outcome.value, "chunks": result.chunks}
+    return _json({**body, "tokens_embedded": result.tokens_embedded, "error": result.error})
+
+
+def _text_option(req: func.HttpRequest, name: str) -> str | None:
+    """A non-empty blob name or prefix from the body or the query string (None when absent)."""
+    value = _json_body(req).get(name, req.params.get(name))
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value or len(value) > MAX_NAME_LENGTH:
+        raise ValueError(f"{name} must be a non-empty blob name of at most {MAX_NAME_LENGTH} characters")
     return value
 
 

@@ -1,8 +1,9 @@
 """The search index.
 
-An ``Index`` stores chunks (text, heading path, source path, pages, groups, hashes, vector) and one ``DocumentRecord``
-per document, and searches them by text (BM25), by vector (k-NN) or both fused with Reciprocal Rank Fusion. It never
-embeds: callers pass the query vector. Two implementations share this contract and one test suite
+An ``Index`` stores chunks (text, heading path, source path, pages, ACL ``groups``/``oids``, hashes, vector) and one
+``DocumentRecord`` per document, and searches them by text (BM25), by vector (k-NN) or both fused with Reciprocal Rank
+Fusion, optionally trimmed to what one user may see (``ingestion/acl.py``). It never embeds: callers pass the query
+vector. Two implementations share this contract and one test suite
 (``tests/contract/index_contract.py``): the local SQLite store and the Azure AI Search writer.
 
 Consistency rule, for every implementation: a document's record is written only after all of its chunks are, and
@@ -19,13 +20,13 @@ from typing import Protocol
 
 import numpy as np
 
+from ingestion.acl import Acl, Principal
 from ingestion.models import DocumentRecord, IndexChunk, SearchHit, SearchMode
 
 HYBRID_DEPTH = 50
 """Each ranking fused by HYBRID contributes its best ``max(HYBRID_DEPTH, top)`` chunks, in every backend: the same
 candidates for any ``top`` up to HYBRID_DEPTH, so a top-5 query returns the first five of a top-50 query (on Azure AI
 Search the vector query asks for as many neighbours)."""
-
 
 
 def plan_search(
@@ -46,6 +47,7 @@ def plan_search(
             raise ValueError(f"query vector must be {dimensions} finite numbers, got shape {query.shape}")
     return mode, query, max(HYBRID_DEPTH, top) if mode is SearchMode.HYBRID else top
 
+
 @dataclass(frozen=True)
 class IndexStats:
     name: str
@@ -56,6 +58,9 @@ class IndexStats:
 class Index(Protocol):
     name: str
     """Physical index name (e.g. ``grounding-v1``)."""
+    settle_seconds: float
+    """How long an acknowledged write may take to become visible to this index's reads (0: at once). Azure AI Search
+    is near-real-time (about 1 s); code that must see a whole build (a migration's verification) waits up to this."""
 
     async def ensure(self) -> None:
         """Create the index (and its storage) if it does not exist; leave an existing one as it is. Idempotent."""
@@ -79,6 +84,14 @@ class Index(Protocol):
         """
         ...
 
+    async def update_acl(self, parent_key: str, acl: Acl) -> bool:
+        """Give every chunk of the document ``acl`` (``groups``, ``oids``) and record ``acl.digest()`` as its
+        ``acl_hash``, chunk 0 (the record) last; nothing is re-embedded and no other field changes. False when the
+        document has no record. ConfigurationError when the index's schema has no ACL fields (before v3).
+        TransientError as ``replace_document``; a failure part-way leaves the old ``acl_hash`` recorded, so the next
+        run sees the ACL as changed and writes it again."""
+        ...
+
     async def delete_document(self, parent_key: str) -> bool:
         """Remove the document's chunks and record. Idempotent; returns whether anything was there."""
         ...
@@ -95,12 +108,16 @@ class Index(Protocol):
         mode: SearchMode = SearchMode.HYBRID,
         top: int = 5,
         source_path: str | None = None,
+        principal: Principal | None = None,
     ) -> list[SearchHit]:
         """Best ``top`` chunks, best first.
 
         ``TEXT`` ranks by BM25 over content and title; ``VECTOR`` by cosine similarity to ``vector``; ``HYBRID`` fuses
         both rankings with RRF (score = sum of 1/(k + rank)). ``VECTOR`` and ``HYBRID`` need ``vector``
-        (ValueError otherwise). ``source_path`` keeps only chunks of that document.
+        (ValueError otherwise). ``source_path`` keeps only chunks of that document. ``principal`` keeps only chunks
+        it may see (``Principal.visible``: public, or its oid or one of its groups listed), applied inside the
+        ranking (before ``top``), never after; None is the untrimmed operator's view. ConfigurationError when a
+        principal is given and the index's schema has no ACL fields.
         """
         ...
 

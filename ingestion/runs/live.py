@@ -50,6 +50,18 @@ class LiveUpdates:
             await self.store.clear_live_failure(key)
         return result
 
+    async def refresh(self, name: str) -> DocumentResult | None:
+        """An immediate refresh of blob ``name`` of the source's container (``POST /api/reindex {"path": ...}``):
+        ingested when it exists (an ACL-only change costs no embedding), removed from the index when it does not;
+        None when the name is outside the source. Transient errors are raised."""
+        container = self.source.container
+        if not name.startswith(self.source.prefix):
+            return None
+        source_id = blob_source_id(self.source.account_name, container, name)
+        if await self.source.get(source_id) is None:
+            return await self.pipeline.delete(source_id, source_path=f"{container}/{name}")
+        return await self.ingest(container, name)
+
     async def delete(self, url: str) -> DocumentResult | None:
         """Drop the blob at ``url`` from the index unless it exists again; None when the URL is not the source's."""
         source_id = self._source_id(url)

@@ -28,11 +28,13 @@ log = logging.getLogger(__name__)
 RECENT_RUNS = 20
 
 
-async def start_run(reindexer: Reindexer, *, trigger: str, schema_version: int | None = None) -> RunRecord:
+async def start_run(
+    reindexer: Reindexer, *, trigger: str, schema_version: int | None = None, prefix: str = ""
+) -> RunRecord:
     """Reconcile the open runs (a failure there is logged, not fatal), then start a new run (a migration run to
-    ``schema_version`` when given)."""
+    ``schema_version`` when given; a run over the names starting with ``prefix`` when given)."""
     await _reconcile_before_start(reindexer)
-    return await reindexer.start(trigger=trigger, schema_version=schema_version)
+    return await reindexer.start(trigger=trigger, schema_version=schema_version, prefix=prefix)
 
 
 async def start_or_join(reindexer: Reindexer, *, trigger: str) -> tuple[RunRecord, bool]:
@@ -42,7 +44,7 @@ async def start_or_join(reindexer: Reindexer, *, trigger: str) -> tuple[RunRecor
     correctly; the second only costs a listing and unchanged-document checks)."""
     await _reconcile_before_start(reindexer)
     for run in await reindexer.store.recent(limit=RECENT_RUNS):
-        if not run.status.terminal and run.target_version is None:
+        if not run.status.terminal and run.target_version is None and run.scope == reindexer.source.scope:
             return run, False
     return await reindexer.start(trigger=trigger), True
 

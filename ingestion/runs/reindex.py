@@ -29,6 +29,10 @@ Build runs (``start(schema_version=N)``, planned by the ``builds.Builds`` the de
 migration runs, ingestion/deployment/migration_runs.py) write into an index of their own instead of the main
 pipeline's, and their finalize hook decides what finishing means (a migration verifies and swaps the alias); a
 refused finalization ends the run ``incomplete``.
+
+A run can be narrowed to the documents under a blob-name prefix (``start(prefix=P)``: an immediate refresh of part
+of the container, e.g. after ACL metadata changed there, which raises no event): its ``scope`` is the source's scope
+plus ``P``, and its listing and stale sweep cover that prefix only.
 """
 
 from __future__ import annotations
@@ -109,11 +113,18 @@ class Reindexer:
         """The pipeline writing into the live index now (``CurrentPipeline``: follows the alias)."""
         return self.current.pipeline
 
-    async def start(self, *, trigger: str, schema_version: int | None = None) -> RunRecord:
+    async def start(self, *, trigger: str, schema_version: int | None = None, prefix: str = "") -> RunRecord:
         """Record a new run and enqueue its listing message; returns the run (status ``listing``).
 
         With ``schema_version``, a build run into an index of its own at that version, as ``builds`` plans it (which
-        raises if it cannot start: for a migration, unregistered version, nothing to migrate, another one open)."""
+        raises if it cannot start: for a migration, unregistered version, nothing to migrate, another one open). With
+        ``prefix``, a run over the documents whose name starts with it (not with ``schema_version``: a build covers
+        the whole source)."""
+        if prefix and schema_version is not None:
+            raise MigrationRefused("a build run covers the whole source: no prefix", conflict=False)
+        scope = self.source.scope + prefix
+        if prefix and self._source_for(scope) is None:
+            raise MigrationRefused(f"this source cannot be narrowed to a prefix ({self.source.scope})", conflict=False)
         now = utcnow()
         run_id = new_run_id(now)
         index_name, target_version, planned_live = self.pipeline.index.name, None, None
@@ -126,7 +137,7 @@ class Reindexer:
             run_id=run_id,
             status=RunStatus.LISTING,
             trigger=trigger,
-            scope=self.source.scope,
+            scope=scope,
             index_name=index_name,
             started_at=now,
             updated_at=now,
@@ -186,9 +197,21 @@ class Reindexer:
         await self.finalize_if_complete(run)
         return run
 
+    def _source_for(self, scope: str) -> Source | None:
+        """The source listing ``scope``: the whole source, or a narrowed view of it; None when neither fits."""
+        if scope == self.source.scope:
+            return self.source
+        narrow = getattr(self.source, "narrow", None)
+        if narrow is None or not scope.startswith(self.source.scope) or not self.source.scope.endswith("/"):
+            return None
+        return narrow(scope[len(self.source.scope) :])
+
     async def _document_messages(self, run: RunRecord) -> AsyncIterator[str]:
         index = run.index_name if run.target_version is not None else None
-        async for item in self.source.list():
+        source = self._source_for(run.scope)
+        if source is None:
+            raise BadInputError(f"run {run.run_id}: scope {run.scope} is not within the source {self.source.scope}")
+        async for item in source.list():
             yield encode_message(DocumentMessage(run.run_id, item.source_id, item.path, index, run.target_version))
 
     async def _abandon(self, run: RunRecord, note: str) -> None:
@@ -317,9 +340,9 @@ class Reindexer:
 
     async def _sweep(self, run: RunRecord) -> list[str]:
         """Delete index documents under the source's scope whose source no longer exists; return their keys."""
-        scope = self.source.scope
-        if run.scope != scope:
-            log.warning("run %s: scope %s is no longer the source's (%s): no sweep", run.run_id, run.scope, scope)
+        scope, source = run.scope, self._source_for(run.scope)
+        if source is None:
+            log.warning("run %s: scope %s is not the source's (%s): no sweep", run.run_id, scope, self.source.scope)
             return []
         try:
             pipeline = await self._pipeline_for(
@@ -329,7 +352,7 @@ class Reindexer:
             log.warning("run %s: no sweep: %s", run.run_id, error)
             return []
         indexed = [doc async for doc in pipeline.index.list_documents(prefix=scope)]  # snapshot the index first
-        present = {item.source_id async for item in self.source.list()}  # then the source: a failure deletes nothing
+        present = {item.source_id async for item in source.list()}  # then the source: a failure deletes nothing
         deleted: list[str] = []
         for doc in indexed:
             if doc.source_id in present or not in_scope(doc.source_id, scope):

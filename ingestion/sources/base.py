@@ -2,7 +2,8 @@
 
 A ``Source`` lists ``SourceItem``s and reads their bytes. Listing is streaming (an async iterator) so a container of
 50,000 blobs never sits in memory as a list of contents. ``scope`` is the prefix every ``source_id`` of this source
-starts with; the pipeline uses it to find index documents that came from this source but are no longer in it.
+starts with; the pipeline uses it to find index documents that came from this source but are no longer in it
+(``in_scope``: a folder or blob-prefix scope covers every id starting with it, a one-file scope only that file).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Protocol
 
+from ingestion.acl import Acl
 from ingestion.models import SourceItem
 
 BLOB_SCHEME = "blob:"
@@ -50,6 +52,14 @@ class Source(Protocol):
 
     async def get(self, source_id: str) -> SourceItem | None:
         """The current item for ``source_id``, or None when it no longer exists."""
+        ...
+
+    async def acl(self, item: SourceItem) -> Acl | None:
+        """Who may see the item, as the source says (blob metadata, an ADLS ACL, a sidecar file), or None when it says
+        nothing (``ACL_DEFAULT`` then applies). Read afresh on every call: an ACL changes without the content.
+
+        Raises BadInputError (naming the item) for an ACL that is malformed, TransientError as ``read``.
+        """
         ...
 
     async def close(self) -> None: ...

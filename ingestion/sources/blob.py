@@ -1,8 +1,12 @@
 """Documents from an Azure Blob Storage container (or Azurite), through the async azure-storage-blob client.
 
 Identity: ``source_id`` is ``blob:<account>/<container>/<name>``, ``path`` is ``<container>/<name>`` and ``scope`` is
-``blob:<account>/<container>/<prefix>``. ``content_version`` is ``md5:<base64>`` from the blob's Content-MD5 when the
-service has one, else ``etag:<etag>``.
+``blob:<account>/<container>/<prefix>``: a prefix in the blob-listing sense (``docs/a`` covers ``docs/a.pdf`` and
+``docs/ab/c.pdf``). ``content_version`` is ``md5:<base64>`` from the blob's Content-MD5 when the service has one,
+else ``etag:<etag>``.
+
+ACL (``acl``): the blob's ``oids`` / ``groups`` metadata (ingestion/acl.py), or with an ``acl_reader``
+(``ACL_SOURCE=adls``) the file's POSIX ACL in an ADLS Gen2 account (ingestion/sources/adls_acl.py).
 
 Listed: every blob under the prefix except "directory" placeholders (empty blobs with ``hdi_isfolder`` metadata, as
 ADLS Gen2 and Storage Explorer create) and names with any ``/``-separated segment starting with ``.`` (the prefix
@@ -13,6 +17,7 @@ included). SDK errors are translated here, once: a missing blob is bad input, a 
 from __future__ import annotations
 
 import base64
+import copy
 import ipaddress
 from collections.abc import AsyncIterator, Mapping
 from datetime import UTC
@@ -25,6 +30,7 @@ from azure.core.exceptions import (
 )
 from azure.storage.blob.aio import ContainerClient
 
+from ingestion.acl import Acl, from_metadata
 from ingestion.cloud.credentials import default_credential
 from ingestion.cloud.storage_errors import translate_storage_error
 from ingestion.errors import (
@@ -79,6 +85,7 @@ class BlobContainerSource:
 
     Give either ``connection_string`` (account key, SAS or ``UseDevelopmentStorage=true``) or ``account_url`` with a
     ``credential``; without one, a ``DefaultAzureCredential`` is created on first use and closed by ``close()``.
+    ``acl_reader`` (an ``AdlsAclReader``, closed by ``close()``) reads ACLs instead of the blobs' metadata.
     """
 
     def __init__(
@@ -91,6 +98,7 @@ class BlobContainerSource:
         prefix: str = "",
         max_concurrency: int = 4,
         retry_total: int | None = None,
+        acl_reader: Any = None,
     ) -> None:
         if (connection_string is None) == (account_url is None):
             raise ConfigurationError("blob source needs exactly one of a storage connection string or an account URL")
@@ -98,6 +106,7 @@ class BlobContainerSource:
             raise ConfigurationError(f"blob source max_concurrency must be >= 1, got {max_concurrency}")
         self.container = container
         self.prefix = prefix
+        self.acl_reader = acl_reader
         self._max_concurrency = max_concurrency
         self._account_url = account_url
         self._credential = credential
@@ -166,7 +175,25 @@ class BlobContainerSource:
             return None
         return self._item(properties, name=name)
 
+    def narrow(self, prefix: str) -> BlobContainerSource:
+        """A view of the blobs under ``self.prefix + prefix`` sharing this source's clients (close only this one)."""
+        view = copy.copy(self)
+        view.prefix = self.prefix + prefix
+        view.scope = blob_source_id(self.account_name, self.container, view.prefix)
+        return view
+
+    async def acl(self, item: SourceItem) -> Acl | None:
+        if self.acl_reader is None:
+            return from_metadata(item.metadata, path=item.path)
+        name = self._name_of(item.source_id)
+        if name is None:
+            raise BadInputError(f"{item.path}: not a blob of {self.scope}")
+        return await self.acl_reader.read(name, path=item.path)
+
     async def close(self) -> None:
+        reader, self.acl_reader = self.acl_reader, None
+        if reader is not None:
+            await reader.close()
         client, self._client = self._client, None
         if client is not None:
             await client.close()

@@ -10,6 +10,9 @@ What is listed, and why:
   file inside the resolved root and not under a hidden part of it; its ``source_id`` is the link's own path, not the
   target's, so two links to one file are two documents, as a user browsing the folder sees them.
 - Anything that is not a regular file (fifo, socket, device, broken link) is skipped.
+- ``NAME.acl.json`` is never a document: it is the access-control sidecar of ``NAME`` beside it
+  (``{"oids": [...], "groups": [...]}``, see ingestion/acl.py). Only a regular file (not a link) counts; a document
+  without one gets ``ACL_DEFAULT``; a sidecar that is not valid fails its document with a one-line reason.
 
 ``source_id`` and ``path`` are the absolute POSIX path (the root resolved, the rest as walked); ``scope`` is the root
 plus ``/`` (for a one-file root, the file's own path). ``content_version`` is ``sha256:<hex>`` of the content; a file
@@ -28,9 +31,13 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 
+from ingestion.acl import Acl, from_sidecar
 from ingestion.errors import BadInputError, ConfigurationError, DocumentTooLargeError, TransientError
 from ingestion.models import SourceItem
 from ingestion.sources.names import is_text, shown_name
+
+SIDECAR_SUFFIX = ".acl.json"
+MAX_SIDECAR_BYTES = 256 * 1024
 
 
 class LocalFolderSource:
@@ -85,6 +92,9 @@ class LocalFolderSource:
     async def get(self, source_id: str) -> SourceItem | None:
         return await asyncio.to_thread(self._get, source_id)
 
+    async def acl(self, item: SourceItem) -> Acl | None:
+        return await asyncio.to_thread(self._read_sidecar, item)
+
     async def close(self) -> None:
         return None
 
@@ -104,7 +114,7 @@ class LocalFolderSource:
         files: list[Path] = []
         subdirectories: list[Path] = []
         for entry in entries:
-            if entry.name.startswith("."):
+            if entry.name.startswith(".") or entry.name.endswith(SIDECAR_SUFFIX):
                 continue
             try:
                 if entry.is_symlink() or entry.is_file(follow_symlinks=False):
@@ -173,7 +183,7 @@ class LocalFolderSource:
         if not source_id.startswith(self.scope):
             return None
         parts = source_id[len(self.scope) :].split("/")
-        if any(part in ("", "..") or part.startswith(".") for part in parts):
+        if any(part in ("", "..") or part.startswith(".") for part in parts) or parts[-1].endswith(SIDECAR_SUFFIX):
             return None
         current = self.root
         for part in parts[:-1]:
@@ -210,6 +220,23 @@ class LocalFolderSource:
         if len(data) > max_bytes:
             raise _too_large(item.path, None, max_bytes)
         return data
+
+    def _read_sidecar(self, item: SourceItem) -> Acl | None:
+        sidecar = item.source_id + SIDECAR_SUFFIX
+        try:
+            if not stat.S_ISREG(os.lstat(sidecar).st_mode):
+                raise BadInputError(f"{item.path}: {sidecar} is not a regular file")
+            with open(sidecar, "rb") as handle:
+                data = handle.read(MAX_SIDECAR_BYTES + 1)
+        except FileNotFoundError:
+            return None
+        except PermissionError as error:
+            raise BadInputError(f"{item.path}: cannot read {sidecar} (permission denied)") from error
+        except OSError as error:
+            raise TransientError(f"{item.path}: reading {sidecar} failed ({error.strerror})") from error
+        if len(data) > MAX_SIDECAR_BYTES:
+            raise BadInputError(f"{item.path}: {sidecar} is over {MAX_SIDECAR_BYTES} bytes")
+        return from_sidecar(data, path=f"{item.path}: {sidecar}")
 
 
 def _vanished(path: str) -> BadInputError:

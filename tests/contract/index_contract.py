@@ -21,6 +21,7 @@ import numpy as np
 import pytest
 
 from ingestion.indexing.base import Index, IndexStats
+from ingestion.indexing.fusion import ExactTermRule
 from ingestion.keys import chunk_key, document_key, text_hash
 from ingestion.models import DocumentRecord, IndexChunk, SearchMode
 
@@ -292,6 +293,28 @@ class IndexContract:
         # Text-only and vector-only searches are not weighted.
         assert await keys_of(index, "solar panels", mode=SearchMode.TEXT, top=2) == [last]
         assert (await keys_of(index, "", vector=query, mode=SearchMode.VECTOR, top=15))[-1] == last
+
+    async def test_a_rare_exact_term_moves_hybrid_to_the_text_ranking(self, index: Index) -> None:
+        # As above, but the text match names a setting; the index fuses with weight 6 unless the exact-term rule
+        # (weight 0.5) applies: the query names an identifier that occurs in 1 to 50 chunks.
+        for i, angle in enumerate(np.linspace(0.0, 1.2, 15)):
+            text = "max_wal_senders limits the wal senders" if i == 14 else f"wind turbine number {i}"
+            await put(index, f"/docs/w{i:02}.txt", (text, vec(float(np.cos(angle)), float(np.sin(angle)), 0, 0)))
+        first, last = (chunk_key(document_key(f"/docs/w{i:02}.txt"), 0) for i in (0, 14))
+        query = vec(1, 0, 0, 0)
+        index.vector_weight = 6.0  # type: ignore[attr-defined]
+        question = "What does max_wal_senders do?"
+        assert (await keys_of(index, question, vector=query, mode=SearchMode.HYBRID, top=1)) == [first]
+        index.exact_term_rule = ExactTermRule(0.5)  # type: ignore[attr-defined]
+        hits = await index.search(question, vector=query, mode=SearchMode.HYBRID, top=15)
+        assert [hits[0].key, hits[1].key] == [last, first]
+        assert hits[0].score == pytest.approx(1 / 61 + 0.5 / 75)
+        # A name the index does not contain, or plain words, keep the usual weight.
+        for other in ("What does max_wal_receivers do?", "wal senders"):
+            assert (await keys_of(index, other, vector=query, mode=SearchMode.HYBRID, top=1)) == [first], other
+        assert await index.count_exact(["max_wal_senders", "max_wal_receivers", "turbine"]) == [1, 0, 14]
+        for hostile in ("`a\x00b`", '`"*"x`', "`NEAR(a_b)`", "x_y AND", "`" + "é" * 99 + "`", "a.b.c" * 40):
+            assert len(await index.search(hostile, vector=query, mode=SearchMode.HYBRID, top=3)) == 3, hostile  # type: ignore[attr-defined]
 
     async def test_top_limits_the_number_of_hits(self, index: Index) -> None:
         await self.corpus(index)

@@ -10,11 +10,11 @@ from azure.core.credentials import AccessToken, AzureKeyCredential
 from azure.search.documents.indexes.aio import SearchIndexClient
 from azure.search.documents.indexes.models import SearchAlias
 
-from index_schemas import VERSIONS, SchemaParams
-from index_schemas.v1 import build
+from index_schemas import LATEST, VERSIONS, SchemaParams
 from ingestion.errors import ConfigurationError
 from ingestion.indexing.azure.index import AzureSearchIndex
 from ingestion.indexing.base import IndexStats
+from ingestion.indexing.fusion import ExactTermRule
 from ingestion.keys import chunk_key, document_key
 from ingestion.models import SearchMode
 from ingestion.settings import Settings
@@ -47,16 +47,25 @@ async def index(search_server: FakeSearchServer) -> AsyncIterator[AzureSearchInd
 
 
 class TestAzureSearchIndexContract(IndexContract):
-    """The shared contract; the module's ``index`` fixture supplies the implementation."""
+    """The shared contract. Its ranking promises are those of the first stage (BM25, cosine, weighted RRF), so the
+    index it runs on does not rerank: semantic reranking, which reorders by design, is Azure's own promise and is
+    tested below on the module's ``index`` fixture (semantic on, as in production)."""
+
+    @pytest.fixture
+    async def index(self, search_server: FakeSearchServer) -> AsyncIterator[AzureSearchIndex]:
+        index = make_index(search_server, fresh_name(), semantic=False)
+        await index.ensure()
+        yield index
+        await index.close()
 
 
 # -- definition -------------------------------------------------------------------------------------------------------
 
 
-async def test_ensure_creates_the_v1_definition(search_server: FakeSearchServer, index: AzureSearchIndex) -> None:
+async def test_ensure_creates_the_latest_definition(search_server: FakeSearchServer, index: AzureSearchIndex) -> None:
     async with SearchIndexClient(search_server.url, AzureKeyCredential(search_server.api_key)) as client:
         created = await client.get_index(index.name)
-    expected = build(SchemaParams(name=index.name, dimensions=DIMENSIONS))
+    expected = VERSIONS[LATEST](SchemaParams(name=index.name, dimensions=DIMENSIONS))
     assert [f.name for f in created.fields] == [f.name for f in expected.fields]
     assert created.semantic_search is not None and created.semantic_search.default_configuration_name == "default"
     embedding = next(f for f in created.fields if f.name == "embedding")
@@ -150,6 +159,24 @@ async def test_semantic_ranking_fills_reranker_scores(index: AzureSearchIndex) -
     assert hit.reranker_score is None
 
 
+async def test_semantic_ranking_reorders_the_fused_results(
+    search_server: FakeSearchServer, index: AzureSearchIndex
+) -> None:
+    # By vector the first two only mention one query word; the third answers the whole question.
+    partial = await put(index, "/docs/a.txt", ("backup tapes", vec(1, 0, 0, 0)), heading="Storage")
+    other = await put(index, "/docs/b.txt", ("restore drills", vec(0.9, 0.4, 0, 0)), heading="Drills")
+    answer = await put(index, "/docs/c.txt", ("how to restore a backup", vec(0, 0, 1, 0)), heading="Restore a backup")
+    keys = {record.key: chunk_key(record.key, 0) for record in (partial, other, answer)}
+    hits = await index.search("restore backup", vector=vec(1, 0, 0, 0), mode=SearchMode.HYBRID, top=3)
+    assert hits[0].key == keys[answer.key]
+    scores = [hit.reranker_score for hit in hits]
+    assert scores == sorted(scores, reverse=True) and scores[0] > scores[1]  # type: ignore[type-var,operator]
+    first_stage = make_index(search_server, index.name, semantic=False)
+    fused = await keys_of(first_stage, "restore backup", vector=vec(1, 0, 0, 0), mode=SearchMode.HYBRID, top=3)
+    await first_stage.close()
+    assert fused[0] != keys[answer.key]  # the reranker, not the fusion, put it first
+
+
 async def test_without_semantic_ranking_there_is_no_reranker_score(search_server: FakeSearchServer) -> None:
     index = make_index(search_server, fresh_name(), semantic=False)
     await index.ensure()
@@ -180,7 +207,13 @@ async def test_from_settings_uses_the_endpoint_key_and_index(search_server: Fake
     await index.ensure()
     assert index.name == name
     assert await index.stats() == IndexStats(name=name, documents=0, chunks=0)
+    assert (index.vector_weight, index.exact_term_rule) == (6.0, ExactTermRule(0.5))  # the hybrid fusion defaults
     await index.close()
+    fixed = AzureSearchIndex.from_settings(
+        Settings.from_env({"AZURE_SEARCH_ENDPOINT": search_server.url, "HYBRID_FUSION": "fixed"}), dimensions=4
+    )
+    assert fixed.exact_term_rule is None
+    await fixed.close()
 
 
 async def test_a_wrong_key_is_a_configuration_error_without_the_key(search_server: FakeSearchServer) -> None:
@@ -219,13 +252,13 @@ async def test_a_token_credential_works_over_http_to_loopback(search_server: Fak
 
 def test_a_token_over_plain_http_to_another_host_is_refused() -> None:
     with pytest.raises(ConfigurationError, match="https"):
-        AzureSearchIndex("http://search.example.com", "grounding-v1", DIMENSIONS, credential=_StaticToken("t"))
+        AzureSearchIndex("http://search.example.com", "grounding-v3", DIMENSIONS, credential=_StaticToken("t"))
 
 
 @pytest.mark.parametrize(
     ("endpoint", "name", "dimensions"),
     [
-        ("ftp://x", "grounding-v1", 4),
+        ("ftp://x", "grounding-v3", 4),
         ("https://x", "Bad Name", 4),
         ("https://x", "ok-v1", 0),
         ("https://x", "ok", 4097),

@@ -27,7 +27,7 @@ async def test_status_before_any_run(app_env: AppEnv) -> None:
     code, body = answer(await http.run_status(request("GET", "status")))
     assert code == 200
     assert body == {
-        "index": {"name": "grounding-v1", "schema_version": 1, "documents": 0, "chunks": 0},
+        "index": {"name": "grounding-v3", "schema_version": 3, "documents": 0, "chunks": 0},
         "current": None,
         "last": None,
         "open_runs": [],
@@ -85,7 +85,7 @@ async def test_health_is_ok_when_settings_and_storage_are(app_env: AppEnv) -> No
     assert code == 200
     assert body == {
         "status": "ok",
-        "index": "grounding-v1",
+        "index": "grounding-v3",
         "blob_trigger_source": "EventGrid",
         "container": app_env.container,
         "queue": app_env.queue,

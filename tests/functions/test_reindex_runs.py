@@ -127,7 +127,7 @@ async def test_timer_run_fans_out_over_the_queue_and_finalizes_exactly_once(
     assert finalized == [run["run"]]
     assert host.delivered == 1 + 6 + 1  # the listing, six documents, one duplicate delivery
     assert await indexed_paths() == paths(app_env, names)
-    assert report["index"]["documents"] == 6 and report["index"]["name"] == "grounding-v1"
+    assert report["index"]["documents"] == 6 and report["index"]["name"] == "grounding-v3"
 
     # A second run over the unchanged container records every document as unchanged.
     second = await start_by_http()

@@ -42,7 +42,7 @@ from tests.integration.test_schema_local import (  # noqa: F401  (fixtures: env,
 )
 
 ALIAS = "grounding"
-V1, R2, R3 = "grounding-v1", "grounding-v1-r2", "grounding-v1-r3"
+V1, R2, R3 = "grounding-v3", "grounding-v3-r2", "grounding-v3-r3"
 CONFIG = lifecycle.SchemaConfig(dimensions=384)
 
 
@@ -126,7 +126,7 @@ async def add_ready(admin: IndexAdmin, *names: str) -> None:
 
 
 async def three_indexes(admin: IndexAdmin) -> None:
-    """grounding-v1 live behind the alias, grounding-v1-r2 and -r3 ready beside it."""
+    """grounding-v3 live behind the alias, grounding-v3-r2 and -r3 ready beside it."""
     await lifecycle.apply(admin, CONFIG)
     await add_ready(admin, R2, R3)
 
@@ -259,11 +259,11 @@ async def test_a_rollback_refuses_when_the_alias_moved_after_it_read_it(
 
 async def test_a_migration_planned_against_an_index_that_is_no_longer_live_does_not_swap(
     env: Env,  # noqa: F811
-    v3: int,
+    v4: int,
 ) -> None:
     await env.ingest()
     await lifecycle.apply(env.admin, env.config())
-    mine = await plan_migration(env.admin, env.config(), version=v3)  # two migrations planned against v1 ...
+    mine = await plan_migration(env.admin, env.config(), version=v4)  # two migrations planned against v1 ...
     theirs = await plan_migration(env.admin, env.config(), version=2)
     embedder = Embedder()
 
@@ -282,13 +282,13 @@ async def test_a_migration_planned_against_an_index_that_is_no_longer_live_does_
     assert result.conflict is not None and (result.conflict.expected, result.conflict.found) == (V1, "grounding-v2")
     assert result.as_dict()["alias_target"] == "grounding-v2" and result.as_dict()["conflict"] == str(result.conflict)
     assert await env.admin.get_alias() == "grounding-v2"
-    assert await env.names() == {V1: (1, "ready"), "grounding-v2": (2, "ready"), "grounding-v3": (3, "building")}
+    assert await env.names() == {V1: (3, "ready"), "grounding-v2": (2, "ready"), "grounding-v4": (4, "building")}
     assert await env.search("ninety days") == ("grounding-v2", ["keys.md"])
 
 
 def test_schema_migrate_exits_1_when_someone_else_moved_the_alias(
     cli_env: Path,  # noqa: F811
-    v3: int,
+    v4: int,
     capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -297,20 +297,20 @@ def test_schema_migrate_exits_1_when_someone_else_moved_the_alias(
     real_plan = migrate_module.plan_migration
     moving = plan_then_another_admin_moves_the_alias(lambda: LocalIndexAdmin(path, ALIAS))
     monkeypatch.setattr(migrate_module, "plan_migration", moving)
-    code, out = run_cli(capsys, "schema", "migrate", str(cli_env), "--to", "3")
+    code, out = run_cli(capsys, "schema", "migrate", str(cli_env), "--to", "4")
     assert code == 1
     assert f"NOT swapped: alias {ALIAS} points at {R2}, not {V1} as expected" in str(out)
-    assert "grounding-v3 kept building" in str(out)
+    assert "grounding-v4 kept building" in str(out)
     monkeypatch.setattr(migrate_module, "plan_migration", real_plan)
     code, status = run_cli(capsys, "schema", "status", "--json")
     assert status["alias_target"] == R2  # type: ignore[index]
     states = {index["name"]: index["state"] for index in status["indexes"]}  # type: ignore[index]
-    assert states == {V1: "ready", "grounding-v3": "building"}
+    assert states == {V1: "ready", "grounding-v4": "building"}
 
 
 def test_schema_migrate_on_azure_exits_1_and_leaves_the_service_alias_alone(
     azure: tuple[Path, FakeSearchServer],
-    v3: int,
+    v4: int,
     capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -320,12 +320,12 @@ def test_schema_migrate_on_azure_exits_1_and_leaves_the_service_alias_alone(
         lambda: AzureIndexAdmin(server.url, ALIAS, credential=AzureKeyCredential(server.api_key))
     )
     monkeypatch.setattr(migrate_module, "plan_migration", moving)
-    code, done = run_cli(capsys, "schema", "migrate", str(root), "--to", "3", "--json")
+    code, done = run_cli(capsys, "schema", "migrate", str(root), "--to", "4", "--json")
     assert code == 1 and isinstance(done, dict)
     assert (done["swapped"], done["alias_target"], done["verification"]["ok"]) == (False, R2, True)
     assert done["conflict"].startswith(f"alias {ALIAS} points at {R2}, not {V1} as expected")
     assert server.aliases[ALIAS]["indexes"] == [R2]
-    meta = json.loads(server.indexes["grounding-v3"].definition["description"])["ingestion"]
+    meta = json.loads(server.indexes["grounding-v4"].definition["description"])["ingestion"]
     assert meta["state"] == "building"
 
 
@@ -336,7 +336,7 @@ def main_ok(capsys: pytest.CaptureFixture[str], *argv: str) -> bool:
 
 async def test_a_functions_migration_run_ends_with_the_conflict_when_the_alias_moved(
     env: Env,  # noqa: F811
-    v3: int,
+    v4: int,
 ) -> None:
     await env.ingest()
     await lifecycle.apply(env.admin, env.config())
@@ -351,29 +351,29 @@ async def test_a_functions_migration_run_ends_with_the_conflict_when_the_alias_m
     migrations = Migrations(admin=env.admin, config=env.config(), follow_alias=follow_alias)
     source = LocalFolderSource(env.root)
     try:
-        target, planned = await migrations.prepare(v3)
+        target, planned = await migrations.prepare(v4)
         assert planned == V1  # recorded in the run: the cutover requires the alias still there
-        built = await (await migrations.pipeline(main, target, v3)).run(source)  # the run's document messages
-        assert (target, built.failed) == ("grounding-v3", 0)
+        built = await (await migrations.pipeline(main, target, v4)).run(source)  # the run's document messages
+        assert (target, built.failed) == ("grounding-v4", 0)
         await add_ready(env.admin, R2)
         await env.admin.set_alias(R2)  # someone else moved the alias before the run finalized
         now = datetime.now(UTC)
         run = RunRecord(
             run_id="r1", status=RunStatus.FINALIZING, trigger="http", scope=source.scope, index_name=target,
-            started_at=now, updated_at=now, expected=len(TOPICS), target_version=v3, planned_live=planned,
+            started_at=now, updated_at=now, expected=len(TOPICS), target_version=v4, planned_live=planned,
         )  # fmt: skip
 
         note = await migrations.cut_over(run, main=main, source=source)
 
         conflict = AliasConflict(ALIAS, expected=V1, found=R2, target=target)
-        assert note == f"not swapped, grounding-v3 kept building: {conflict}"
+        assert note == f"not swapped, grounding-v4 kept building: {conflict}"
         assert await env.admin.get_alias() == R2 and not followed
         states = {i.name: i.state for i in await env.admin.list_indexes()}
-        assert states == {V1: IndexState.READY, R2: IndexState.READY, "grounding-v3": IndexState.BUILDING}
+        assert states == {V1: IndexState.READY, R2: IndexState.READY, "grounding-v4": IndexState.BUILDING}
 
         # The next migration run resumes the target against the index that is live now, and swaps.
-        assert await migrations.prepare(v3) == (target, R2)
-        resumed = await migrations.pipeline(main, target, v3)
+        assert await migrations.prepare(v4) == (target, R2)
+        resumed = await migrations.pipeline(main, target, v4)
         assert resumed.reuse_from is not None and resumed.reuse_from.name == R2
         assert (await resumed.run(source)).failed == 0
         assert await migrations.cut_over(replace(run, run_id="r2", planned_live=R2), main=main, source=source) is None
@@ -386,7 +386,7 @@ async def test_a_functions_migration_run_ends_with_the_conflict_when_the_alias_m
 
 async def test_a_functions_migration_run_checks_the_live_index_it_was_planned_against(
     env: Env,  # noqa: F811
-    v3: int,
+    v4: int,
 ) -> None:
     """The alias moves before any document is processed: the run's pipeline then reuses vectors from the new live
     index, but the cutover still compares with the index recorded when the run was planned."""
@@ -400,16 +400,16 @@ async def test_a_functions_migration_run_checks_the_live_index_it_was_planned_ag
     migrations = Migrations(admin=env.admin, config=env.config(), follow_alias=follow_alias)
     source = LocalFolderSource(env.root)
     try:
-        target, planned = await migrations.prepare(v3)
+        target, planned = await migrations.prepare(v4)
         await add_ready(env.admin, R2)
         await env.admin.set_alias(R2)  # moved before the run's first document
-        pipeline = await migrations.pipeline(main, target, v3)
+        pipeline = await migrations.pipeline(main, target, v4)
         assert pipeline.reuse_from is not None and pipeline.reuse_from.name == R2
         assert (await pipeline.run(source)).failed == 0
         now = datetime.now(UTC)
         run = RunRecord(
             run_id="r1", status=RunStatus.FINALIZING, trigger="http", scope=source.scope, index_name=target,
-            started_at=now, updated_at=now, expected=len(TOPICS), target_version=v3, planned_live=planned,
+            started_at=now, updated_at=now, expected=len(TOPICS), target_version=v4, planned_live=planned,
         )  # fmt: skip
         note = await migrations.cut_over(run, main=main, source=source)
         assert note is not None and f"points at {R2}, not {V1} as expected" in note

@@ -58,7 +58,7 @@ def test_ingest_json_then_search_and_status(env: Path, capsys: pytest.CaptureFix
 
     code, out, _ = run(capsys, "status", "--json")
     status = json.loads(out)
-    assert code == 0 and (status["documents"], status["index"]) == (2, "grounding-v1")
+    assert code == 0 and (status["documents"], status["index"]) == (2, "grounding-v3")
 
 
 def test_failed_document_exits_1_and_is_listed(env: Path, capsys: pytest.CaptureFixture[str]) -> None:

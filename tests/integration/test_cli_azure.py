@@ -51,7 +51,7 @@ def test_ingest_and_search_against_azure(azure_env, capsys: pytest.CaptureFixtur
     assert main(["ingest", str(docs), "--json"]) == 0
     counts = json.loads(capsys.readouterr().out)
     assert (counts["added"], counts["failed"]) == (2, 0) and counts["tokens_embedded"] > 0
-    assert "grounding-v1" in search.indexes
+    assert "grounding-v3" in search.indexes
 
     assert main(["search", "how often are keys rotated", "--top", "1", "--json"]) == 0
     hit = json.loads(capsys.readouterr().out)["hits"][0]
@@ -66,3 +66,21 @@ def test_ingest_and_search_against_azure(azure_env, capsys: pytest.CaptureFixtur
     status = json.loads(capsys.readouterr().out)
     assert (status["index_backend"], status["documents"], status["dimensions"]) == ("azure_search", 2, 256)
     assert search.api_key not in json.dumps(status)
+
+
+def test_eval_runs_the_same_golden_set_against_azure(azure_env, tmp_path: Path, capsys) -> None:
+    docs, _ = azure_env
+    (docs / "wal.md").write_text("# Replication\n\nmax_wal_senders caps the WAL sender processes.\n")
+    assert main(["ingest", str(docs), "--json"]) == 0
+    golden = tmp_path / "golden.jsonl"
+    rows = [
+        {"id": "nl", "query": "how often are keys rotated", "relevant": ["rotation.md"]},
+        {"id": "exact", "query": "What does max_wal_senders do?", "relevant": ["wal.md"]},
+    ]
+    golden.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    capsys.readouterr()
+    assert main(["eval", str(golden), "--root", str(docs), "--mode", "all", "--json"]) == 0
+    reports = {r["mode"]: r for r in json.loads(capsys.readouterr().out)["modes"]}
+    assert set(reports) == {"hybrid", "text", "vector"}
+    assert reports["hybrid"]["recall@5"] == reports["text"]["recall@5"] == 1.0
+    assert reports["hybrid"]["search_ms_p95"] > 0 and reports["hybrid"]["distinct@5"] >= 1

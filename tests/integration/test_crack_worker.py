@@ -117,8 +117,9 @@ def test_ctrl_c_while_a_pdf_is_being_cracked_exits_at_once(tmp_path: Path) -> No
         workers = descendants(process.pid)
         time.sleep(0.5)
         process.send_signal(signal.SIGINT)
-        # The crack alone would go on for tens of seconds; the run must not wait for it.
-        assert process.wait(timeout=10) == 130
+        # The crack alone goes on for about a minute: the run must not wait for it. The bound is generous because
+        # this machine is shared (the 1-2 s figure is measured by hand, not asserted).
+        assert process.wait(timeout=30) == 130
         deadline = time.monotonic() + 5  # the fork server notices its parent is gone, the killed worker is reaped
         while alive := {pid for pid in workers if running(pid)}:
             assert time.monotonic() < deadline, f"worker process(es) {alive} outlived the run"

@@ -46,6 +46,10 @@ def test_eval_reports_metrics_and_gates(corpus, capsys: pytest.CaptureFixture[st
     assert (report["recall@1"], report["recall@5"], report["mrr@10"]) == (0.75, 0.75, 0.75)
     assert report["misses"] == ["q4"]
     assert set(report) >= {"recall@10", "ndcg@10"}
+    # Distinct sources among the first five chunks: each answered query's words occur on one page only, and the
+    # unanswered one matches nothing.
+    assert report["distinct@5"] == 0.75
+    assert 0 < report["search_ms_p50"] <= report["search_ms_p95"]
 
     assert main(["eval", str(golden), "--root", str(root), "--mode", "text", "--min-recall-at-5", "0.8"]) == 1
     assert main(["eval", str(golden), "--root", str(root), "--mode", "text", "--min-recall-at-5", "0.7"]) == 0
@@ -77,3 +81,16 @@ def test_an_empty_index_is_a_usage_error(corpus, capsys: pytest.CaptureFixture[s
     root, golden = corpus
     assert main(["eval", str(golden), "--root", str(root)]) == 2
     assert "empty" in capsys.readouterr().err
+
+
+def test_eval_as_a_user_counts_only_what_that_user_may_see(corpus, capsys: pytest.CaptureFixture[str]) -> None:
+    root, golden = corpus
+    (root / "faq" / "billing.md.acl.json").write_text('{"groups": ["finance"]}')
+    assert main(["ingest", str(root), "--json"]) == 0
+    capsys.readouterr()
+    args = ["eval", str(golden), "--root", str(root), "--mode", "text", "--json"]
+    assert main([*args, "--groups", "finance"]) == 0
+    assert json.loads(capsys.readouterr().out)["misses"] == ["q4"]  # as the operator's view
+    assert main([*args, "--groups", "sales", "--user", "someone"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["misses"] == ["q1", "q4"] and report["recall@5"] == 0.5  # billing.md is not theirs to find

@@ -56,49 +56,49 @@ def test_apply_creates_v1_and_the_alias(azure, capsys: pytest.CaptureFixture[str
 
 
 def test_migrate_swaps_the_alias_reuses_vectors_and_rolls_back(
-    azure, v3: int, capsys: pytest.CaptureFixture[str]
+    azure, v4: int, capsys: pytest.CaptureFixture[str]
 ) -> None:
     root, server = azure
     assert run_cli(capsys, "schema", "apply", "--json")[0] == 0
     old = server.aliases[ALIAS]["indexes"][0]
-    code, done = run_cli(capsys, "schema", "migrate", str(root), "--to", "3", "--json")
+    code, done = run_cli(capsys, "schema", "migrate", str(root), "--to", "4", "--json")
     assert code == 0 and done["swapped"]
-    assert server.aliases[ALIAS]["indexes"] == [f"{ALIAS}-v3"]
+    assert server.aliases[ALIAS]["indexes"] == [f"{ALIAS}-v4"]
     assert old in server.indexes  # kept until retention
     code, back = run_cli(capsys, "schema", "rollback", "--json")
     assert code == 0 and back["to"] == old and server.aliases[ALIAS]["indexes"] == [old]
     assert run_cli(capsys, "schema", "gc", "--json") == (0, {"deleted": []})  # kept 72 hours
 
 
-def test_a_field_only_migration_embeds_nothing(azure, v3: int, capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_field_only_migration_embeds_nothing(azure, v4: int, capsys: pytest.CaptureFixture[str]) -> None:
     root, server = azure
     assert main(["ingest", str(root), "--json"]) == 0
     capsys.readouterr()
-    code, done = run_cli(capsys, "schema", "migrate", str(root), "--to", "3", "--json")
+    code, done = run_cli(capsys, "schema", "migrate", str(root), "--to", "4", "--json")
     assert code == 0 and done["swapped"] and done["run"]["tokens_embedded"] == 0
-    assert server.aliases[ALIAS]["indexes"] == [f"{ALIAS}-v3"]
+    assert server.aliases[ALIAS]["indexes"] == [f"{ALIAS}-v4"]
     code, status = run_cli(capsys, "schema", "status", "--json")
-    assert code == 0 and status["alias_target"] == f"{ALIAS}-v3" and status["documents"] == len(TOPICS)
-    assert run_cli(capsys, "status", "--json")[1]["index"] == f"{ALIAS}-v3"  # writers follow the alias
+    assert code == 0 and status["alias_target"] == f"{ALIAS}-v4" and status["documents"] == len(TOPICS)
+    assert run_cli(capsys, "status", "--json")[1]["index"] == f"{ALIAS}-v4"  # writers follow the alias
     code, hits = run_cli(capsys, "search", "ninety days", "--mode", "text", "--json")
     assert code == 0 and Path(hits["hits"][0]["source"]).name == "keys.md"
 
 
 def test_gc_deletes_only_after_the_retention(
-    azure, v3: int, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    azure, v4: int, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     root, server = azure
     assert main(["schema", "apply", "--json"]) == 0
-    assert main(["schema", "migrate", str(root), "--to", "3", "--json"]) == 0
+    assert main(["schema", "migrate", str(root), "--to", "4", "--json"]) == 0
     capsys.readouterr()
     assert run_cli(capsys, "schema", "gc", "--json") == (0, {"deleted": []})
     monkeypatch.setenv("SCHEMA_RETENTION_HOURS", "0")
     old = f"{ALIAS}-v{index_schemas.LATEST}"
     assert run_cli(capsys, "schema", "gc", "--json") == (0, {"deleted": [old]})
-    assert old not in server.indexes and server.aliases[ALIAS]["indexes"] == [f"{ALIAS}-v3"]
+    assert old not in server.indexes and server.aliases[ALIAS]["indexes"] == [f"{ALIAS}-v4"]
 
 
-async def test_an_interrupted_migration_leaves_the_alias_untouched(azure, v3: int) -> None:
+async def test_an_interrupted_migration_leaves_the_alias_untouched(azure, v4: int) -> None:
     root, server = azure
     settings = replace(Settings.from_env(), max_concurrency=1)
     admin = wiring.build_admin(settings)
@@ -106,7 +106,7 @@ async def test_an_interrupted_migration_leaves_the_alias_untouched(azure, v3: in
     try:
         await lifecycle.apply(admin, config)
         live = f"{ALIAS}-v{index_schemas.LATEST}"
-        plan = await plan_migration(admin, config, version=3)
+        plan = await plan_migration(admin, config, version=4)
         # Many documents are in flight at once: the failure waits so that the two embedded ones finish writing.
         failing = Embedder(384, fail_after=2, fail_delay=1.0)
 
@@ -119,13 +119,13 @@ async def test_an_interrupted_migration_leaves_the_alias_untouched(azure, v3: in
             await migrate(admin, config, plan, source=LocalFolderSource(root), pipeline_for=pipeline_for)
         assert server.aliases[ALIAS]["indexes"] == [live] and await admin.get_alias() == live
         states = {i.name: (i.version, i.state) for i in await admin.list_indexes()}
-        assert states == {live: (index_schemas.LATEST, IndexState.READY), f"{ALIAS}-v3": (3, IndexState.BUILDING)}
+        assert states == {live: (index_schemas.LATEST, IndexState.READY), f"{ALIAS}-v4": (4, IndexState.BUILDING)}
         with pytest.raises(ConfigurationError, match="target of alias"):
             await admin.delete_index(live)
         assert live in server.indexes
         # Running it again resumes the same target: what it already holds is skipped, the rest embedded, then swapped.
-        again = await plan_migration(admin, config, version=3)
-        assert again.resume is not None and again.target == f"{ALIAS}-v3" and not again.stale
+        again = await plan_migration(admin, config, version=4)
+        assert again.resume is not None and again.target == f"{ALIAS}-v4" and not again.stale
         counting = Embedder(384)
 
         def resumed_pipeline(index, schema_version, live):  # type: ignore[no-untyped-def]
@@ -134,21 +134,21 @@ async def test_an_interrupted_migration_leaves_the_alias_untouched(azure, v3: in
             )
 
         done = await migrate(admin, config, again, source=LocalFolderSource(root), pipeline_for=resumed_pipeline)
-        assert done.swapped and done.verification.ok and server.aliases[ALIAS]["indexes"] == [f"{ALIAS}-v3"]
+        assert done.swapped and done.verification.ok and server.aliases[ALIAS]["indexes"] == [f"{ALIAS}-v4"]
         assert done.run.unchanged == failing.calls > 0  # one embedding call per document before the failure
         assert 0 < counting.texts < done.verification.chunks
     finally:
         await admin.close()
 
 
-def test_writers_resolve_the_alias_with_a_token_too(azure, v3: int, capsys: pytest.CaptureFixture[str]) -> None:
+def test_writers_resolve_the_alias_with_a_token_too(azure, v4: int, capsys: pytest.CaptureFixture[str]) -> None:
     root, _ = azure
     with_key = Settings.from_env()
     with_token = replace(with_key, azure_search_api_key=None)
     assert azure_admin.alias_target(with_token, credential=SyncToken(TOKEN)) is None  # no alias yet
     assert run_cli(capsys, "schema", "apply", "--json")[0] == 0
-    assert run_cli(capsys, "schema", "migrate", str(root), "--to", "3", "--json")[0] == 0
-    assert azure_admin.alias_target(with_token, credential=SyncToken(TOKEN)) == (f"{ALIAS}-v3", 3)
-    assert target.resolve_target(with_key) == target.IndexTarget(f"{ALIAS}-v3", 3)
+    assert run_cli(capsys, "schema", "migrate", str(root), "--to", "4", "--json")[0] == 0
+    assert azure_admin.alias_target(with_token, credential=SyncToken(TOKEN)) == (f"{ALIAS}-v4", 4)
+    assert target.resolve_target(with_key) == target.IndexTarget(f"{ALIAS}-v4", 4)
     with pytest.raises(ConfigurationError):
         azure_admin.alias_target(with_token, credential=SyncToken("a-token-the-service-refuses"))

@@ -26,8 +26,8 @@ from tests.fakes.search_server import FakeSearchServer
 from tests.integration.test_schema_local import TOPICS
 
 ALIAS = "grounding"
-LIVE = f"{ALIAS}-v1"
-REBUILT = f"{ALIAS}-v1-r2"  # the second build of v1: the first is the plain name (index_schemas.physical_name)
+LIVE = f"{ALIAS}-v3"
+REBUILT = f"{ALIAS}-v3-r2"  # the second build of v1: the first is the plain name (index_schemas.physical_name)
 DIMENSIONS = 64
 
 
@@ -134,7 +134,7 @@ def test_turning_compression_on_is_drift_that_migrate_rebuilds_reusing_every_vec
 
     code, status = run_cli(capsys, "schema", "status", "--json")
     assert code == 0 and status["alias_target"] == REBUILT and status["drift"]["changes"] == []
-    assert status["live"]["version"] == 1 and status["documents"] == len(TOPICS)
+    assert status["live"]["version"] == 3 and status["documents"] == len(TOPICS)
     code, hits = run_cli(capsys, "search", "geo-redundant vault", "--mode", "text", "--json")
     assert code == 0 and Path(hits["hits"][0]["source"]).name == "backup.md"
 

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 import index_schemas
-from index_schemas import SchemaParams, v1
+from index_schemas import SchemaParams, v1, v3
 from index_schemas.types import IndexDefinition, IndexField
 from ingestion import wiring
 from ingestion.cli import main
@@ -31,7 +31,7 @@ from ingestion.indexing.local.admin import LocalIndexAdmin
 from ingestion.models import SearchMode, SourceItem
 from ingestion.settings import Settings
 from ingestion.sources.local import LocalFolderSource
-from tests.support.schema_versions import TOPICS, build_v3
+from tests.support.schema_versions import TOPICS, build_v4
 
 ALIAS = "grounding"
 
@@ -138,19 +138,20 @@ def columns(env: Env, name: str) -> list[str]:
 
 async def test_apply_creates_the_latest_version_and_the_alias_then_is_idempotent(env: Env) -> None:
     first = await lifecycle.apply(env.admin, env.config())
-    assert (first.index, first.version, first.created, first.alias_set) == ("grounding-v1", 1, True, True)
-    assert await env.admin.get_alias() == "grounding-v1" and await env.names() == {"grounding-v1": (1, "ready")}
+    assert (first.index, first.version, first.created, first.alias_set) == ("grounding-v3", 3, True, True)
+    assert await env.admin.get_alias() == "grounding-v3" and await env.names() == {"grounding-v3": (3, "ready")}
     again = await lifecycle.apply(env.admin, env.config())
     assert (again.created, again.alias_set, bool(again.changes), again.deleted) == (False, False, False, [])
     status = await lifecycle.status(env.admin, env.config())
-    assert (status.alias_target, status.documents, bool(status.drift)) == ("grounding-v1", 0, False)
+    assert (status.alias_target, status.documents, bool(status.drift)) == ("grounding-v3", 0, False)
 
 
 async def test_apply_v2_in_place_keeps_serving_and_ingest_backfills_with_zero_tokens(env: Env) -> None:
+    await lifecycle.apply(env.admin, env.config(), version=1)  # a deployment from before v3 was released
     await env.ingest()
-    assert await env.search("ninety days") == ("grounding-v1", ["keys.md"])  # no alias yet: the fallback name
+    assert await env.search("ninety days") == ("grounding-v1", ["keys.md"])
     result = await lifecycle.apply(env.admin, env.config(), version=2)
-    assert (result.index, result.version_before, result.version, result.alias_set) == ("grounding-v1", 1, 2, True)
+    assert (result.index, result.version_before, result.version, result.alias_set) == ("grounding-v1", 1, 2, False)
     assert [(c.path, c.what) for c in result.changes.changes] == [
         ("fields.file_type", "added"),
         ("scoringProfiles.title-boost", "added"),
@@ -171,93 +172,93 @@ async def test_apply_v2_in_place_keeps_serving_and_ingest_backfills_with_zero_to
     assert types == {"md", "txt", "html"}
 
 
-async def test_apply_refuses_a_rebuild_and_changes_nothing(env: Env, v3: int) -> None:
+async def test_apply_refuses_a_rebuild_and_changes_nothing(env: Env, v4: int) -> None:
     await env.ingest()
     await lifecycle.apply(env.admin, env.config())
-    before = (await env.admin.get_definition("grounding-v1")).to_wire()
-    with pytest.raises(ConfigurationError, match=r"fields.source_path.facetable.*schema migrate --to 3"):
-        await lifecycle.apply(env.admin, env.config(), version=v3)
+    before = (await env.admin.get_definition("grounding-v3")).to_wire()
+    with pytest.raises(ConfigurationError, match=r"fields.source_path.facetable.*schema migrate --to 4"):
+        await lifecycle.apply(env.admin, env.config(), version=v4)
     with pytest.raises(ConfigurationError, match=r"fields.embedding.dimensions: 384 -> 256.*migrate"):
         await lifecycle.apply(env.admin, env.config(dimensions=256))
-    assert (await env.admin.get_definition("grounding-v1")).to_wire() == before
-    assert await env.names() == {"grounding-v1": (1, "ready")}
+    assert (await env.admin.get_definition("grounding-v3")).to_wire() == before
+    assert await env.names() == {"grounding-v3": (3, "ready")}
 
 
-def build_v4(params: SchemaParams) -> IndexDefinition:
+def build_v5(params: SchemaParams) -> IndexDefinition:
     """An IN PLACE change that touches full-text search: a new searchable field."""
-    index = v1.build(params)
+    index = v3.build(params)
     summary = IndexField("summary", "Edm.String", searchable=True, analyzer=v1.ANALYZER)
     return replace(index, fields=(*index.fields, summary))
 
 
-def v4_document(record, chunk):  # type: ignore[no-untyped-def]
-    return {**v1.to_document(record, chunk), "summary": f"digest of {Path(chunk.source_path).stem}"}
+def v5_document(record, chunk):  # type: ignore[no-untyped-def]
+    return {**v3.to_document(record, chunk), "summary": f"digest of {Path(chunk.source_path).stem}"}
 
 
 async def test_an_added_searchable_field_rebuilds_full_text_in_place(env: Env, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setitem(index_schemas.VERSIONS, 4, build_v4)
-    monkeypatch.setitem(index_schemas.TO_DOCUMENT, 4, v4_document)
+    monkeypatch.setitem(index_schemas.VERSIONS, 5, build_v5)
+    monkeypatch.setitem(index_schemas.TO_DOCUMENT, 5, v5_document)
     await env.ingest()
-    result = await lifecycle.apply(env.admin, env.config(), version=4)
+    result = await lifecycle.apply(env.admin, env.config(), version=5)
     assert [(c.path, str(c.kind)) for c in result.changes.changes] == [("fields.summary", "in place")]
     from ingestion.indexing.local.schema import table_prefix
 
     with sqlite3.connect(env.settings.local_index_path) as conn:
-        fts = [row[1] for row in conn.execute(f'PRAGMA table_info("{table_prefix("grounding-v1")}_fts")')]
+        fts = [row[1] for row in conn.execute(f'PRAGMA table_info("{table_prefix("grounding-v3")}_fts")')]
     assert fts == ["title", "content", "summary"]
-    assert await env.search("ninety days") == ("grounding-v1", ["keys.md"])  # old rows were re-indexed for FTS
+    assert await env.search("ninety days") == ("grounding-v3", ["keys.md"])  # old rows were re-indexed for FTS
     assert (await env.search("digest"))[1] == []
     await env.ingest()
     assert len((await env.search("digest"))[1]) == 3  # top 3 of the six documents now holding a summary
 
 
-async def test_the_local_admin_refuses_what_the_service_would(env: Env, v3: int) -> None:
+async def test_the_local_admin_refuses_what_the_service_would(env: Env, v4: int) -> None:
     await lifecycle.apply(env.admin, env.config())
-    definition = await env.admin.get_definition("grounding-v1")
+    definition = await env.admin.get_definition("grounding-v3")
     with pytest.raises(ConfigurationError, match="already exists"):
-        await env.admin.create_index(definition, version=1)
+        await env.admin.create_index(definition, version=3)
     with pytest.raises(ConfigurationError, match="target of alias grounding"):
-        await env.admin.delete_index("grounding-v1")
+        await env.admin.delete_index("grounding-v3")
     with pytest.raises(ConfigurationError, match="no such local index"):
         await env.admin.set_alias("grounding-v7")
-    v3_definition = build_v3(SchemaParams("grounding-v1", 384))
+    v4_definition = build_v4(SchemaParams("grounding-v3", 384))
     with pytest.raises(ConfigurationError, match="cannot be applied in place"):
-        await env.admin.update_index(v3_definition, version=v3)
+        await env.admin.update_index(v4_definition, version=v4)
     with pytest.raises(ConfigurationError, match="fields differ"):
-        await env.admin.update_index(v3_definition, version=2)
+        await env.admin.update_index(v4_definition, version=2)
     assert await env.admin.delete_index("grounding-v9") is False
-    assert await env.names() == {"grounding-v1": (1, "ready")}
+    assert await env.names() == {"grounding-v3": (3, "ready")}
 
 
 # ---- migrate ------------------------------------------------------------------------------------------------------
 
 
-async def test_a_field_only_rebuild_embeds_zero_tokens_and_swaps_the_alias(env: Env, v3: int) -> None:
+async def test_a_field_only_rebuild_embeds_zero_tokens_and_swaps_the_alias(env: Env, v4: int) -> None:
     await env.ingest()
-    estimate = await dry_run(env, v3, Embedder())
+    estimate = await dry_run(env, v4, Embedder())
     assert (estimate.tokens, estimate.reembed_all, estimate.read, estimate.chunks) == (0, False, 0, len(TOPICS))
-    assert await env.names() == {"grounding-v1": (1, "ready")}  # the dry run changed nothing
+    assert await env.names() == {"grounding-v3": (3, "ready")}  # the dry run changed nothing
 
     embedder = Embedder()
-    result = await env.migrate(v3, embedder)
+    result = await env.migrate(v4, embedder)
     assert result.swapped and result.verification.ok, result.verification.problems
     assert (result.run.added, result.run.tokens_embedded, embedder.texts) == (len(TOPICS), 0, 0)
     assert (result.verification.documents, result.verification.chunks) == (len(TOPICS), len(TOPICS))
-    assert await env.admin.get_alias() == "grounding-v3"
-    assert await env.search("ninety days") == ("grounding-v3", ["keys.md"])
+    assert await env.admin.get_alias() == "grounding-v4"
+    assert await env.search("ninety days") == ("grounding-v4", ["keys.md"])
     indexes = {i.name: i for i in await env.admin.list_indexes()}
-    assert indexes["grounding-v1"].retired_at is not None and indexes["grounding-v3"].state is IndexState.READY
+    assert indexes["grounding-v3"].retired_at is not None and indexes["grounding-v4"].state is IndexState.READY
 
 
 async def test_a_dimension_change_reembeds_everything_and_the_estimate_says_so(env: Env) -> None:
     await env.ingest()
-    estimate = await dry_run(env, 1, Embedder(256))
+    estimate = await dry_run(env, 3, Embedder(256))
     assert estimate.reembed_all and estimate.read == len(TOPICS) and estimate.reused_chunks == 0
     embedder = Embedder(256)
-    result = await env.migrate(1, embedder)
-    assert result.swapped and result.plan.target == "grounding-v1-r2"  # a rebuild of the same version
+    result = await env.migrate(3, embedder)
+    assert result.swapped and result.plan.target == "grounding-v3-r2"  # a rebuild of the same version
     assert result.run.tokens_embedded == estimate.tokens > 0 and embedder.texts == len(TOPICS)
-    assert await env.search("ninety days", dimensions=256) == ("grounding-v1-r2", ["keys.md"])
+    assert await env.search("ninety days", dimensions=256) == ("grounding-v3-r2", ["keys.md"])
 
 
 async def test_an_interrupted_migration_leaves_the_alias_and_resumes(env: Env) -> None:
@@ -266,57 +267,57 @@ async def test_an_interrupted_migration_leaves_the_alias_and_resumes(env: Env) -
     env.settings = replace(env.settings, max_concurrency=1)  # so exactly two documents finish before the failure
     failing = Embedder(256, fail_after=2)
     with pytest.raises(ConfigurationError, match="injected"):
-        await env.migrate(1, failing)
-    assert await env.admin.get_alias() == "grounding-v1"
-    assert await env.search("ninety days") == ("grounding-v1", ["keys.md"])
-    assert await env.names() == {"grounding-v1": (1, "ready"), "grounding-v1-r2": (1, "building")}
+        await env.migrate(3, failing)
+    assert await env.admin.get_alias() == "grounding-v3"
+    assert await env.search("ninety days") == ("grounding-v3", ["keys.md"])
+    assert await env.names() == {"grounding-v3": (3, "ready"), "grounding-v3-r2": (3, "building")}
     partial = env.admin.open_index((await env.admin.list_indexes())[1])
     assert (await partial.stats()).documents == 2
     await partial.close()
 
-    plan = await plan_migration(env.admin, env.config(256), version=1)
-    assert plan.resume is not None and plan.target == "grounding-v1-r2"
+    plan = await plan_migration(env.admin, env.config(256), version=3)
+    assert plan.resume is not None and plan.target == "grounding-v3-r2"
     resumed = Embedder(256)
-    result = await env.migrate(1, resumed)
+    result = await env.migrate(3, resumed)
     assert result.swapped and result.plan.resume is not None
     assert (result.run.unchanged, result.run.added) == (2, len(TOPICS) - 2)  # the two finished before the failure
     assert failing.texts + resumed.texts == len(TOPICS)
-    assert await env.admin.get_alias() == "grounding-v1-r2"
+    assert await env.admin.get_alias() == "grounding-v3-r2"
 
 
-async def test_a_crash_between_the_swap_and_the_ready_mark_heals_on_the_next_read(env: Env, v3: int) -> None:
+async def test_a_crash_between_the_swap_and_the_ready_mark_heals_on_the_next_read(env: Env, v4: int) -> None:
     await env.ingest()
     await lifecycle.apply(env.admin, env.config())
-    plan = await plan_migration(env.admin, env.config(), version=3)
+    plan = await plan_migration(env.admin, env.config(), version=4)
     target = await prepare_target(env.admin, env.config(), plan)
-    await env.admin.set_alias(target.name, expected="grounding-v1")  # the swap happened; the ready mark did not
-    assert (await env.names())["grounding-v3"] == (3, "building")
+    await env.admin.set_alias(target.name, expected="grounding-v3")  # the swap happened; the ready mark did not
+    assert (await env.names())["grounding-v4"] == (4, "building")
     live = await find_live(env.admin)
-    assert live is not None and (live.name, live.state) == ("grounding-v3", IndexState.READY)
-    assert (await env.names())["grounding-v3"] == (3, "ready")
+    assert live is not None and (live.name, live.state) == ("grounding-v4", IndexState.READY)
+    assert (await env.names())["grounding-v4"] == (4, "ready")
     assert await migrate_abort(env.admin) == []  # nothing unfinished left to delete
 
 
-async def test_a_cancelled_migration_leaves_the_alias_untouched(env: Env, v3: int) -> None:
+async def test_a_cancelled_migration_leaves_the_alias_untouched(env: Env, v4: int) -> None:
     await env.ingest()
-    task = asyncio.create_task(env.migrate(v3, Embedder(), source=SlowSource(env.root, delay=1.0)))
-    while "grounding-v3" not in await env.names():
+    task = asyncio.create_task(env.migrate(v4, Embedder(), source=SlowSource(env.root, delay=1.0)))
+    while "grounding-v4" not in await env.names():
         await asyncio.sleep(0.01)
     await asyncio.sleep(0.1)
     assert not task.done()
     task.cancel()  # what a killed process leaves behind, short of the file itself
     with pytest.raises(asyncio.CancelledError):
         await task
-    assert await env.search("ninety days") == ("grounding-v1", ["keys.md"])
-    assert (await env.names())["grounding-v3"] == (3, "building")
-    assert await migrate_abort(env.admin) == ["grounding-v3"]  # `schema migrate --abort`
-    assert await env.names() == {"grounding-v1": (1, "ready")}
+    assert await env.search("ninety days") == ("grounding-v3", ["keys.md"])
+    assert (await env.names())["grounding-v4"] == (4, "building")
+    assert await migrate_abort(env.admin) == ["grounding-v4"]  # `schema migrate --abort`
+    assert await env.names() == {"grounding-v3": (3, "ready")}
 
 
-async def test_queries_through_the_alias_work_during_the_whole_migration(env: Env, v3: int) -> None:
+async def test_queries_through_the_alias_work_during_the_whole_migration(env: Env, v4: int) -> None:
     await env.ingest()
     await lifecycle.apply(env.admin, env.config())
-    task = asyncio.create_task(env.migrate(v3, Embedder(), source=SlowSource(env.root, delay=0.2)))
+    task = asyncio.create_task(env.migrate(v4, Embedder(), source=SlowSource(env.root, delay=0.2)))
     seen: list[str] = []
     while not task.done():
         name, hits = await env.search("invoices finance mailbox")
@@ -325,11 +326,11 @@ async def test_queries_through_the_alias_work_during_the_whole_migration(env: En
         await asyncio.sleep(0.01)
     assert (await task).swapped
     seen.append((await env.search("invoices finance mailbox"))[0])
-    assert seen.count("grounding-v1") >= 5 and seen[-1] == "grounding-v3"
+    assert seen.count("grounding-v3") >= 5 and seen[-1] == "grounding-v4"
     assert seen == sorted(seen)  # never back to the old index once swapped
 
 
-async def test_verification_refuses_failures_and_documents_outside_the_source(env: Env, v3: int) -> None:
+async def test_verification_refuses_failures_and_documents_outside_the_source(env: Env, v4: int) -> None:
     await env.ingest()
     other = env.root.parent / "other"
     other.mkdir()
@@ -339,34 +340,34 @@ async def test_verification_refuses_failures_and_documents_outside_the_source(en
     await pipeline.close()
     (env.root / "broken.pdf").write_bytes(b"this is not a pdf")
 
-    result = await env.migrate(v3, Embedder())
+    result = await env.migrate(v4, Embedder())
     assert not result.swapped and await env.admin.get_alias() is None
     assert result.verification.outside_scope == 1 and result.verification.failed == 1
     assert len(result.verification.problems) == 2
-    assert await env.search("extra document") == ("grounding-v1", ["extra.md"])
+    assert await env.search("extra document") == ("grounding-v3", ["extra.md"])
 
-    accepted = await env.migrate(v3, Embedder(), max_failures=1, allow_outside_scope=True)
+    accepted = await env.migrate(v4, Embedder(), max_failures=1, allow_outside_scope=True)
     assert accepted.swapped and accepted.plan.resume is not None
-    assert await env.search("extra document") == ("grounding-v3", [])
+    assert await env.search("extra document") == ("grounding-v4", [])
     assert (await env.admin.list_indexes())[0].retired_at is not None  # the fallback index is retired, and kept
 
 
 # ---- rollback, retention, drift -----------------------------------------------------------------------------------
 
 
-async def test_rollback_and_retention(env: Env, v3: int) -> None:
+async def test_rollback_and_retention(env: Env, v4: int) -> None:
     await env.ingest()
-    await env.migrate(v3, Embedder())
+    await env.migrate(v4, Embedder())
     swapped = await lifecycle.rollback(env.admin, env.config())
-    assert swapped == {"alias": ALIAS, "from": "grounding-v3", "to": "grounding-v1", "version": 1}
-    assert await env.search("ninety days") == ("grounding-v1", ["keys.md"])
+    assert swapped == {"alias": ALIAS, "from": "grounding-v4", "to": "grounding-v3", "version": 3}
+    assert await env.search("ninety days") == ("grounding-v3", ["keys.md"])
     assert await lifecycle.collect_garbage(env.admin, env.config()) == []
     later = datetime.now(UTC) + timedelta(hours=73)
-    assert await lifecycle.collect_garbage(env.admin, env.config(), now=later) == ["grounding-v3"]
-    assert await env.names() == {"grounding-v1": (1, "ready")}
+    assert await lifecycle.collect_garbage(env.admin, env.config(), now=later) == ["grounding-v4"]
+    assert await env.names() == {"grounding-v3": (3, "ready")}
     with pytest.raises(ConfigurationError, match="no earlier ready index"):
         await lifecycle.rollback(env.admin, env.config())
-    assert columns(env, "grounding-v3") == []  # its tables are gone
+    assert columns(env, "grounding-v4") == []  # its tables are gone
 
 
 async def test_rollback_refuses_other_dimensions_unless_forced(env: Env) -> None:
@@ -374,7 +375,7 @@ async def test_rollback_refuses_other_dimensions_unless_forced(env: Env) -> None
     await env.migrate(1, Embedder(256))
     with pytest.raises(ConfigurationError, match="384-dimension"):
         await lifecycle.rollback(env.admin, env.config(dimensions=256))
-    assert (await lifecycle.rollback(env.admin, env.config(dimensions=256), force=True))["to"] == "grounding-v1"
+    assert (await lifecycle.rollback(env.admin, env.config(dimensions=256), force=True))["to"] == "grounding-v3"
 
 
 async def test_status_reports_drift_and_apply_repairs_what_is_in_place(env: Env) -> None:
@@ -435,41 +436,41 @@ def cli_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return root
 
 
-def test_the_schema_command_line(cli_env: Path, v3: int, capsys: pytest.CaptureFixture[str]) -> None:
+def test_the_schema_command_line(cli_env: Path, v4: int, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["ingest", str(cli_env), "--json"]) == 0
     capsys.readouterr()
-    code, diff = run_cli(capsys, "schema", "diff", "live", "3", "--json")
+    code, diff = run_cli(capsys, "schema", "diff", "live", "4", "--json")
     assert code == 0 and diff["kind"] == "rebuild"
-    assert run_cli(capsys, "schema", "apply", "--to", "3")[0] == 2  # refused: needs migrate
-    assert run_cli(capsys, "schema", "migrate", "--to", "3")[0] == 2  # no source given
-    code, dry = run_cli(capsys, "schema", "migrate", str(cli_env), "--to", "3", "--dry-run", "--json")
-    assert code == 0 and dry["estimate"]["tokens_to_embed"] == 0 and dry["plan"]["target"] == "grounding-v3"
-    code, done = run_cli(capsys, "schema", "migrate", str(cli_env), "--to", "3", "--json")
+    assert run_cli(capsys, "schema", "apply", "--to", "4")[0] == 2  # refused: needs migrate
+    assert run_cli(capsys, "schema", "migrate", "--to", "4")[0] == 2  # no source given
+    code, dry = run_cli(capsys, "schema", "migrate", str(cli_env), "--to", "4", "--dry-run", "--json")
+    assert code == 0 and dry["estimate"]["tokens_to_embed"] == 0 and dry["plan"]["target"] == "grounding-v4"
+    code, done = run_cli(capsys, "schema", "migrate", str(cli_env), "--to", "4", "--json")
     assert code == 0 and done["swapped"] and done["run"]["tokens_embedded"] == 0
     code, status = run_cli(capsys, "schema", "status", "--json")
-    assert code == 0 and status["alias_target"] == "grounding-v3" and status["documents"] == len(TOPICS)
+    assert code == 0 and status["alias_target"] == "grounding-v4" and status["documents"] == len(TOPICS)
     code, hits = run_cli(capsys, "search", "ninety days", "--mode", "text", "--json")
     assert code == 0 and Path(hits["hits"][0]["source"]).name == "keys.md"
-    assert run_cli(capsys, "status", "--json")[1]["index"] == "grounding-v3"
+    assert run_cli(capsys, "status", "--json")[1]["index"] == "grounding-v4"
     code, back = run_cli(capsys, "schema", "rollback", "--json")
-    assert code == 0 and back["to"] == "grounding-v1"
+    assert code == 0 and back["to"] == "grounding-v3"
     code, text = run_cli(capsys, "schema", "status")
-    assert code == 0 and "alias grounding -> grounding-v1" in text and "grounding-v3: schema v3, ready" in text
-    code, migrated_again = run_cli(capsys, "schema", "migrate", str(cli_env), "--to", "1", "--json")
+    assert code == 0 and "alias grounding -> grounding-v3" in text and "grounding-v4: schema v4, ready" in text
+    code, migrated_again = run_cli(capsys, "schema", "migrate", str(cli_env), "--to", "3", "--json")
     assert code == 0 and migrated_again["plan"]["up_to_date"]
     assert run_cli(capsys, "schema", "gc", "--json") == (0, {"deleted": []})  # kept 72 hours
 
 
 def test_gc_from_the_command_line_honours_the_retention(
-    cli_env: Path, v3: int, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    cli_env: Path, v4: int, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     assert main(["ingest", str(cli_env), "--json"]) == 0
-    assert main(["schema", "migrate", str(cli_env), "--to", "3", "--json"]) == 0
+    assert main(["schema", "migrate", str(cli_env), "--to", "4", "--json"]) == 0
     capsys.readouterr()
     monkeypatch.setenv("SCHEMA_RETENTION_HOURS", "0")
-    assert run_cli(capsys, "schema", "gc", "--json") == (0, {"deleted": ["grounding-v1"]})
+    assert run_cli(capsys, "schema", "gc", "--json") == (0, {"deleted": ["grounding-v3"]})
     code, status = run_cli(capsys, "schema", "status", "--json")
-    assert code == 0 and status["alias_target"] == "grounding-v3" and status["indexes"] == []
+    assert code == 0 and status["alias_target"] == "grounding-v4" and status["indexes"] == []
 
 
 def test_status_exits_1_on_drift(cli_env: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -481,15 +482,15 @@ def test_status_exits_1_on_drift(cli_env: Path, capsys: pytest.CaptureFixture[st
 
 
 def test_the_migration_failure_allowance_comes_from_the_setting_unless_given(
-    cli_env: Path, v3: int, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    cli_env: Path, v4: int, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     assert main(["ingest", str(cli_env), "--json"]) == 0
     (cli_env / "broken.pdf").write_bytes(b"\x01" + bytes(range(256)) * 16)  # bad input: fails in every run
     capsys.readouterr()
-    code, refused = run_cli(capsys, "schema", "migrate", str(cli_env), "--to", "3", "--json")
+    code, refused = run_cli(capsys, "schema", "migrate", str(cli_env), "--to", "4", "--json")
     assert code == 1 and not refused["swapped"] and refused["verification"]["failed"] == 1  # default: none allowed
     monkeypatch.setenv("SCHEMA_MIGRATION_MAX_FAILURES", "1")
-    code, strict = run_cli(capsys, "schema", "migrate", str(cli_env), "--to", "3", "--max-failures", "0", "--json")
+    code, strict = run_cli(capsys, "schema", "migrate", str(cli_env), "--to", "4", "--max-failures", "0", "--json")
     assert code == 1 and not strict["swapped"]  # the flag wins over the setting
-    code, done = run_cli(capsys, "schema", "migrate", str(cli_env), "--to", "3", "--json")
+    code, done = run_cli(capsys, "schema", "migrate", str(cli_env), "--to", "4", "--json")
     assert code == 0 and done["swapped"] and done["plan"]["resume"]

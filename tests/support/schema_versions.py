@@ -1,11 +1,11 @@
-"""What the schema-version tests share: the documents they ingest and a version 3 they register the way a developer
-adding ``index_schemas/v3.py`` would (the ``v3`` fixture of tests/conftest.py)."""
+"""What the schema-version tests share: the documents they ingest and a version 4 they register the way a developer
+adding ``index_schemas/v4.py`` would (the ``v4`` fixture of tests/conftest.py)."""
 
 from __future__ import annotations
 
 from dataclasses import replace
 
-from index_schemas import SchemaParams, v2
+from index_schemas import SchemaParams, v3
 from index_schemas.types import IndexDefinition
 
 # The documents the schema tests ingest and migrate (each test writes them into its own folder).
@@ -20,8 +20,8 @@ TOPICS = {
 }
 
 
-def build_v3(params: SchemaParams) -> IndexDefinition:
-    """A REBUILD change a developer might make: ``source_path`` stops being facetable."""
-    index = v2.build(params)
+def build_v4(params: SchemaParams) -> IndexDefinition:
+    """A REBUILD change a developer might make to the latest version (v3): ``source_path`` stops being facetable."""
+    index = v3.build(params)
     fields = tuple(replace(f, facetable=False) if f.name == "source_path" else f for f in index.fields)
     return replace(index, fields=fields)

@@ -67,3 +67,14 @@ def test_a_root_matches_local_paths_resolved_and_blob_paths_as_given(tmp_path, m
     assert relative_to_any("documents/faq/a.html", roots) == "faq/a.html"
     assert relative_to_any("other/faq/a.html", roots) is None
     assert resolve_roots("container/") == ("container",)
+
+
+def test_percentile_interpolates_between_closest_ranks() -> None:
+    from ingestion.evaluation.runner import percentile
+
+    assert percentile([5.0], 95) == 5.0
+    assert percentile([1.0, 2.0, 3.0, 4.0], 50) == 2.5
+    assert percentile([4.0, 1.0, 3.0, 2.0], 100) == 4.0
+    assert percentile(list(range(101)), 95) == 95.0
+    with pytest.raises(ValueError):
+        percentile([], 50)

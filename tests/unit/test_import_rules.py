@@ -31,6 +31,7 @@ AZURE_ALLOWED = (
     "ingestion.embedding.azure_openai",
     "ingestion.cracking.docintel",
     "ingestion.sources.blob",
+    "ingestion.sources.adls_acl",
     "ingestion.functions",
     "ingestion.runs.queue",
     "ingestion.runs.store",

@@ -35,8 +35,8 @@ def fields(index: IndexDefinition) -> dict[str, Any]:
     return {f.name: f for f in index.fields}
 
 
-def test_registry_points_at_v1() -> None:
-    assert LATEST == 1
+def test_registry_points_at_v3_and_keeps_v1() -> None:
+    assert LATEST == 3
     assert VERSIONS[1] is v1.build
     assert TO_DOCUMENT[1] is v1.to_document
 

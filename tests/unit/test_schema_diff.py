@@ -450,8 +450,8 @@ def test_descriptions_name_the_change() -> None:
 # ---- the registry, v2 and physical names ---------------------------------------------------------------------------
 
 
-def test_registry_holds_v1_and_v2_and_latest_is_released() -> None:
-    assert sorted(index_schemas.VERSIONS) == sorted(index_schemas.TO_DOCUMENT) == [1, 2]
+def test_registry_holds_v1_v2_v3_and_latest_is_released() -> None:
+    assert sorted(index_schemas.VERSIONS) == sorted(index_schemas.TO_DOCUMENT) == [1, 2, 3]
     assert index_schemas.VERSIONS[2] is v2.build and index_schemas.TO_DOCUMENT[2] is v2.to_document
     assert index_schemas.LATEST in index_schemas.VERSIONS
 

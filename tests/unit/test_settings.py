@@ -15,6 +15,18 @@ def test_defaults_are_the_embedded_stack() -> None:
     assert (s.chunk_max_tokens, s.chunk_overlap_tokens) == (256, 64)  # what the local model reads
     assert (s.rrf_k, s.hybrid_vector_weight) == (60, 6.0)
     assert Settings.from_env({"HYBRID_VECTOR_WEIGHT": "1.5"}).hybrid_vector_weight == 1.5
+    assert (s.hybrid_fusion, s.hybrid_exact_term_vector_weight) == ("exact-term", 0.5)
+
+
+def test_the_exact_term_rule_reaches_the_local_index_unless_fusion_is_fixed(tmp_path: Path) -> None:
+    from ingestion import wiring
+    from ingestion.indexing.fusion import ExactTermRule
+
+    env = {"LOCAL_INDEX_PATH": str(tmp_path / "i.sqlite"), "HYBRID_EXACT_TERM_VECTOR_WEIGHT": "0.25"}
+    index = wiring.build_index(Settings.from_env(env), dimensions=4)
+    assert index.exact_term_rule == ExactTermRule(0.25)  # type: ignore[attr-defined]
+    fixed = wiring.build_index(Settings.from_env({**env, "HYBRID_FUSION": "fixed"}), dimensions=4)
+    assert fixed.exact_term_rule is None  # type: ignore[attr-defined]
 
 
 @pytest.mark.parametrize(
@@ -60,6 +72,8 @@ def test_backends_default_to_azure_when_endpoints_are_set() -> None:
         ({"HYBRID_VECTOR_WEIGHT": "0"}, "HYBRID_VECTOR_WEIGHT"),
         ({"HYBRID_VECTOR_WEIGHT": "nan"}, "HYBRID_VECTOR_WEIGHT"),
         ({"HYBRID_VECTOR_WEIGHT": "heavy"}, "HYBRID_VECTOR_WEIGHT"),
+        ({"HYBRID_FUSION": "adaptive"}, "HYBRID_FUSION"),
+        ({"HYBRID_EXACT_TERM_VECTOR_WEIGHT": "0"}, "HYBRID_EXACT_TERM_VECTOR_WEIGHT"),
     ],
 )
 def test_invalid_values_fail_fast_naming_the_setting(env: dict[str, str], named: str) -> None:

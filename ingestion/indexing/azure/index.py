@@ -10,6 +10,8 @@ chunk ``<parent>_0`` and ``list_documents`` reads every chunk with ``ordinal eq 
 
 1. upload every chunk except chunk 0 (batches of <= 1,000 actions and <= 16 MB of JSON, retried within bounds);
 2. find the document's stored chunk keys (``parent_id eq '<key>'``, every page) and delete those not in the new set;
+   the service is near-real-time, so when this process wrote the document moments ago the listing is repeated
+   until it shows that write (``visibility``), else an older tail could escape the delete;
 3. upload chunk 0 last: only now does ``get_document`` return the new record.
 
 Crash and failure cases (Azure AI Search has no transactions; the next run repairs what a failed one left):
@@ -57,8 +59,10 @@ from azure.search.documents.indexes.aio import SearchIndexClient
 from azure.search.documents.indexes.models import SearchIndex
 from azure.search.documents.models import VectorizedQuery
 
-from index_schemas import LATEST, TO_DOCUMENT, VectorizerParams
+from index_schemas import LATEST, TO_DOCUMENT, VectorizerParams, tracks_acl
 from index_schemas.v1 import SEMANTIC_CONFIGURATION, Field
+from index_schemas.v3 import Field as AclField
+from ingestion.acl import Acl, Principal, require_acl_fields
 from ingestion.circuit import DEFAULT_DOWN_AFTER_SECONDS, Circuit
 from ingestion.cloud.credentials import default_credential
 from ingestion.endpoints import require_tls
@@ -67,10 +71,12 @@ from ingestion.indexing.azure.batches import API_VERSION, MAX_ACTIONS, MAX_BYTES
 from ingestion.indexing.azure.circuit import CircuitPolicy
 from ingestion.indexing.azure.definitions import to_search_index
 from ingestion.indexing.azure.errors import translate
+from ingestion.indexing.azure.fusion import count_exact
 from ingestion.indexing.azure.listing import READ_METHODS, list_rows
 from ingestion.indexing.azure.query import (
     HIT_FIELDS,
     RECORD_FIELDS,
+    acl_merges,
     check_chunks,
     equals,
     hit_from,
@@ -80,8 +86,10 @@ from ingestion.indexing.azure.query import (
     timestamp,
 )
 from ingestion.indexing.azure.shared_batches import DEFAULT_INTERVAL_SECONDS, SharedBatchSender
+from ingestion.indexing.azure.visibility import OwnWrites
 from ingestion.indexing.base import IndexStats, plan_search
 from ingestion.indexing.definitions import build_definition
+from ingestion.indexing.fusion import ExactTermRule, exact_terms, hybrid_vector_weight
 from ingestion.keys import chunk_key
 from ingestion.models import DocumentRecord, IndexChunk, SearchHit, SearchMode
 from ingestion.settings import Settings
@@ -125,12 +133,14 @@ class AzureSearchIndex:
         vectorizer: VectorizerParams | None = None,
         compression: str | None = None,
         vector_weight: float = 1.0,
+        exact_term_vector_weight: float | None = None,
         max_batch_actions: int = MAX_ACTIONS,
         max_batch_bytes: int = MAX_BYTES,
         max_attempts: int = 5,
         backoff_seconds: float = 0.5,
         backoff_max_seconds: float = 30.0,
         timeout_seconds: float = 60.0,
+        settle_seconds: float | None = None,
         service_down_seconds: float = DEFAULT_DOWN_AFTER_SECONDS,
         batch_interval_seconds: float = DEFAULT_INTERVAL_SECONDS,
     ) -> None:
@@ -157,6 +167,7 @@ class AzureSearchIndex:
         if not vector_weight > 0:
             raise ValueError(f"vector_weight must be > 0, got {vector_weight}")
         self.vector_weight = vector_weight
+        self.exact_term_rule = None if exact_term_vector_weight is None else ExactTermRule(exact_term_vector_weight)
         self._policy = RetryPolicy(max_attempts=max_attempts, base=backoff_seconds, cap=backoff_max_seconds)
         self._batch_limits = (max_batch_actions, max_batch_bytes)
         self._batch_interval = batch_interval_seconds
@@ -165,6 +176,10 @@ class AzureSearchIndex:
         self._indexes: SearchIndexClient | None = None
         self._sender: SharedBatchSender | None = None
         self._to_document = TO_DOCUMENT[self.version]
+        self._own_writes = OwnWrites(settle_seconds)
+        self.settle_seconds = self._own_writes.settle_seconds
+        self._acl = tracks_acl(self.version)
+        self._record_fields = [*RECORD_FIELDS, AclField.ACL_HASH] if self._acl else list(RECORD_FIELDS)
         self.circuit = Circuit(f"Azure AI Search at {self.endpoint}", down_after=service_down_seconds)
 
     @classmethod
@@ -179,6 +194,8 @@ class AzureSearchIndex:
         name = index_name or settings.azure_search_index
         options.setdefault("vector_weight", settings.hybrid_vector_weight)
         options.setdefault("service_down_seconds", settings.service_down_seconds)
+        if settings.hybrid_fusion == "exact-term":
+            options.setdefault("exact_term_vector_weight", settings.hybrid_exact_term_vector_weight)
         return cls(settings.azure_search_endpoint, name, dimensions, credential=credential, **options)
 
     # -- clients -------------------------------------------------------------------------------------------------------
@@ -277,13 +294,18 @@ class AzureSearchIndex:
         return list_rows(self._client(), self.name, filter=filter, select=select, what=what)
 
     async def _chunk_keys(self, parent_key: str, *, what: str) -> set[str]:
-        rows = self._rows(what=what, filter=equals(Field.PARENT_ID, parent_key), select=[Field.ID])
-        return {str(row[Field.ID]) async for row in rows}
+        """The document's stored chunk keys, as of a refresh newer than this process's own last write of it."""
+
+        async def read() -> set[str]:
+            rows = self._rows(what=what, filter=equals(Field.PARENT_ID, parent_key), select=[Field.ID])
+            return {str(row[Field.ID]) async for row in rows}
+
+        return await self._own_writes.listing(parent_key, read)
 
     async def get_document(self, parent_key: str) -> DocumentRecord | None:
         try:
             found = await self._client().get_document(
-                chunk_key(parent_key, 0), selected_fields=list(RECORD_FIELDS), retry_on_methods=READ_METHODS
+                chunk_key(parent_key, 0), selected_fields=self._record_fields, retry_on_methods=READ_METHODS
             )
         except ResourceNotFoundError as error:
             if _index_missing(error):
@@ -307,7 +329,8 @@ class AzureSearchIndex:
     async def list_documents(self, *, prefix: str = "") -> AsyncIterator[DocumentRecord]:
         # OData has no startswith for filters: every record is read and the prefix is applied here.
         seen: set[str] = set()
-        async for row in self._rows(what="list documents", filter=f"{Field.ORDINAL} eq 0", select=list(RECORD_FIELDS)):
+        rows = self._rows(what="list documents", filter=f"{Field.ORDINAL} eq 0", select=self._record_fields)
+        async for row in rows:
             record = record_from(row)
             if record.source_id.startswith(prefix) and record.key not in seen:
                 seen.add(record.key)
@@ -338,11 +361,30 @@ class AzureSearchIndex:
         actions = [encode("upload", json_document(self._to_document(record, chunk))) for chunk in chunks]
         for action in actions:
             sender.check_size(action, what=what)
-        await sender.send([a for a in actions if a.key != commit], what=what)
-        keep = {a.key for a in actions}
-        stale = sorted((await self._chunk_keys(record.key, what=what)) - keep)
-        await sender.send([encode("delete", {Field.ID: key}) for key in stale], what=what)
-        await sender.send([a for a in actions if a.key == commit], what=what)
+        with self._own_writes.changing(record.key):
+            await sender.send([a for a in actions if a.key != commit], what=what)
+            keep = {a.key for a in actions}
+            stale = sorted((await self._chunk_keys(record.key, what=what)) - keep)
+            await sender.send([encode("delete", {Field.ID: key}) for key in stale], what=what)
+            await sender.send([a for a in actions if a.key == commit], what=what)
+        self._own_writes.wrote(record.key, present=keep, absent=set(stale))
+
+    async def update_acl(self, parent_key: str, acl: Acl) -> bool:
+        """A ``merge`` of ``groups``, ``oids`` and ``acl_hash`` into every stored chunk, chunk 0 last (see the module
+        docstring): the vectors stay because v3 stores them (``stored: true``); a definition that does not is refused,
+        as a merge would silently drop its vectors."""
+        what = f"update the ACL of {parent_key}"
+        require_acl_fields(self._acl, index=self.name, version=self.version, what=what)
+        embedding = next(f for f in self.definition.fields if f.name == Field.EMBEDDING)
+        if embedding.stored is False:
+            raise ConfigurationError(f"{what}: {self.name} does not store its vectors; a merge would drop them")
+        keys, commit = await self._chunk_keys(parent_key, what=what), chunk_key(parent_key, 0)
+        if commit not in keys:
+            return False
+        actions = [encode("merge", json_document(document)) for document in acl_merges(sorted(keys), acl)]
+        await self._batches().send([a for a in actions if a.key != commit], what=what)
+        await self._batches().send([a for a in actions if a.key == commit], what=what)
+        return True
 
     async def delete_document(self, parent_key: str) -> bool:
         what = f"delete document {parent_key}"
@@ -351,9 +393,11 @@ class AzureSearchIndex:
             return False
         commit = chunk_key(parent_key, 0)
         sender = self._batches()
-        await sender.send([encode("delete", {Field.ID: key}) for key in sorted(keys - {commit})], what=what)
-        if commit in keys:
-            await sender.send([encode("delete", {Field.ID: commit})], what=what)
+        with self._own_writes.changing(parent_key):
+            await sender.send([encode("delete", {Field.ID: key}) for key in sorted(keys - {commit})], what=what)
+            if commit in keys:
+                await sender.send([encode("delete", {Field.ID: commit})], what=what)
+        self._own_writes.wrote(parent_key, present=set(), absent=keys)
         return True
 
     # -- search --------------------------------------------------------------------------------------------------------
@@ -365,16 +409,22 @@ class AzureSearchIndex:
         mode: SearchMode = SearchMode.HYBRID,
         top: int = 5,
         source_path: str | None = None,
+        principal: Principal | None = None,
     ) -> list[SearchHit]:
         mode, query, k = plan_search(vector, mode=mode, top=top, dimensions=self.dimensions)
+        if principal is not None:
+            require_acl_fields(self._acl, index=self.name, version=self.version, what="a trimmed query")
         words = None if mode is SearchMode.VECTOR else query_text(text)
         if words is None and query is None:
             return []
         options: dict[str, Any] = {"select": list(HIT_FIELDS), "top": top, "retry_on_methods": READ_METHODS}
-        if source_path is not None:
-            options["filter"] = equals(Field.SOURCE_PATH, source_path)
+        filters = [] if source_path is None else [equals(Field.SOURCE_PATH, source_path)]
+        if principal is not None:
+            filters.append(principal.odata_filter(oids_field=AclField.OIDS, groups_field=Field.GROUPS))
+        if filters:
+            options["filter"] = " and ".join(filters)
         if query is not None:
-            weight = self.vector_weight if mode is SearchMode.HYBRID else None
+            weight = await self._hybrid_weight(text) if mode is SearchMode.HYBRID else None
             vector_query = VectorizedQuery(
                 vector=query.tolist(), k_nearest_neighbors=k, fields=Field.EMBEDDING.value, weight=weight
             )
@@ -387,6 +437,20 @@ class AzureSearchIndex:
         except AzureError as error:
             raise translate(error, what=f"search {self.name}") from None
         return hits[:top]
+
+    async def _hybrid_weight(self, text: str) -> float:
+        """The vector query's weight for a hybrid query on ``text`` (``fusion.ExactTermRule``)."""
+        rule = self.exact_term_rule
+        terms = exact_terms(text) if rule is not None else []
+        counts = await self.count_exact(terms, limit=rule.max_chunks + 1) if rule is not None and terms else []
+        return hybrid_vector_weight(self.vector_weight, rule, counts)
+
+    async def count_exact(self, terms: Sequence[str], *, limit: int = 1000) -> list[int]:
+        """Per term, how many chunks (capped at ``limit``) contain it as a phrase (``azure.fusion.count_exact``)."""
+        try:
+            return await count_exact(self._client(), terms, limit=limit, retry_on_methods=READ_METHODS)
+        except AzureError as error:
+            raise translate(error, what=f"search {self.name}") from None
 
 
 def _index_missing(error: ResourceNotFoundError) -> bool:

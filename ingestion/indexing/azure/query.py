@@ -6,13 +6,15 @@ Nothing here talks to the network; ``azure_search`` uses these to build requests
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
 
 from index_schemas.v1 import Field
+from index_schemas.v3 import Field as AclField
+from ingestion.acl import Acl
 from ingestion.keys import is_valid_key
 from ingestion.models import DocumentRecord, IndexChunk, SearchHit
 
@@ -117,6 +119,7 @@ def record_from(document: Mapping[str, Any]) -> DocumentRecord:
         fingerprint=str(document[Field.FINGERPRINT]),
         chunk_count=int(document[Field.CHUNK_COUNT]),
         indexed_at=indexed,
+        acl_hash=document.get("acl_hash"),
     )
 
 
@@ -134,3 +137,9 @@ def hit_from(result: Mapping[str, Any]) -> SearchHit:
         page_end=result.get(Field.PAGE_END),
         reranker_score=float(reranker) if reranker is not None else None,
     )
+
+
+def acl_merges(keys: Iterable[str], acl: Acl) -> list[dict[str, Any]]:
+    """One partial (``merge``) document per chunk key setting its ACL fields: ``groups``, ``oids``, ``acl_hash``."""
+    fields = {Field.GROUPS: list(acl.groups), AclField.OIDS: list(acl.oids), AclField.ACL_HASH: acl.digest()}
+    return [{Field.ID: key, **fields} for key in keys]

@@ -153,7 +153,8 @@ def resolve_alias(conn: sqlite3.Connection, alias: str) -> str | None:
 
 
 def record_from_row(row: tuple) -> DocumentRecord:
-    key, source_id, source_path, content_hash, fingerprint, chunk_count, indexed_at = row
+    """A record from a row of ``LocalSchema.record_columns`` (with or without the trailing ``acl_hash``)."""
+    key, source_id, source_path, content_hash, fingerprint, chunk_count, indexed_at = row[:7]
     return DocumentRecord(
         key=key,
         source_id=source_id,
@@ -162,6 +163,7 @@ def record_from_row(row: tuple) -> DocumentRecord:
         fingerprint=fingerprint,
         chunk_count=chunk_count,
         indexed_at=datetime.fromisoformat(indexed_at) if indexed_at else None,
+        acl_hash=row[7] if len(row) > 7 else None,
     )
 
 
@@ -181,8 +183,8 @@ def hit_from_row(row: tuple, score: float) -> SearchHit:
     )
 
 
-def record_row(record: DocumentRecord) -> tuple[object, ...]:
-    """``record`` in ``local_schema.RECORD_COLUMNS`` order."""
+def record_row(record: DocumentRecord, *, acl: bool = False) -> tuple[object, ...]:
+    """``record`` in ``schema.RECORD_COLUMNS`` order, plus its ``acl_hash`` when ``acl``."""
     indexed_at = record.indexed_at.isoformat() if record.indexed_at else None
     return (
         record.key,
@@ -192,7 +194,7 @@ def record_row(record: DocumentRecord) -> tuple[object, ...]:
         record.fingerprint,
         record.chunk_count,
         indexed_at,
-    )
+    ) + ((record.acl_hash,) if acl else ())
 
 
 def translate(exc: sqlite3.Error, context: str) -> IngestionError:

@@ -38,9 +38,12 @@ import numpy as np
 from index_schemas import LATEST, TO_DOCUMENT, VERSIONS
 from index_schemas.names import is_valid_index_name
 from index_schemas.v1 import Field
+from ingestion.acl import Acl, Principal
 from ingestion.errors import ConfigurationError
 from ingestion.indexing.base import IndexStats, plan_search
 from ingestion.indexing.definitions import build_definition
+from ingestion.indexing.fusion import ExactTermRule, exact_terms, hybrid_vector_weight, phrase
+from ingestion.indexing.local.acl import require_acl, visible_clause, visible_params, visible_rows, write_acl
 from ingestion.indexing.local.db import (
     HIT_COLUMNS,
     SqliteFile,
@@ -53,20 +56,26 @@ from ingestion.indexing.local.db import (
     transaction,
 )
 from ingestion.indexing.local.query import VectorMatrix, fts_query, prefix_upper_bound
-from ingestion.indexing.local.schema import RECORD_COLUMNS, ROWID, SHARED_DDL, LocalSchema, decode_vector, quote
+from ingestion.indexing.local.schema import ROWID, SHARED_DDL, LocalSchema, decode_vector, quote
 from ingestion.indexing.rrf import reciprocal_rank_fusion
 from ingestion.models import DocumentRecord, IndexChunk, SearchHit, SearchMode
 
 T = TypeVar("T")
+
+EXACT_COUNT_LIMIT = 1000
+"""``count_exact`` stops counting here by default (the exact-term rule only asks whether a term is rare)."""
+
 
 class LocalIndex:
     """A physical index named ``name`` with ``dimensions``-long vectors, stored in the SQLite file at ``path``.
 
     ``version`` is the schema version (``index_schemas.VERSIONS``) its tables and documents follow; ``rrf_k`` is the
     RRF constant of HYBRID search and ``vector_weight`` the weight of its vector ranking (the text ranking weighs 1,
-    as on Azure AI Search); ``busy_timeout`` (seconds) is how long a write waits for another process's lock
-    before failing with TransientError; ``page_size`` is how many records ``list_documents`` reads per query. A bad
-    name, version or dimensions raise ConfigurationError; nothing touches the file until the first call.
+    as on Azure AI Search), replaced by ``exact_term_vector_weight`` (when given) for a query that names a rare
+    exact term of the index (``fusion.ExactTermRule``); ``busy_timeout`` (seconds) is how long a write waits for
+    another process's lock before failing with TransientError; ``page_size`` is how many records ``list_documents``
+    reads per query. A bad name, version or dimensions raise ConfigurationError; nothing touches the file until the
+    first call.
     """
 
     def __init__(
@@ -78,6 +87,7 @@ class LocalIndex:
         version: int | None = None,
         rrf_k: int = 60,
         vector_weight: float = 1.0,
+        exact_term_vector_weight: float | None = None,
         busy_timeout: float = 5.0,
         page_size: int = 500,
     ) -> None:
@@ -90,9 +100,11 @@ class LocalIndex:
         definition = build_definition(self.version, name, dimensions)
         self.path = Path(path)
         self.name = name
+        self.settle_seconds = 0.0  # one SQLite file: a committed write is visible to the next read
         self.dimensions = dimensions
         self.rrf_k = rrf_k
         self.vector_weight = vector_weight
+        self.exact_term_rule = None if exact_term_vector_weight is None else ExactTermRule(exact_term_vector_weight)
         self._schema = LocalSchema.for_index(definition)
         self._to_document = TO_DOCUMENT[self.version]
         self._upsert = self._schema.upsert_sql()
@@ -107,7 +119,7 @@ class LocalIndex:
         await self._run("create", self._ensure_sync)
 
     async def get_document(self, parent_key: str) -> DocumentRecord | None:
-        sql = f"SELECT {', '.join(RECORD_COLUMNS)} FROM {self._schema.documents} WHERE key = ?"
+        sql = f"SELECT {', '.join(self._schema.record_columns)} FROM {self._schema.documents} WHERE key = ?"
         row = await self._run("read a record", self._read, sql, (parent_key,), one=True)
         return record_from_row(row) if row else None
 
@@ -125,6 +137,10 @@ class LocalIndex:
         rows = await asyncio.to_thread(self._encode, record, chunks)
         keys = [chunk.key for chunk in chunks]
         await self._run(f"write document {record.source_path}", self._replace_sync, record, rows, keys)
+
+    async def update_acl(self, parent_key: str, acl: Acl) -> bool:
+        require_acl(self._schema, index=self.name, version=self.version, what="an ACL update")
+        return await self._run(f"update the ACL of {parent_key}", self._update_acl_sync, parent_key, acl)
 
     async def delete_document(self, parent_key: str) -> bool:
         return await self._run(f"delete document {parent_key}", self._delete_sync, parent_key)
@@ -147,21 +163,36 @@ class LocalIndex:
         mode: SearchMode = SearchMode.HYBRID,
         top: int = 5,
         source_path: str | None = None,
+        principal: Principal | None = None,
     ) -> list[SearchHit]:
         mode, query, depth = plan_search(vector, mode=mode, top=top, dimensions=self.dimensions)
+        if principal is not None:
+            require_acl(self._schema, index=self.name, version=self.version, what="a trimmed query")
         by_text: list[tuple[int, float]] = []
         by_vector: list[tuple[int, float]] = []
         if mode is not SearchMode.VECTOR:
-            by_text = await self._run("text search", self._text_sync, text, depth, source_path)
+            by_text = await self._run("text search", self._text_sync, text, depth, source_path, principal)
         if query is not None:
-            by_vector = await self._run("vector search", self._vector_sync, query, depth, source_path)
+            by_vector = await self._run("vector search", self._vector_sync, query, depth, source_path, principal)
         if mode is SearchMode.HYBRID:
+            weight = await self.hybrid_vector_weight(text)
             ranked = reciprocal_rank_fusion(
-                [[r for r, _ in by_text], [r for r, _ in by_vector]], k=self.rrf_k, weights=[1.0, self.vector_weight]
+                [[r for r, _ in by_text], [r for r, _ in by_vector]], k=self.rrf_k, weights=[1.0, weight]
             )
         else:
             ranked = by_text if mode is SearchMode.TEXT else by_vector
         return await self._run("read hits", self._hits_sync, ranked[:top])
+
+    async def hybrid_vector_weight(self, text: str) -> float:
+        """The vector ranking's RRF weight for a HYBRID query on ``text`` (``fusion.ExactTermRule``)."""
+        rule = self.exact_term_rule
+        terms = exact_terms(text) if rule is not None else []
+        counts = await self.count_exact(terms, limit=rule.max_chunks + 1) if rule is not None and terms else []
+        return hybrid_vector_weight(self.vector_weight, rule, counts)
+
+    async def count_exact(self, terms: Sequence[str], *, limit: int = EXACT_COUNT_LIMIT) -> list[int]:
+        """Per term, how many chunks (counting stops at ``limit``) contain it as a phrase in a searchable field."""
+        return [await self._run("count exact term", self._count_exact_sync, term, limit) for term in terms]
 
     async def stats(self) -> IndexStats:
         documents, chunks = await self._run("count", self._stats_sync)
@@ -269,8 +300,9 @@ class LocalIndex:
 
     def _replace_sync(self, record: DocumentRecord, rows: list[tuple[object, ...]], keys: list[str]) -> None:
         chunks, documents = self._schema.chunks, self._schema.documents
-        placeholders = ", ".join("?" for _ in RECORD_COLUMNS)
-        updates = ", ".join(f"{c} = excluded.{c}" for c in RECORD_COLUMNS[1:])
+        columns = self._schema.record_columns
+        placeholders = ", ".join("?" for _ in columns)
+        updates = ", ".join(f"{c} = excluded.{c}" for c in columns[1:])
         with self._session() as conn, transaction(conn):
             conn.executemany(self._upsert, rows)
             conn.execute(
@@ -279,11 +311,18 @@ class LocalIndex:
                 (record.key, json.dumps(keys)),
             )
             conn.execute(
-                f"INSERT INTO {documents} ({', '.join(RECORD_COLUMNS)}) VALUES ({placeholders}) "
+                f"INSERT INTO {documents} ({', '.join(columns)}) VALUES ({placeholders}) "
                 f"ON CONFLICT (key) DO UPDATE SET {updates}",
-                record_row(record),
+                record_row(record, acl=self._schema.tracks_acl),
             )
             self._bump_generation(conn)
+
+    def _update_acl_sync(self, parent_key: str, acl: Acl) -> bool:
+        with self._session() as conn, transaction(conn):
+            updated = write_acl(conn, self._schema, parent_key, acl)
+            if updated:
+                self._bump_generation(conn)
+        return updated
 
     def _delete_sync(self, parent_key: str) -> bool:
         with self._session() as conn, transaction(conn):
@@ -308,29 +347,45 @@ class LocalIndex:
             where.append("(source_id, key) > (?, ?)")
             params.extend(after)
         sql = (
-            f"SELECT {', '.join(RECORD_COLUMNS)} FROM {self._schema.documents} WHERE {' AND '.join(where)} "
+            f"SELECT {', '.join(self._schema.record_columns)} FROM {self._schema.documents} "
+            f"WHERE {' AND '.join(where)} "
             f"ORDER BY source_id, key LIMIT ?"
         )
         return self._read(sql, [*params, self._page_size])
 
-    def _text_sync(self, text: str, depth: int, source_path: str | None) -> list[tuple[int, float]]:
+    def _text_sync(
+        self, text: str, depth: int, source_path: str | None, principal: Principal | None
+    ) -> list[tuple[int, float]]:
         match = fts_query(text)
         if match is None:
             return []
         fts, chunks = self._schema.fts, self._schema.chunks
         weights = ", ".join(str(w) for w in self._schema.bm25_weights)
-        path_filter = f"AND c.{quote(Field.SOURCE_PATH)} = ?" if source_path is not None else ""
+        filters, params = "", [match]
+        if source_path is not None:
+            filters, params = f"AND c.{quote(Field.SOURCE_PATH)} = ?", [*params, source_path]
+        if principal is not None:
+            filters, params = f"{filters} AND {visible_clause('c')}", [*params, *visible_params(principal)]
         sql = (
             f"SELECT c.{ROWID}, bm25({fts}, {weights}) AS score FROM {fts} JOIN {chunks} AS c "
-            f"ON c.{ROWID} = {fts}.rowid WHERE {fts} MATCH ? {path_filter} ORDER BY score, c.{ROWID} LIMIT ?"
+            f"ON c.{ROWID} = {fts}.rowid WHERE {fts} MATCH ? {filters} ORDER BY score, c.{ROWID} LIMIT ?"
         )
-        params = [match, *([source_path] if source_path is not None else []), depth]
-        return [(rid, -score) for rid, score in self._read(sql, params)]
+        return [(rid, -score) for rid, score in self._read(sql, [*params, depth])]
 
-    def _vector_sync(self, query: np.ndarray, depth: int, source_path: str | None) -> list[tuple[int, float]]:
+    def _count_exact_sync(self, term: str, limit: int) -> int:
+        fts = self._schema.fts
+        match = phrase(term)
+        sql = f"SELECT COUNT(*) FROM (SELECT rowid FROM {fts} WHERE {fts} MATCH ? LIMIT ?)"
+        row = self._read(sql, (match, limit), one=True)
+        return int(row[0]) if row else 0
+
+    def _vector_sync(
+        self, query: np.ndarray, depth: int, source_path: str | None, principal: Principal | None
+    ) -> list[tuple[int, float]]:
         with self._session() as conn:
             matrix = self._current_matrix(conn)
-        return matrix.nearest(query, depth, source_path=source_path)
+            allowed = None if principal is None else visible_rows(conn, self._schema, principal, ROWID)
+        return matrix.nearest(query, depth, source_path=source_path, allowed=allowed)
 
     def _current_matrix(self, conn: sqlite3.Connection) -> VectorMatrix:
         with transaction(conn, mode="DEFERRED"):

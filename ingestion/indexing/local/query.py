@@ -6,7 +6,7 @@ Nothing here touches SQLite; ``index.py`` feeds them rows.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -83,14 +83,20 @@ class VectorMatrix:
         unit /= norms[:, None]
         return cls(generation=generation, rids=rids, unit=unit, paths=paths)
 
-    def nearest(self, query: np.ndarray, n: int, *, source_path: str | None = None) -> list[tuple[int, float]]:
-        """The ``n`` rows most cosine-similar to ``query`` as ``(rid, similarity)``, best first."""
+    def nearest(
+        self, query: np.ndarray, n: int, *, source_path: str | None = None, allowed: Sequence[int] | None = None
+    ) -> list[tuple[int, float]]:
+        """The ``n`` rows most cosine-similar to ``query`` as ``(rid, similarity)``, best first; only rows of
+        ``source_path`` and only row ids in ``allowed`` (when given)."""
         rows = np.arange(len(self.rids)) if source_path is None else np.flatnonzero(self.paths == source_path)
+        if allowed is not None:
+            rows = rows[np.isin(self.rids[rows], np.asarray(allowed, dtype=np.int64))]
         if len(rows) == 0 or n <= 0:
             return []
         norm = float(np.linalg.norm(query))
         unit_query = (query / norm if norm else query).astype(np.float32)
-        scores = self.unit[rows] @ unit_query if source_path is not None else self.unit @ unit_query
+        filtered = source_path is not None or allowed is not None
+        scores = self.unit[rows] @ unit_query if filtered else self.unit @ unit_query
         if n < len(scores):
             best = np.argpartition(-scores, n - 1)[:n]
         else:

@@ -57,6 +57,8 @@ SHARED_DDL = (
         alias TEXT PRIMARY KEY, index_name TEXT NOT NULL REFERENCES indexes(name))""",
 )
 RECORD_COLUMNS = ("key", "source_id", "source_path", "content_hash", "fingerprint", "chunk_count", "indexed_at")
+ACL_RECORD_COLUMN = "acl_hash"
+"""The record column a schema that tracks ACLs (a field of that name: v3 on) adds to RECORD_COLUMNS."""
 
 
 def quote(identifier: str) -> str:
@@ -100,6 +102,15 @@ class LocalSchema:
         return quote(f"{self.prefix}_documents")
 
     @property
+    def tracks_acl(self) -> bool:
+        return any(f.name == ACL_RECORD_COLUMN for f in self.fields)
+
+    @property
+    def record_columns(self) -> tuple[str, ...]:
+        """The document record table's columns: RECORD_COLUMNS, plus ``acl_hash`` when the schema tracks ACLs."""
+        return RECORD_COLUMNS + ((ACL_RECORD_COLUMN,) if self.tracks_acl else ())
+
+    @property
     def key(self) -> FieldSpec:
         return next(f for f in self.fields if f.key)
 
@@ -126,7 +137,8 @@ class LocalSchema:
             f"content={self.chunks}, content_rowid={ROWID!r}, tokenize={tokenizer!r})",
             f"CREATE TABLE IF NOT EXISTS {self.documents} (key TEXT PRIMARY KEY, source_id TEXT NOT NULL, "
             "source_path TEXT NOT NULL, content_hash TEXT NOT NULL, fingerprint TEXT NOT NULL, "
-            "chunk_count INTEGER NOT NULL, indexed_at TEXT)",
+            "chunk_count INTEGER NOT NULL, indexed_at TEXT"
+            + (f", {ACL_RECORD_COLUMN} TEXT)" if self.tracks_acl else ")"),
             f"CREATE INDEX IF NOT EXISTS {quote(self.prefix + '_documents_source')} "
             f"ON {self.documents} (source_id, key)",
         ]
@@ -155,6 +167,8 @@ class LocalSchema:
         if any(f.key or f.is_vector for f in added):
             raise ValueError("a new key or vector field needs a new index in the local store")
         statements = [f"ALTER TABLE {self.chunks} ADD COLUMN {_column(f)}" for f in added]
+        if self.tracks_acl and not old.tracks_acl:
+            statements.append(f"ALTER TABLE {self.documents} ADD COLUMN {ACL_RECORD_COLUMN} TEXT")
         if [f.name for f in self.text_fields] != [f.name for f in old.text_fields]:
             statements += [f"DROP TRIGGER IF EXISTS {self._trigger(e)}" for e in ("ai", "ad", "au")]
             statements.append(f"DROP TABLE IF EXISTS {self.fts}")

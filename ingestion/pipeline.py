@@ -67,7 +67,7 @@ from ingestion.tokenizer import Tokenizer
 
 log = logging.getLogger(__name__)
 
-CHUNKER_VERSION = 2  # 2: a titled chunk leaves room for its (bounded) title in the cap
+CHUNKER_VERSION = 1
 
 ResultCallback = Callable[[DocumentResult], None]
 

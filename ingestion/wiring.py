@@ -149,6 +149,10 @@ def build_chunker(settings: Settings) -> Chunker:
         max_tokens=settings.chunk_max_tokens,
         overlap_tokens=settings.chunk_overlap_tokens,
         titled=settings.embed_headings,
+        # Titles are bounded (a quarter of the cap) but take no room from the text: chunk boundaries, hashes and
+        # vectors of existing indexes stay as they are (no re-embedding on upgrade), and the retrieval figures in
+        # docs/retrieval-quality.md were measured with the full cap for the text.
+        reserve_title=False,
     )
 
 

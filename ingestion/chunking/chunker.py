@@ -9,8 +9,9 @@ separator. Consecutive chunks of one section overlap by up to ``overlap_tokens``
 word boundary; overlap never crosses a section and never pushes a chunk over the cap.
 
 The cap is hard: ``Chunk.tokens`` is the exact count of ``Chunk.text`` and never exceeds ``max_tokens``. A
-``titled`` chunker (the pipeline's, when headings are embedded) also keeps room for the title embedded in front of
-the text: the heading path is bounded (``titles.py``) and ``title + "\n\n" + text`` never exceeds ``max_tokens``
+``titled`` chunker (the pipeline's, when headings are embedded) bounds the title embedded in front of the text to
+a quarter of the cap (``titles.py``); with ``reserve_title`` (not the pipeline's default: it would move every chunk
+boundary of existing indexes) it also keeps room for it, so ``title + "\n\n" + text`` never exceeds ``max_tokens``
 (exactly so with our cl100k tokenizer, whose counts add up across a newline followed by a visible character).
 """
 
@@ -57,7 +58,15 @@ class _Document:
 class Chunker:
     """Splits a ``CrackedDocument`` into chunks of at most ``max_tokens`` tokens (see the module docstring)."""
 
-    def __init__(self, tokenizer: Tokenizer, *, max_tokens: int, overlap_tokens: int, titled: bool = False) -> None:
+    def __init__(
+        self,
+        tokenizer: Tokenizer,
+        *,
+        max_tokens: int,
+        overlap_tokens: int,
+        titled: bool = False,
+        reserve_title: bool = True,
+    ) -> None:
         if max_tokens < MIN_MAX_TOKENS:
             raise ValueError(f"max_tokens must be at least {MIN_MAX_TOKENS}, got {max_tokens}")
         if not 0 <= overlap_tokens < max_tokens:
@@ -66,6 +75,7 @@ class Chunker:
         self._max = max_tokens
         self._overlap = overlap_tokens
         self._titled = titled
+        self._reserve_title = reserve_title
         # Built once per encoding, here rather than in the middle of a run.
         self._tables = tables_for(tokenizer.encoding) if is_additive(tokenizer) else None  # type: ignore[attr-defined]
 
@@ -84,7 +94,7 @@ class Chunker:
         return truncate(self._tokenizer, document.title, title_budget(self._max))
 
     def _title_cost(self, doc: _Document, title: str) -> int:
-        return doc.meter.count(title + TITLE_SEPARATOR) if self._titled and title else 0
+        return doc.meter.count(title + TITLE_SEPARATOR) if self._titled and self._reserve_title and title else 0
 
     def chunk(self, document: CrackedDocument) -> list[Chunk]:
         """The document's chunks in order (ordinals 0..n-1); ``[]`` for a document with no visible text."""

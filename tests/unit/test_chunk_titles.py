@@ -70,3 +70,19 @@ def test_truncate_and_bound_path() -> None:
     bounded = bound_path(TOKENIZER, path, 40)
     assert TOKENIZER.count(" > ".join(bounded)) <= 40 and "Short" in bounded
     assert bound_path(TOKENIZER, ("One", "Two"), 40) == ("One", "Two")
+
+
+def test_the_pipeline_chunker_bounds_titles_but_keeps_the_whole_cap_for_the_text() -> None:
+    """wiring's chunker: a huge heading is cut to a quarter of the cap, and chunk boundaries do not move for it (no
+    re-embedding of existing indexes on upgrade)."""
+    from ingestion import wiring
+    from ingestion.settings import Settings
+
+    settings = Settings.from_env({"EMBEDDING_BACKEND": "hash", "CHUNK_MAX_TOKENS": "64", "CHUNK_OVERLAP_TOKENS": "8"})
+    chunker = wiring.build_chunker(settings)
+    plain = Chunker(TOKENIZER, max_tokens=64, overlap_tokens=8)
+    heading = " ".join(f"keyword{i}" for i in range(2000))
+    document = CrackedDocument(text=f"## {heading}\n\n" + "word " * 400, title="keyword_index.html")
+    chunks = chunker.chunk(document)
+    assert max(TOKENIZER.count(chunk.title) for chunk in chunks) <= title_budget(64)
+    assert [(c.start, c.end) for c in chunks] == [(c.start, c.end) for c in plain.chunk(document)]

@@ -10,6 +10,7 @@ under .cache/corpora (random words when absent), grouped into documents of 5-40 
 * batched: the default wiring since issue 11: ``BatchingEmbedder`` over ``AzureOpenAIEmbedder`` (no TPM hint,
   default settings), fed by ``--batched-documents`` concurrent documents (what the byte budget keeps in flight):
   chunks of many documents share each request.
+* batched+hint: the same with ``AZURE_OPENAI_TPM`` set (the TPM hint: token bucket and the initial window).
 * naive: ``AsyncAzureOpenAI`` with its default retries (2, honouring retry-after), one request of 16 chunks at a time.
 * ours xN / naive xN (``--instances N``, N > 1): N independent clients sharing one deployment (each of ours told
   the full TPM) — the scale-out case, where no client has a coordinator.
@@ -137,14 +138,24 @@ async def run_naive(
     return done, failed
 
 
-async def run_batched(
+async def run_batched_hint(
     server: FakeOpenAIServer, chunks: list[str], args: argparse.Namespace, seed: int
+) -> tuple[int, int]:
+    return await run_batched(server, chunks, args, seed, hint=True)
+
+
+async def run_batched(
+    server: FakeOpenAIServer, chunks: list[str], args: argparse.Namespace, seed: int, *, hint: bool = False
 ) -> tuple[int, int]:
     """The pipeline's default embedder since issue 11, fed by many concurrent documents."""
     from ingestion.embedding.batching import BatchingEmbedder
 
     inner = AzureOpenAIEmbedder(
-        endpoint=server.url, deployment="embed", tokenizer=get_tokenizer(), api_key=server.api_key
+        endpoint=server.url,
+        deployment="embed",
+        tokenizer=get_tokenizer(),
+        api_key=server.api_key,
+        tokens_per_minute=args.tpm if hint else None,
     )
     embedder = BatchingEmbedder(
         inner,
@@ -220,6 +231,7 @@ async def main(args: argparse.Namespace) -> None:
     ours_util = report("ours", ours, args)
     batched = await phase(run_batched, chunks, args)
     batched_util = report("batched", batched, args)
+    report("batched+hint", await phase(run_batched_hint, chunks, args), args)
     naive = await phase(run_naive, chunks, args)
     naive_util = report("naive", naive, args)
     if args.instances > 1:

@@ -37,8 +37,9 @@ from ingestion import telemetry
 from ingestion.acl import Acl, AclDefault, resolve
 from ingestion.budget import ByteBudget
 from ingestion.chunking import Chunker
+from ingestion.chunking.titles import embedded_counts
 from ingestion.cracking.base import AnyCracker
-from ingestion.embedding.base import Embedder
+from ingestion.embedding.base import CountedEmbedder, Embedder
 from ingestion.errors import (
     CONFIGURATION_ERRORS,
     BadInputError,
@@ -235,9 +236,15 @@ class Pipeline:
 
     def embedding_inputs(self, document: CrackedDocument, chunks: Sequence[Chunk]) -> list[tuple[str, str, str]]:
         """``(title, embedded text, chunk hash)`` for each chunk, in order."""
-        titles = [chunk.title or document.title for chunk in chunks]
+        fallback = self.chunker.title_of(document)
+        titles = [chunk.title or fallback for chunk in chunks]
         texts = [self.embedding_text(title, chunk.text) for title, chunk in zip(titles, chunks, strict=True)]
         return [(title, text, self.chunk_hash(text)) for title, text in zip(titles, texts, strict=True)]
+
+    def embedding_counts(self, titles: Sequence[str], chunks: Sequence[Chunk]) -> list[int]:
+        """Token counts of the embedded texts, from the chunker's counts (each chunk is encoded once, there)."""
+        embedded = titles if self.options.embed_headings else [""] * len(chunks)
+        return embedded_counts(self.tokenizer, embedded, chunks)
 
     async def _crack(self, item: SourceItem, data: bytes) -> CrackedDocument:
         crack = self.cracker.crack
@@ -259,19 +266,20 @@ class Pipeline:
         titles = [title for title, _, _ in inputs]
         texts = [text for _, text, _ in inputs]
         hashes = [digest for _, _, digest in inputs]
-        missing: dict[str, str] = {}
-        for text, digest in zip(texts, hashes, strict=True):
+        missing: dict[str, tuple[str, int]] = {}
+        counts = self.embedding_counts(titles, chunks)
+        for text, digest, count in zip(texts, hashes, counts, strict=True):
             if digest not in reusable and digest not in missing:
-                missing[digest] = text
+                missing[digest] = (text, count)
         vectors = dict(reusable)
         tokens = 0
         reused = sum(1 for digest in hashes if digest in reusable)
         telemetry.annotate(vectors_reused=reused)
         if missing:
             with telemetry.span("ingest.embed", inputs=len(missing), vectors_reused=reused) as span:
-                fresh = await self.embedder.embed(list(missing.values()))
+                fresh = await self._embed_texts(list(missing.values()))
                 vectors.update(zip(missing.keys(), fresh, strict=True))
-                tokens = sum(self.tokenizer.count(text) for text in missing.values())
+                tokens = sum(count for _, count in missing.values())
                 span.set(tokens=tokens)
         index_chunks = [
             IndexChunk(
@@ -293,6 +301,13 @@ class Pipeline:
             for chunk, title, digest in zip(chunks, titles, hashes, strict=True)
         ]
         return index_chunks, tokens
+
+    async def _embed_texts(self, inputs: list[tuple[str, int]]) -> Any:
+        texts = [text for text, _ in inputs]
+        embedder = self.embedder
+        if isinstance(embedder, CountedEmbedder) and embedder.tokenizer_name == self.tokenizer.name:
+            return await embedder.embed_counted(texts, [count for _, count in inputs])
+        return await embedder.embed(texts)
 
     def embedding_text(self, title: str, text: str) -> str:
         """What is embedded for a chunk: its heading path (or document title) then its text, when EMBED_HEADINGS."""

@@ -144,7 +144,16 @@ def build_cracker(settings: Settings) -> AnyCracker:
 
 
 def build_chunker(settings: Settings) -> Chunker:
-    return Chunker(get_tokenizer(), max_tokens=settings.chunk_max_tokens, overlap_tokens=settings.chunk_overlap_tokens)
+    return Chunker(
+        get_tokenizer(),
+        max_tokens=settings.chunk_max_tokens,
+        overlap_tokens=settings.chunk_overlap_tokens,
+        titled=settings.embed_headings,
+        # Titles are bounded (a quarter of the cap) but take no room from the text: chunk boundaries, hashes and
+        # vectors of existing indexes stay as they are (no re-embedding on upgrade), and the retrieval figures in
+        # docs/retrieval-quality.md were measured with the full cap for the text.
+        reserve_title=False,
+    )
 
 
 def build_pipeline(

@@ -8,7 +8,11 @@ before it instead. A table that does not fit is cut between rows and every later
 separator. Consecutive chunks of one section overlap by up to ``overlap_tokens`` tokens, starting at a sentence or
 word boundary; overlap never crosses a section and never pushes a chunk over the cap.
 
-The cap is hard: ``Chunk.tokens`` is the exact count of ``Chunk.text`` and never exceeds ``max_tokens``.
+The cap is hard: ``Chunk.tokens`` is the exact count of ``Chunk.text`` and never exceeds ``max_tokens``. A
+``titled`` chunker (the pipeline's, when headings are embedded) bounds the title embedded in front of the text to
+a quarter of the cap (``titles.py``); with ``reserve_title`` (not the pipeline's default: it would move every chunk
+boundary of existing indexes) it also keeps room for it, so ``title + "\n\n" + text`` never exceeds ``max_tokens``
+(exactly so with our cl100k tokenizer, whose counts add up across a newline followed by a visible character).
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from dataclasses import dataclass, field
 
 from ingestion.chunking.markdown import Block, Section, Structure, parse
 from ingestion.chunking.meter import AdditiveMeter, CountingMeter, Meter, is_additive, tables_for
+from ingestion.chunking.titles import TITLE_SEPARATOR, bound_path, title_budget, truncate
 from ingestion.errors import BadInputError
 from ingestion.models import Chunk, CrackedDocument
 from ingestion.tokenizer import Tokenizer
@@ -46,12 +51,22 @@ class _Document:
     structure: Structure
     block_tokens: dict[int, int] = field(default_factory=dict)
     headers: dict[int, tuple[str, int]] = field(default_factory=dict)
+    cap: int = 0  # tokens for the text of the current section's chunks (the cap less its title's cost)
+    overlap: int = 0
 
 
 class Chunker:
     """Splits a ``CrackedDocument`` into chunks of at most ``max_tokens`` tokens (see the module docstring)."""
 
-    def __init__(self, tokenizer: Tokenizer, *, max_tokens: int, overlap_tokens: int) -> None:
+    def __init__(
+        self,
+        tokenizer: Tokenizer,
+        *,
+        max_tokens: int,
+        overlap_tokens: int,
+        titled: bool = False,
+        reserve_title: bool = True,
+    ) -> None:
         if max_tokens < MIN_MAX_TOKENS:
             raise ValueError(f"max_tokens must be at least {MIN_MAX_TOKENS}, got {max_tokens}")
         if not 0 <= overlap_tokens < max_tokens:
@@ -59,6 +74,8 @@ class Chunker:
         self._tokenizer = tokenizer
         self._max = max_tokens
         self._overlap = overlap_tokens
+        self._titled = titled
+        self._reserve_title = reserve_title
         # Built once per encoding, here rather than in the middle of a run.
         self._tables = tables_for(tokenizer.encoding) if is_additive(tokenizer) else None  # type: ignore[attr-defined]
 
@@ -70,6 +87,15 @@ class Chunker:
     def overlap_tokens(self) -> int:
         return self._overlap
 
+    def title_of(self, document: CrackedDocument) -> str:
+        """The title embedded for chunks without a heading path: the document's, bounded when ``titled``."""
+        if not self._titled:
+            return document.title
+        return truncate(self._tokenizer, document.title, title_budget(self._max))
+
+    def _title_cost(self, doc: _Document, title: str) -> int:
+        return doc.meter.count(title + TITLE_SEPARATOR) if self._titled and self._reserve_title and title else 0
+
     def chunk(self, document: CrackedDocument) -> list[Chunk]:
         """The document's chunks in order (ordinals 0..n-1); ``[]`` for a document with no visible text."""
         text = document.text
@@ -78,14 +104,20 @@ class Chunker:
         doc = _Document(text, self._meter(text), parse(text))
         page_at = _PageIndex(document)
         chunks: list[Chunk] = []
+        fallback = self.title_of(document)
         try:
             for section in doc.structure.sections:
+                path = section.heading_path
+                if self._titled:
+                    path = bound_path(self._tokenizer, path, title_budget(self._max))
+                doc.cap = self._max - self._title_cost(doc, " > ".join(path) or fallback)
+                doc.overlap = min(self._overlap, doc.cap - 1)
                 for start, end, prefix, tokens in self._section(doc, section):
                     chunks.append(
                         Chunk(
                             ordinal=len(chunks),
                             text=prefix + text[start:end],
-                            heading_path=section.heading_path,
+                            heading_path=path,
                             start=start,
                             end=end,
                             tokens=tokens,
@@ -138,7 +170,7 @@ class Chunker:
         if block.start not in doc.headers:
             header = doc.text[block.start : block.rows_start]
             tokens = doc.meter.count(header)
-            doc.headers[block.start] = (header, tokens) if tokens <= self._max // 2 else ("", 0)
+            doc.headers[block.start] = (header, tokens) if tokens <= doc.cap // 2 else ("", 0)
         return doc.headers[block.start]
 
     def _fit(
@@ -146,16 +178,16 @@ class Chunker:
     ) -> tuple[int, int]:
         """The end and exact token count of the chunk from ``start`` (ending after ``floor``, by ``limit``)."""
         meter, text = doc.meter, doc.text
-        (limit, limit_tokens), budget = limit, self._max - prefix_tokens
+        (limit, limit_tokens), budget = limit, doc.cap - prefix_tokens
         first = meter.tok_at(start)
         hi = limit if first + budget >= limit_tokens else meter.pos_at(first + budget)
         while hi >= floor:
             cut = limit if hi >= limit else self._cut(doc, (start, first), hi, budget, floor)
             end = _visible_end(text, start, cut)
             tokens = meter.exact_prefixed(prefix, prefix_tokens, start, end) if prefix else meter.exact(start, end)
-            if tokens <= self._max:
+            if tokens <= doc.cap:
                 return end, tokens
-            hi = min(end - 1, meter.pos_at(meter.tok_at(end) - (tokens - self._max)))
+            hi = min(end - 1, meter.pos_at(meter.tok_at(end) - (tokens - doc.cap)))
         raise _NoRoom
 
     def _cut(self, doc: _Document, start: tuple[int, int], hi: int, budget: int, floor: int) -> int:
@@ -180,15 +212,15 @@ class Chunker:
     def _fits(self, doc: _Document, block: Block) -> bool:
         if block.start not in doc.block_tokens:
             doc.block_tokens[block.start] = doc.meter.exact(block.start, block.end)
-        return doc.block_tokens[block.start] <= self._max
+        return doc.block_tokens[block.start] <= doc.cap
 
     def _overlap_start(self, doc: _Document, start: int, end: int, following: int) -> int:
         """Where the chunk after ``text[start:end]`` starts: up to ``overlap_tokens`` back, at a boundary."""
         structure, meter, text = doc.structure, doc.meter, doc.text
-        if not self._overlap or _starts_block(structure, following):
+        if not doc.overlap or _starts_block(structure, following):
             return following
         end_tokens = meter.tok_at(end)
-        begin = max(start + 1, meter.pos_at(end_tokens - self._overlap))
+        begin = max(start + 1, meter.pos_at(end_tokens - doc.overlap))
         table = structure.block_at(begin)
         if table is not None and table.is_table:  # whole rows, and only when the next chunk continues the table
             row = _LINE_START.search(text, max(begin, table.rows_start), end) if following < table.end else None
@@ -196,12 +228,12 @@ class Chunker:
                 return following
             candidate, step = row.start(), _LINE_START
         else:  # a sentence start in the first half of the overlap, else a word start, else (no spaces) right here
-            middle = meter.pos_at(end_tokens - self._overlap // 2)
+            middle = meter.pos_at(end_tokens - doc.overlap // 2)
             sentence = _SENTENCE_START.search(text, begin, max(begin, middle))
             word = _WORD_START.search(text, begin, end) if sentence is None else None
             candidate = sentence.end() if sentence else word.start() if word else begin
             step = _WORD_START
-        while candidate < end and meter.exact(candidate, end) > self._overlap:
+        while candidate < end and meter.exact(candidate, end) > doc.overlap:
             match = step.search(text, candidate + 1, end)
             candidate = match.end() if match else end
         return candidate if candidate < end else following

@@ -38,7 +38,7 @@ from ingestion import telemetry
 from ingestion.circuit import DEFAULT_DOWN_AFTER_SECONDS, Circuit
 from ingestion.cloud.credentials import default_credential
 from ingestion.cloud.retry_after import parse_retry_after
-from ingestion.embedding.ratelimit import Backoff, RateLimiter
+from ingestion.embedding.ratelimit import Backoff, RateLimiter, initial_window
 from ingestion.endpoints import require_tls
 from ingestion.errors import (
     BadInputError,
@@ -151,7 +151,12 @@ class AzureOpenAIEmbedder:
         self._credential = credential
         self._owns_credential = False
         self._tokenizer = tokenizer
-        self._limiter = limiter or RateLimiter(tokens_per_minute=tokens_per_minute)
+        if limiter is None:
+            per_second = (tokens_per_minute or 0) // 60  # the bucket's burst, which also caps a request
+            request = max(MAX_INPUT_TOKENS, min(max_batch_tokens, per_second or max_batch_tokens))
+            initial = initial_window(tokens_per_minute, request)
+            limiter = RateLimiter(tokens_per_minute=tokens_per_minute, initial_concurrency=initial)
+        self._limiter = limiter
         self._backoff = backoff or Backoff()
         self._clock = clock
         self._retry_budget = retry_budget_seconds

@@ -9,7 +9,7 @@ batching and retries; an input they cannot embed fails the whole call with an er
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 
@@ -31,3 +31,15 @@ class Embedder(Protocol):
         ...
 
     async def close(self) -> None: ...
+
+
+@runtime_checkable
+class CountedEmbedder(Protocol):
+    """An embedder that takes inputs already counted in ``tokenizer_name``'s tokens (the pipeline counts each chunk
+    once, in the chunker, and carries the count; the batching embedder would otherwise encode every input again)."""
+
+    tokenizer_name: str
+
+    async def embed_counted(self, texts: Sequence[str], counts: Sequence[int]) -> np.ndarray:
+        """``embed(texts)``, trusting ``counts[i]`` as the token count of ``texts[i]``."""
+        ...

@@ -117,11 +117,25 @@ class BatchingEmbedder:
         self.requests_sent = 0
         """Requests formed so far (for benchmarks and tests)."""
 
+    @property
+    def tokenizer_name(self) -> str:
+        return self._tokenizer.name
+
     async def embed(self, texts: Sequence[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dimensions), dtype=np.float32)
         texts = list(texts)
-        counts = await asyncio.to_thread(self._count, texts)
+        return await self._submit(texts, await asyncio.to_thread(self._count, texts))
+
+    async def embed_counted(self, texts: Sequence[str], counts: Sequence[int]) -> np.ndarray:
+        """``embed`` with the inputs' token counts already known (``CountedEmbedder``): nothing is encoded again."""
+        if len(counts) != len(texts):
+            raise ValueError(f"{len(texts)} texts but {len(counts)} token counts")
+        if not texts:
+            return np.zeros((0, self.dimensions), dtype=np.float32)
+        return await self._submit(list(texts), list(counts))
+
+    async def _submit(self, texts: list[str], counts: list[int]) -> np.ndarray:
         self._check(texts, counts)
         loop = asyncio.get_running_loop()
         call = _Call(texts, counts, loop.create_future(), np.empty((len(texts), self.dimensions), dtype=np.float32))

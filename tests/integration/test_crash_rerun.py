@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+import index_schemas
 from ingestion.indexing.local.index import LocalIndex
 from ingestion.keys import document_key
 
@@ -66,7 +67,7 @@ def env_for(db: Path) -> dict[str, str]:
 
 
 async def snapshot(db: Path, paths: list[Path]) -> tuple[int, int, dict[str, tuple[int, frozenset[str]]]]:
-    index = LocalIndex(db, name="grounding-v1", dimensions=384)
+    index = LocalIndex(db, name=index_schemas.physical_name("grounding", index_schemas.LATEST), dimensions=384)
     try:
         stats = await index.stats()
         docs = {}
@@ -83,7 +84,7 @@ async def snapshot(db: Path, paths: list[Path]) -> tuple[int, int, dict[str, tup
 async def indexed_documents(db: Path) -> int:
     if not db.exists():
         return 0
-    index = LocalIndex(db, name="grounding-v1", dimensions=384)
+    index = LocalIndex(db, name=index_schemas.physical_name("grounding", index_schemas.LATEST), dimensions=384)
     try:
         return (await index.stats()).documents
     except Exception:  # the schema may not be created yet by the child process

@@ -126,3 +126,29 @@ async def test_a_cancelled_document_sends_nothing_more_and_the_others_go_on() ->
     assert (await first).shape == (4, 16) and (await survivor).shape == (2, 16)
     assert not any(text.startswith("doomed") for request in inner.requests for text in request)
     await embedder.close()
+
+
+class NoEncoding:
+    """A tokenizer that must not be used: ``embed_counted`` trusts the caller's counts."""
+
+    name = get_tokenizer().name
+
+    def count(self, text: str) -> int:
+        raise AssertionError("counted again")
+
+    encode = decode = count
+
+
+async def test_embed_counted_carries_the_callers_counts_without_encoding_again() -> None:
+    inner = Inner()
+    embedder = BatchingEmbedder(inner, tokenizer=NoEncoding(), max_inputs=2048, max_tokens=100_000)  # type: ignore[arg-type]
+    assert embedder.tokenizer_name == get_tokenizer().name
+    texts = ["first chunk", "second chunk"]
+    vectors = await embedder.embed_counted(texts, [5, 7])
+    np.testing.assert_array_equal(vectors, await inner.hash.embed(texts))
+    assert inner.tokens == [12]
+    with pytest.raises(BadInputError, match="input 1 of 2 has 9000 tokens"):
+        await embedder.embed_counted(texts, [5, 9000])
+    with pytest.raises(ValueError, match="2 texts but 1 token counts"):
+        await embedder.embed_counted(texts, [5])
+    await embedder.close()

@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from ingestion.embedding.ratelimit import AimdWindow, Backoff, RateLimiter, TokenBucket
+from ingestion.embedding.ratelimit import AimdWindow, Backoff, RateLimiter, TokenBucket, initial_window
 
 
 class FakeClock:
@@ -189,3 +189,41 @@ async def test_releasing_twice_counts_once() -> None:
     limiter.throttled(permit, retry_after=5.0)
     assert limiter.in_flight == 0
     assert limiter.paused_for() == 0.0
+
+
+# -- ramp-up ----------------------------------------------------------------------------------------------------------
+def test_slow_start_doubles_per_window_until_the_first_throttle_then_grows_additively() -> None:
+    window = AimdWindow(initial=4, maximum=32, slow_start=True)
+    for _ in range(4):  # one window of successes
+        window.on_success()
+    assert window.limit == 8
+    for _ in range(8):
+        window.on_success()
+    assert window.limit == 16
+    assert window.on_throttle(window.epoch) is True
+    assert window.limit == 8 and window.slow_start is False
+    for _ in range(8):  # after a cut: about +1 per window, never back to doubling
+        window.on_success()
+    assert 8.9 < window.limit < 9.0
+    for _ in range(1_000):
+        window.on_success()
+    assert window.limit == 32
+
+
+def test_the_limiter_ramps_from_4_to_its_maximum_in_a_few_round_trips() -> None:
+    limiter = RateLimiter(tokens_per_minute=10_000_000, initial_concurrency=4, max_concurrency=32)
+    round_trips = 0
+    while limiter.window.slots < 32:
+        for _ in range(limiter.window.slots):
+            limiter.window.on_success()
+        round_trips += 1
+    assert round_trips == 3  # 4 -> 8 -> 16 -> 32; additive increase took ~80 windows of successes
+    assert RateLimiter().window.slow_start is False  # without a TPM hint no bucket guards a doubling window
+    assert RateLimiter(tokens_per_minute=600_000, slow_start=False).window.slow_start is False
+
+
+def test_initial_window_from_the_tpm_hint() -> None:
+    assert initial_window(None, 16_384) == 4
+    assert initial_window(1_200_000, 16_384) == 4  # 20,000 tokens/s: two requests a second
+    assert initial_window(10_000_000, 16_384) == 11  # 166,667 tokens/s in 16k-token requests of ~1 s
+    assert initial_window(100_000_000, 16_384) == 32

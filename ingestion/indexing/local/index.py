@@ -58,14 +58,11 @@ from ingestion.indexing.local.db import (
 )
 from ingestion.indexing.local.query import VectorMatrix, prefix_upper_bound
 from ingestion.indexing.local.schema import ROWID, SHARED_DDL, LocalSchema, decode_vector, quote
-from ingestion.indexing.local.text import count_phrase, text_ranking
+from ingestion.indexing.local.text import EXACT_COUNT_LIMIT, count_phrase, text_ranking
 from ingestion.indexing.rrf import reciprocal_rank_fusion
 from ingestion.models import DocumentRecord, IndexChunk, SearchHit, SearchMode
 
 T = TypeVar("T")
-
-EXACT_COUNT_LIMIT = 1000
-"""``count_exact`` stops counting here by default (the exact-term rule only asks whether a term is rare)."""
 
 
 class LocalIndex:
@@ -172,7 +169,10 @@ class LocalIndex:
         by_text: list[tuple[int, float]] = []
         by_vector: list[tuple[int, float]] = []
         if mode is not SearchMode.VECTOR:
-            by_text = await self._run("text search", self._text_sync, text, depth, source_path, principal)
+            by_text = await self._run(
+                "text search", self._with_schema, text_ranking, text, depth=depth, source_path=source_path,
+                principal=principal,
+            )  # fmt: skip
         if query is not None:
             by_vector = await self._run("vector search", self._vector_sync, query, depth, source_path, principal)
         if mode is SearchMode.HYBRID:
@@ -199,8 +199,8 @@ class LocalIndex:
     ) -> list[int]:
         """Per term, how many chunks (counting stops at ``limit``) contain it as a phrase in a searchable field, of
         those ``principal`` may see (all of them without one)."""
-        count = self._count_exact_sync
-        return [await self._run("count exact term", count, term, limit, principal) for term in terms]
+        run, count = self._run, self._with_schema
+        return [await run("count exact term", count, count_phrase, t, limit=limit, principal=principal) for t in terms]
 
     async def stats(self) -> IndexStats:
         documents, chunks = await self._run("count", self._stats_sync)
@@ -344,15 +344,10 @@ class LocalIndex:
         )
         return self._read(sql, [*params, self._page_size])
 
-    def _text_sync(
-        self, text: str, depth: int, source_path: str | None, principal: Principal | None
-    ) -> list[tuple[int, float]]:
+    def _with_schema(self, fn: Callable[..., T], *args: object, **kwargs: object) -> T:
+        """``fn(conn, schema, *args, **kwargs)`` in a session (for the readers of ``local/text.py``)."""
         with self._session() as conn:
-            return text_ranking(conn, self._schema, text, depth=depth, source_path=source_path, principal=principal)
-
-    def _count_exact_sync(self, term: str, limit: int, principal: Principal | None) -> int:
-        with self._session() as conn:
-            return count_phrase(conn, self._schema, term, limit=limit, principal=principal)
+            return fn(conn, self._schema, *args, **kwargs)
 
     def _vector_sync(
         self, query: np.ndarray, depth: int, source_path: str | None, principal: Principal | None

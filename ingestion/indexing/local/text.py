@@ -17,6 +17,9 @@ from ingestion.indexing.local.acl import visible_clause, visible_params
 from ingestion.indexing.local.query import fts_query
 from ingestion.indexing.local.schema import ROWID, LocalSchema, quote
 
+EXACT_COUNT_LIMIT = 1000
+"""``count_exact`` stops counting here by default (the exact-term rule only asks whether a term is rare)."""
+
 
 def text_ranking(
     conn: sqlite3.Connection,

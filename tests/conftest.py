@@ -9,6 +9,7 @@ import pytest
 
 import index_schemas
 from index_schemas import v3
+from tests.support.require import missing, pytest_runtest_makereport  # noqa: F401  (the CI=true skip rule)
 from tests.support.schema_versions import build_v4
 
 
@@ -17,7 +18,7 @@ def corpora_dir() -> Path:
     """Real documents from ../shared/corpora/fetch.sh (``make test`` fetches them into $CORPORA_DIR)."""
     root = Path(os.environ.get("CORPORA_DIR", Path(__file__).resolve().parent.parent / ".cache" / "corpora"))
     if not (root / "html").is_dir():
-        pytest.skip(f"real-document corpus not found in {root} (run `make corpora`)")
+        missing(f"real-document corpus not found in {root} (run `make corpora`)")
     return root
 
 

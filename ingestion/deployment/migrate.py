@@ -22,6 +22,8 @@ an alias that someone else moved meanwhile (another migration, a rollback): ``Mi
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -31,15 +33,16 @@ from ingestion.deployment.lifecycle import SchemaConfig, collect_garbage
 from ingestion.deployment.target import default_version, find_live
 from ingestion.errors import AliasConflict, ConfigurationError
 from ingestion.indexing.admin import IndexAdmin, IndexState, PhysicalIndex
-from ingestion.indexing.base import Index
+from ingestion.indexing.base import Index, IndexStats
 from ingestion.jsonview import as_json
-from ingestion.models import RunResult, SearchMode
+from ingestion.models import DocumentRecord, RunResult, SearchMode
 from ingestion.pipeline import Pipeline, ResultCallback
 from ingestion.sources.base import Source, in_scope
 
 PipelineFactory = Callable[[Index, int, Index | None], Pipeline]
 """``(target index, schema version, live index or None) -> Pipeline`` writing into the target, reusing from live."""
 SMOKE_WORDS = 12
+SETTLE_POLL_SECONDS = 0.2
 
 
 @dataclass
@@ -228,9 +231,12 @@ async def verify(
     max_failures: int,
     allow_outside_scope: bool,
 ) -> Verification:
-    """Check a freshly built ``index`` against the run that built it (see the module docstring, step 3)."""
-    stats = await index.stats()
-    recorded = [record async for record in index.list_documents()]
+    """Check a freshly built ``index`` against the run that built it (see the module docstring, step 3).
+
+    The last writes of the build may not be visible yet (Azure AI Search is near-real-time): the counts are read
+    again until they add up or ``index.settle_seconds`` pass, so a build is never failed for being read too early."""
+    expected = run.documents - run.failed
+    stats, recorded = await _observe_settled(index, expected)
     live_documents, outside = None, 0
     if live is not None:
         sources = [record.source_id async for record in live.list_documents()]
@@ -262,6 +268,21 @@ async def verify(
     if recorded and (problem := await smoke_query(index, recorded[0].key, recorded[0].source_path)):
         check.problems.append(problem)
     return check
+
+
+async def _observe_settled(index: Index, expected: int) -> tuple[IndexStats, list[DocumentRecord]]:
+    """The index's counts and records, read until they add up (``expected`` documents, as many chunks as the records
+    count) or ``index.settle_seconds`` have passed; then the last reading."""
+    deadline = time.monotonic() + index.settle_seconds
+    while True:
+        stats = await index.stats()
+        recorded = [record async for record in index.list_documents()]
+        consistent = stats.documents == len(recorded) == expected and stats.chunks == sum(
+            record.chunk_count for record in recorded
+        )
+        if consistent or time.monotonic() >= deadline:
+            return stats, recorded
+        await asyncio.sleep(SETTLE_POLL_SECONDS)
 
 
 async def smoke_query(index: Index, key: str, source_path: str) -> str | None:

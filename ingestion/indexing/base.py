@@ -58,6 +58,9 @@ class IndexStats:
 class Index(Protocol):
     name: str
     """Physical index name (e.g. ``grounding-v1``)."""
+    settle_seconds: float
+    """How long an acknowledged write may take to become visible to this index's reads (0: at once). Azure AI Search
+    is near-real-time (about 1 s); code that must see a whole build (a migration's verification) waits up to this."""
 
     async def ensure(self) -> None:
         """Create the index (and its storage) if it does not exist; leave an existing one as it is. Idempotent."""

@@ -47,7 +47,16 @@ async def index(search_server: FakeSearchServer) -> AsyncIterator[AzureSearchInd
 
 
 class TestAzureSearchIndexContract(IndexContract):
-    """The shared contract; the module's ``index`` fixture supplies the implementation."""
+    """The shared contract. Its ranking promises are those of the first stage (BM25, cosine, weighted RRF), so the
+    index it runs on does not rerank: semantic reranking, which reorders by design, is Azure's own promise and is
+    tested below on the module's ``index`` fixture (semantic on, as in production)."""
+
+    @pytest.fixture
+    async def index(self, search_server: FakeSearchServer) -> AsyncIterator[AzureSearchIndex]:
+        index = make_index(search_server, fresh_name(), semantic=False)
+        await index.ensure()
+        yield index
+        await index.close()
 
 
 # -- definition -------------------------------------------------------------------------------------------------------
@@ -148,6 +157,24 @@ async def test_semantic_ranking_fills_reranker_scores(index: AzureSearchIndex) -
         assert hits[0].reranker_score >= hits[1].reranker_score  # type: ignore[operator]
     (hit,) = await index.search("", vector=vec(1, 0, 0, 0), mode=SearchMode.VECTOR, top=1)
     assert hit.reranker_score is None
+
+
+async def test_semantic_ranking_reorders_the_fused_results(
+    search_server: FakeSearchServer, index: AzureSearchIndex
+) -> None:
+    # By vector the first two only mention one query word; the third answers the whole question.
+    partial = await put(index, "/docs/a.txt", ("backup tapes", vec(1, 0, 0, 0)), heading="Storage")
+    other = await put(index, "/docs/b.txt", ("restore drills", vec(0.9, 0.4, 0, 0)), heading="Drills")
+    answer = await put(index, "/docs/c.txt", ("how to restore a backup", vec(0, 0, 1, 0)), heading="Restore a backup")
+    keys = {record.key: chunk_key(record.key, 0) for record in (partial, other, answer)}
+    hits = await index.search("restore backup", vector=vec(1, 0, 0, 0), mode=SearchMode.HYBRID, top=3)
+    assert hits[0].key == keys[answer.key]
+    scores = [hit.reranker_score for hit in hits]
+    assert scores == sorted(scores, reverse=True) and scores[0] > scores[1]  # type: ignore[type-var,operator]
+    first_stage = make_index(search_server, index.name, semantic=False)
+    fused = await keys_of(first_stage, "restore backup", vector=vec(1, 0, 0, 0), mode=SearchMode.HYBRID, top=3)
+    await first_stage.close()
+    assert fused[0] != keys[answer.key]  # the reranker, not the fusion, put it first
 
 
 async def test_without_semantic_ranking_there_is_no_reranker_score(search_server: FakeSearchServer) -> None:

@@ -9,16 +9,20 @@ Speaks the REST subset ``azure-ai-documentintelligence`` 1.0.x uses (api-version
          -> {"status": "running"} ``polls_before_done`` times, then "succeeded" with ``analyzeResult`` (or "failed")
 
 Auth is an ``Ocp-Apim-Subscription-Key`` header or ``Authorization: Bearer <token>`` (401 otherwise). Like the
-service, it answers 400 (``InvalidRequest`` with innererror ``InvalidContent``) for an empty body, content in no
-supported format, a PDF it cannot parse or one that needs a password, and ``InvalidContentLength`` past
-``max_bytes``; ``max_pages`` analyses only the first pages as the F0 tier does.
+service, it checks the content before accepting it (docintel_content.identify): 400 ``InvalidRequest`` with
+innererror ``EmptyRequest`` for an empty body, ``InvalidContent`` for garbage, a corrupt file or a PDF that needs a
+password, ``UnsupportedContent`` for a container it does not read (a zip that is not OOXML), and
+``InvalidContentDimensions`` / ``InvalidContentLength`` for an image out of range / a body past ``max_bytes``;
+``max_pages`` analyses only the first pages as the F0 tier does.
 
-The result is generated from the upload when it is a PDF: a small "layout model" reads each page's lines and font
-sizes with pypdf. The largest text on page 1 is the title (``# ``), text larger than the body a section heading
-(``## ``), lines of cells separated by `` | `` an HTML ``<table>``, a "Page N of M" line a ``<!-- PageNumber -->``
-marker, and pages are joined by ``<!-- PageBreak -->``; ``pages``, ``paragraphs`` and ``tables`` carry true
-spans into ``content``. Any other upload gets ``CANNED_MARKDOWN`` (or what ``respond_with`` set): a realistic
-two-page answer with page headers/footers, a captioned table with colspan/rowspan, a figure and selection marks.
+The result is generated from the upload itself. For a PDF a small "layout model" (docintel_layout) reads each
+page's lines and font sizes with pypdf: the largest text on page 1 is the title (``# ``), text larger than the body
+a section heading (``## ``), lines of cells separated by `` | `` an HTML ``<table>``, a "Page N of M" line a
+``<!-- PageNumber -->`` marker, and pages are joined by ``<!-- PageBreak -->``; ``pages``, ``paragraphs`` and
+``tables`` carry true spans into ``content``. DOCX, XLSX, PPTX, HTML and images are read from their own parts
+(docintel_content). ``respond_with(markdown)`` makes every non-PDF upload that passed the checks answer with that
+markdown instead, e.g. ``CANNED_MARKDOWN``: a realistic two-page answer with page headers/footers, a captioned table
+with colspan/rowspan, a figure and selection marks, which no generated answer has.
 
 Faults are programmable (``fail_next`` for POST or GET with an optional Retry-After, ``reject`` a payload,
 ``fail_operations_next``) and every request is recorded (``records``, ``counters()``). Retry-After may be
@@ -33,29 +37,24 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
-import html
-import io
 import json
-import re
 import threading
 import time
 import uuid
-from collections import Counter, deque
+from collections import deque
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
-from pypdf import PasswordType, PdfReader
 
+from tests.fakes.docintel_content import analyze, identify
+from tests.fakes.docintel_layout import CORRUPT, Refused, analyze_markdown, analyze_pdf
 from tests.fakes.loopback import LoopbackServer
 
 API_VERSION = "2024-11-30"
 MODELS = frozenset({"prebuilt-layout", "prebuilt-read"})
 _PREFIX = "/documentintelligence/documentModels"
-_PAGE_LABEL = re.compile(r"^(?:page\s+)?\d+(?:\s+(?:of|/)\s+\d+)?$", re.IGNORECASE)
-_SIGNATURES = (b"%PDF-", b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"BM", b"II*\x00", b"MM\x00*", b"PK\x03\x04")
-_CORRUPT = "The file is corrupted or format is unsupported. Refer to documentation for the list of supported formats."
 _MESSAGES = {
     401: ("401", "Access denied due to invalid subscription key or wrong API endpoint."),
     403: ("403", "The principal does not have access to this resource."),
@@ -156,7 +155,7 @@ class FakeDocumentIntelligenceServer(LoopbackServer):
         self.max_bytes = max_bytes
         self.max_pages = max_pages
         self.poll_retry_after = poll_retry_after
-        self.canned_markdown = CANNED_MARKDOWN
+        self.canned_markdown: str | None = None
         self.records: list[RequestRecord] = []
         self._lock = threading.Lock()
         self._faults: dict[str, deque[tuple[int, float | None]]] = {"POST": deque(), "GET": deque()}
@@ -181,7 +180,7 @@ class FakeDocumentIntelligenceServer(LoopbackServer):
         with self._lock:
             self._faults[method.upper()].extend([(status, retry_after)] * count)
 
-    def reject(self, data: bytes, *, code: str = "InvalidContent", message: str = _CORRUPT) -> None:
+    def reject(self, data: bytes, *, code: str = "InvalidContent", message: str = CORRUPT) -> None:
         """Every analyze request carrying exactly ``data`` answers 400 InvalidRequest with innererror ``code``."""
         with self._lock:
             self._rejected[hashlib.sha256(data).hexdigest()] = (code, message)
@@ -193,8 +192,9 @@ class FakeDocumentIntelligenceServer(LoopbackServer):
         with self._lock:
             self._failing_operations.extend([(code, message)] * count)
 
-    def respond_with(self, markdown: str) -> None:
-        """Uploads that are not PDFs get ``markdown`` (with its page breaks) as their analysis."""
+    def respond_with(self, markdown: str | None) -> None:
+        """Uploads that are not PDFs get ``markdown`` (with its page breaks) as their analysis once they passed the
+        content checks; None: analyse them (the default)."""
         self.canned_markdown = markdown
 
     def counters(self) -> dict[str, int]:
@@ -213,8 +213,8 @@ class FakeDocumentIntelligenceServer(LoopbackServer):
         try:
             self._check_call(request, "POST")
             data = await _document_bytes(request, self.max_bytes)
-            self._check_document(data)
-            operation_id = self._start_operation(request, data)
+            kind = self._check_document(data)
+            operation_id = self._start_operation(request, data, kind)
         except _Reply as reply:
             return self._answer(request, reply.status, reply.payload, reply.headers)
         location = f"{self.url}{_PREFIX}/{request.match_info['model']}/analyzeResults/{operation_id}"
@@ -258,24 +258,27 @@ class FakeDocumentIntelligenceServer(LoopbackServer):
             headers = {"Retry-After": _seconds(retry_after)} if retry_after is not None else {}
             raise _Reply(status, *_MESSAGES.get(status, (str(status), "Error.")), headers=headers)
 
-    def _check_document(self, data: bytes) -> None:
+    def _check_document(self, data: bytes) -> str:
+        """The upload's format (docintel_content.identify), or the 400 the service answers."""
         if not data:
             raise _Reply(400, "InvalidRequest", "Request body should not be empty.", inner="EmptyRequest")
         with self._lock:
             rejected = self._rejected.get(hashlib.sha256(data).hexdigest())
         if rejected is not None:
             raise _Reply(400, "InvalidRequest", rejected[1], inner=rejected[0])
-        if not (_is_html(data) or data[4:8] == b"ftyp" or any(data.startswith(s) for s in _SIGNATURES)):
-            raise _Reply(400, "InvalidRequest", _CORRUPT, inner="InvalidContent")
-        if data.startswith(b"%PDF-"):
-            _check_pdf(data)
+        try:
+            return identify(data)
+        except Refused as refused:
+            raise _Reply(400, "InvalidRequest", refused.message, inner=refused.code) from None
 
-    def _start_operation(self, request: web.Request, data: bytes) -> str:
+    def _start_operation(self, request: web.Request, data: bytes, kind: str) -> str:
         markdown = request.query.get("outputContentFormat", "text") == "markdown"
-        if data.startswith(b"%PDF-"):
+        if kind == "pdf":
             result = analyze_pdf(data, markdown=markdown, max_pages=self.max_pages)
-        else:
+        elif self.canned_markdown is not None:
             result = analyze_markdown(self.canned_markdown, markdown=markdown, max_pages=self.max_pages)
+        else:
+            result = analyze(data, kind, markdown=markdown, max_pages=self.max_pages)
         result.update(apiVersion=API_VERSION, modelId=request.match_info["model"], stringIndexType="textElements")
         operation_id = str(uuid.uuid4())
         with self._lock:
@@ -318,162 +321,6 @@ class FakeDocumentIntelligenceServer(LoopbackServer):
         return "none"
 
 
-# -- the "layout model" -----------------------------------------------------------------------------------------------
-class _Result:
-    """Builds ``content`` block by block and records true spans for pages, paragraphs and tables."""
-
-    def __init__(self, *, markdown: bool) -> None:
-        self.markdown = markdown
-        self.content = ""
-        self.pages: list[dict[str, Any]] = []
-        self.paragraphs: list[dict[str, Any]] = []
-        self.tables: list[dict[str, Any]] = []
-        self._page_start = 0
-
-    def block(self, text: str) -> dict[str, int]:
-        if self.content:
-            self.content += "\n\n" if self.markdown else "\n"
-        span = {"offset": len(self.content), "length": len(text)}
-        self.content += text
-        return span
-
-    def paragraph(self, text: str, role: str | None = None) -> None:
-        prefix = {"title": "# ", "sectionHeading": "## "}.get(role or "", "") if self.markdown else ""
-        shown = f'<!-- PageNumber="{html.escape(text)}" -->' if role == "pageNumber" and self.markdown else text
-        span = self.block(prefix + shown)
-        paragraph: dict[str, Any] = {"content": text, "spans": [span], "boundingRegions": self._region()}
-        if role:
-            paragraph["role"] = role
-        self.paragraphs.append(paragraph)
-
-    def table(self, rows: list[list[str]]) -> None:
-        width = max(len(row) for row in rows)
-        if self.markdown:
-            lines = ["<table>"]
-            for index, row in enumerate(rows):
-                tag = "th" if index == 0 else "td"
-                lines.append("<tr>" + "".join(f"<{tag}>{html.escape(c)}</{tag}>" for c in row) + "</tr>")
-            span = self.block("\n".join([*lines, "</table>"]))
-        else:
-            span = self.block("\n".join(" ".join(row) for row in rows))
-        cells = [
-            {"rowIndex": r, "columnIndex": c, "content": text, **({"kind": "columnHeader"} if r == 0 else {})}
-            for r, row in enumerate(rows)
-            for c, text in enumerate(row)
-        ]
-        self.tables.append(
-            {
-                "rowCount": len(rows),
-                "columnCount": width,
-                "cells": cells,
-                "spans": [span],
-                "boundingRegions": self._region(),
-            }
-        )
-
-    def end_page(self, *, last: bool) -> None:
-        number = len(self.pages) + 1
-        span = {"offset": self._page_start, "length": len(self.content) - self._page_start}
-        self.pages.append(
-            {
-                "pageNumber": number,
-                "angle": 0.0,
-                "width": 8.5,
-                "height": 11.0,
-                "unit": "inch",
-                "words": [],
-                "lines": [],
-                "spans": [span],
-            }
-        )
-        if not last:
-            if self.markdown:
-                self.block("<!-- PageBreak -->")
-            self._page_start = len(self.content) + (2 if self.markdown else 1)
-
-    def _region(self) -> list[dict[str, Any]]:
-        return [{"pageNumber": len(self.pages) + 1, "polygon": [1.0, 1.0, 7.5, 1.0, 7.5, 1.3, 1.0, 1.3]}]
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "content": self.content,
-            "contentFormat": "markdown" if self.markdown else "text",
-            "pages": self.pages,
-            "paragraphs": self.paragraphs,
-            "tables": self.tables,
-            "sections": [],
-            "styles": [],
-        }
-
-
-def analyze_pdf(data: bytes, *, markdown: bool, max_pages: int | None = None) -> dict[str, Any]:
-    """The fake's layout analysis of a PDF's text layer (see the module docstring)."""
-    reader = PdfReader(io.BytesIO(data))
-    pages = [_page_lines(page) for page in reader.pages[:max_pages]]
-    sizes = Counter(size for lines in pages for _, size in lines)
-    body = sizes.most_common(1)[0][0] if sizes else 0.0
-    largest = max(sizes, default=0.0)
-    result = _Result(markdown=markdown)
-    for number, lines in enumerate(pages, start=1):
-        table: list[list[str]] = []
-        for index, (text, size) in enumerate(lines):
-            if " | " in text:
-                table.append([cell.strip() for cell in text.split("|")])
-                continue
-            if table:
-                result.table(table)
-                table = []
-            if number == 1 and index == 0 and size == largest > body:
-                result.paragraph(text, "title")
-            elif size > body:
-                result.paragraph(text, "sectionHeading")
-            elif _PAGE_LABEL.match(text):
-                result.paragraph(text, "pageNumber")
-            else:
-                result.paragraph(text)
-        if table:
-            result.table(table)
-        result.end_page(last=number == len(pages))
-    return result.as_dict()
-
-
-def analyze_markdown(markdown_text: str, *, markdown: bool, max_pages: int | None = None) -> dict[str, Any]:
-    """A canned answer: ``markdown_text`` as given (or stripped of markup for the text format), with page spans."""
-    pages = re.split(r"\n*<!-- PageBreak -->\n*", markdown_text.strip())[:max_pages]
-    result = _Result(markdown=markdown)
-    for number, page in enumerate(pages, start=1):
-        shown = page if markdown else re.sub(r"<[^>]+>|^#+ ", "", page, flags=re.MULTILINE).strip()
-        result.block(shown)
-        result.end_page(last=number == len(pages))
-    return result.as_dict()
-
-
-def _check_pdf(data: bytes) -> None:
-    try:
-        reader = PdfReader(io.BytesIO(data))
-        locked = reader.is_encrypted and reader.decrypt("") == PasswordType.NOT_DECRYPTED
-        pages = len(reader.pages)
-    except Exception:  # whatever pypdf raises, the service would call it corrupt
-        raise _Reply(400, "InvalidRequest", _CORRUPT, inner="InvalidContent") from None
-    if locked:
-        raise _Reply(400, "InvalidRequest", "The document is password protected.", inner="InvalidContent")
-    if pages == 0:
-        raise _Reply(400, "InvalidRequest", _CORRUPT, inner="InvalidContent")
-
-
-def _page_lines(page: Any) -> list[tuple[str, float]]:
-    """(text, font size) of each line on a page, in reading order."""
-    lines: list[tuple[str, float]] = []
-
-    def visit(text: str, _cm: object, _tm: object, _font: object, size: float) -> None:
-        for part in text.split("\n"):
-            if part.strip():
-                lines.append((" ".join(part.split()), float(size)))
-
-    page.extract_text(visitor_text=visit)
-    return lines
-
-
 async def _document_bytes(request: web.Request, max_bytes: int) -> bytes:
     too_large = _Reply(400, "InvalidRequest", "The input document is too large.", inner="InvalidContentLength")
     if (request.content_length or 0) > max_bytes:
@@ -494,11 +341,6 @@ def _json_source(body: bytes) -> bytes:
     except (ValueError, binascii.Error):
         pass
     raise _Reply(400, "InvalidRequest", "The request body must carry base64Source.", inner="InvalidParameter")
-
-
-def _is_html(data: bytes) -> bool:
-    head = data[:1024].lstrip(b"\xef\xbb\xbf \t\r\n").lower()
-    return head.startswith((b"<!doctype html", b"<html", b"<head", b"<body"))
 
 
 def _seconds(value: float) -> str:

@@ -8,6 +8,12 @@ TPM/6 tokens per window) answering 429 with ``retry-after-ms`` and ``retry-after
 by the SHA-256 of the text), unit length, truncated and renormalised for a smaller ``dimensions`` as the service does;
 ``encoding_format: base64`` returns little-endian float32.
 
+``api-version`` is checked as the service checks it: the deployment route needs one of the real GA or preview
+versions of the data-plane inference API (``API_VERSIONS``; missing or unknown: 404 "Resource not found", as the
+service answers). The v1 endpoint ``POST /openai/v1/embeddings`` (the ``openai.AsyncOpenAI`` client with
+``base_url=<endpoint>/openai/v1/``) takes the deployment as ``model`` in the body and needs no api-version; it
+accepts only ``preview`` or ``latest`` if one is given (400 otherwise), and the key as ``api-key`` or as a bearer.
+
 Faults are programmable (``fail_next``, ``malform_next``, ``delay_next``) and every request is recorded
 (``records``) with counters (``counters()``). The server runs in a background thread with its own event loop, so
 synchronous and asynchronous callers can both use it::
@@ -39,6 +45,18 @@ from tests.fakes.loopback import LoopbackServer
 NATIVE_DIMENSIONS = {"text-embedding-3-small": 1536, "text-embedding-3-large": 3072, "text-embedding-ada-002": 1536}
 MAX_INPUTS = 2048
 MAX_INPUT_TOKENS = 8191
+GA_API_VERSIONS = frozenset({"2022-12-01", "2023-05-15", "2024-02-01", "2024-06-01", "2024-10-21"})
+PREVIEW_API_VERSIONS = frozenset(
+    f"{month}-preview"
+    for month in (
+        "2023-03-15", "2023-06-01", "2023-07-01", "2023-08-01", "2023-09-01", "2023-10-01", "2023-12-01",
+        "2024-02-15", "2024-03-01", "2024-04-01", "2024-05-01", "2024-07-01", "2024-08-01", "2024-09-01",
+        "2024-10-01", "2024-12-01", "2025-01-01", "2025-02-01", "2025-03-01", "2025-04-01",
+    )
+)  # fmt: skip
+API_VERSIONS = GA_API_VERSIONS | PREVIEW_API_VERSIONS
+"""The api-versions of the data-plane inference API (``/openai/deployments/...``) the service answers."""
+V1_API_VERSIONS = frozenset({"preview", "latest"})
 
 
 def expected_vector(text: str, dimensions: int, *, model: str = "text-embedding-3-small") -> np.ndarray:
@@ -120,6 +138,8 @@ class FakeOpenAIServer(LoopbackServer):
         self._malformed = 0
         self._delays: deque[float] = deque()
         self.records: list[RequestRecord] = []
+        self.arrivals = 0
+        """Requests received, counted on arrival (``records`` are written when the answer is ready)."""
 
     # -- lifecycle ----------------------------------------------------------------------------------------------------
     thread_name = "fake-openai"
@@ -132,6 +152,7 @@ class FakeOpenAIServer(LoopbackServer):
     def make_app(self) -> web.Application:
         app = web.Application(client_max_size=64 * 1024 * 1024)
         app.router.add_post("/openai/deployments/{deployment}/embeddings", self._embeddings)
+        app.router.add_post("/openai/v1/embeddings", self._embeddings)
         return app
 
     # -- programmable faults and counters -----------------------------------------------------------------------------
@@ -174,6 +195,7 @@ class FakeOpenAIServer(LoopbackServer):
     # -- the endpoint -------------------------------------------------------------------------------------------------
     async def _embeddings(self, request: web.Request) -> web.Response:
         with self._lock:
+            self.arrivals += 1
             self._in_flight += 1
             self.max_in_flight = max(self.max_in_flight, self._in_flight)
         try:
@@ -184,8 +206,9 @@ class FakeOpenAIServer(LoopbackServer):
 
     async def _handle(self, request: web.Request) -> web.Response:
         now = time.monotonic()
-        deployment = request.match_info["deployment"]
-        auth = self._auth(request)
+        v1 = "deployment" not in request.match_info
+        deployment = request.match_info.get("deployment", "")
+        auth = self._auth(request, v1=v1)
         with self._lock:
             delay = self._delays.popleft() if self._delays else 0.0
         if delay:
@@ -195,9 +218,12 @@ class FakeOpenAIServer(LoopbackServer):
         try:
             if auth == "none" or auth == "invalid":
                 raise _Reply(401, "401", "Access denied due to invalid subscription key or wrong API endpoint.")
-            if deployment not in self.deployments or "api-version" not in request.query:
-                raise _Reply(404, "DeploymentNotFound", "The API deployment for this resource does not exist.")
+            _check_api_version(request.query.get("api-version"), v1=v1)
             body = await _json_body(request)
+            if v1:
+                deployment = str(body.get("model") or "")
+            if deployment not in self.deployments:
+                raise _Reply(404, "DeploymentNotFound", "The API deployment for this resource does not exist.")
             model = self.deployments[deployment]
             texts, counts = _parse_input(body.get("input"))
             inputs, tokens = len(texts), sum(counts)
@@ -212,13 +238,15 @@ class FakeOpenAIServer(LoopbackServer):
             self.records.append(RequestRecord(now, deployment, status, inputs, tokens, auth, shown))
         return web.json_response(payload, status=status, headers=headers)
 
-    def _auth(self, request: web.Request) -> str:
+    def _auth(self, request: web.Request, *, v1: bool) -> str:
         key = request.headers.get("api-key")
         if key is not None:
             return "api-key" if key == self.api_key else "invalid"
         bearer = request.headers.get("Authorization", "")
         if bearer.startswith("Bearer "):
             token = bearer[len("Bearer ") :]
+            if v1 and token == self.api_key:  # the v1 endpoint takes the key as a bearer (what openai.OpenAI sends)
+                return "api-key"
             return f"bearer:{token}" if token in self.bearer_tokens else "invalid"
         return "none"
 
@@ -288,6 +316,15 @@ class _Reply(Exception):
 
     def payload(self) -> dict[str, object]:
         return {"error": {"code": self.code, "message": self.message}}
+
+
+def _check_api_version(version: str | None, *, v1: bool) -> None:
+    if v1:
+        if version is not None and version not in V1_API_VERSIONS:
+            raise _Reply(400, "BadRequest", f"API version not supported: {version!r} (the v1 API takes none).")
+        return
+    if version not in API_VERSIONS:
+        raise _Reply(404, "404", "Resource not found")
 
 
 async def _json_body(request: web.Request) -> dict[str, object]:

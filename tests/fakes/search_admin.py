@@ -18,7 +18,8 @@ from typing import Any
 
 from aiohttp import web
 
-from tests.fakes.search_store import Index, ServiceError, check_update, valid_name, validate_definition
+from tests.fakes.search_definitions import check_update, validate_definition
+from tests.fakes.search_store import Index, ServiceError, valid_name
 
 
 class AdminRoutes:

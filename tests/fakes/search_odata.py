@@ -7,6 +7,13 @@ literal (``'text'`` with ``''`` for a quote, integers, decimals, ``true``, ``fal
 
 Like the service, a filter naming an unknown field, or a field that is not ``filterable``, or comparing a collection
 directly, is a 400 (``FilterError``); so is any syntax error. Comparisons with ``null`` are false except ``eq``/``ne``.
+
+Comparisons are type-checked when the filter is parsed, as the service does: one side is a field or lambda variable,
+the other a literal (field-to-field and literal-to-literal comparisons are 400), and their types must agree
+(``Edm.String`` with a string literal, the numeric types with a number, ``Edm.Boolean`` with ``true``/``false``,
+``Edm.DateTimeOffset`` with a date-time; ``null`` with any); a mismatch such as ``ordinal eq '0'`` is a 400 ("A
+binary operator with incompatible types was detected"), never a comparison that is silently false. The ordering
+operators (``gt ge lt le``) do not apply to ``Edm.Boolean``; ``search.in`` applies to strings only.
 """
 
 from __future__ import annotations
@@ -39,6 +46,13 @@ _COMPARISONS = {
     "le": lambda a, b: a <= b,
 }
 _KEYWORDS = {"and", "or", "not", "true", "false", "null", *_COMPARISONS}
+_NUMERIC = frozenset({"Edm.Int32", "Edm.Int64", "Edm.Double", "Edm.Single"})
+_OPERATOR_KINDS = {
+    "eq": "Equal", "ne": "NotEqual", "gt": "GreaterThan", "ge": "GreaterThanOrEqual", "lt": "LessThan",
+    "le": "LessThanOrEqual",
+}  # fmt: skip
+
+Getter = Callable[[Mapping[str, Any], Mapping[str, Any]], Any]
 
 
 class FilterError(ValueError):
@@ -89,6 +103,8 @@ class _Parser:
         self.position = 0
         self.fields = fields
         self.source = source
+        self.variable_types: dict[str, str] = {}
+        """Lambda variable -> the item type of the collection it ranges over."""
 
     # -- token helpers -------------------------------------------------------------------------------------------------
     def peek(self) -> _Token | None:
@@ -145,45 +161,50 @@ class _Parser:
         return self.comparison(variables)
 
     def comparison(self, variables: frozenset[str]) -> Predicate:
-        left = self.operand(variables)
+        left, left_type, left_is_field = self.operand(variables)
         operator = self.take()
         if operator.text not in _COMPARISONS:
             raise FilterError(f"Invalid expression: expected a comparison operator, found '{operator.text}'.")
-        right = self.operand(variables)
-        compare = _COMPARISONS[operator.text]
+        right, right_type, right_is_field = self.operand(variables)
         op = operator.text
+        if left_is_field == right_is_field:
+            raise FilterError(
+                "Invalid expression: Comparison must be between a field (or range variable) and a constant "
+                f"in '{self.source}'."
+            )
+        _check_types(left_type, right_type, op)
+        compare = _COMPARISONS[op]
 
         def predicate(doc: Mapping[str, Any], env: Mapping[str, Any]) -> bool:
             a, b = left(doc, env), right(doc, env)
             if a is None or b is None:
                 return (a is None and b is None) if op == "eq" else (op == "ne" and (a is None) != (b is None))
-            try:
-                return bool(compare(a, b))
-            except TypeError:
-                return False
+            return bool(compare(a, b))
 
         return predicate
 
-    def operand(self, variables: frozenset[str]) -> Callable[[Mapping[str, Any], Mapping[str, Any]], Any]:
+    def operand(self, variables: frozenset[str]) -> tuple[Getter, str | None, bool]:
+        """``(getter, Edm type or None for null, is a field or variable)``."""
         token = self.take()
         if token.kind == "string":
             value: Any = token.text[1:-1].replace("''", "'")
-            return lambda doc, env: value
+            return (lambda doc, env: value), "Edm.String", False
         if token.kind == "number":
-            number = float(token.text) if re.search(r"[.eE]", token.text) else int(token.text)
-            return lambda doc, env: number
+            is_decimal = bool(re.search(r"[.eE]", token.text))
+            number = float(token.text) if is_decimal else int(token.text)
+            return (lambda doc, env: number), "Edm.Double" if is_decimal else "Edm.Int64", False
         if token.kind == "datetime":
             moment = datetime.fromisoformat(token.text.replace("Z", "+00:00"))
-            return lambda doc, env: moment
+            return (lambda doc, env: moment), "Edm.DateTimeOffset", False
         if token.kind == "name" and token.text in ("null", "true", "false"):
             constant = {"null": None, "true": True, "false": False}[token.text]
-            return lambda doc, env: constant
+            return (lambda doc, env: constant), None if constant is None else "Edm.Boolean", False
         if token.kind == "name" and token.text in variables:
             name = token.text
-            return lambda doc, env: env.get(name)
+            return (lambda doc, env: env.get(name)), self.variable_types.get(name), True
         if token.kind == "name" and token.text not in _KEYWORDS:
             field = self.field(token.text, collection=False)
-            return lambda doc, env: _comparable(field, doc.get(field.name))
+            return (lambda doc, env: _comparable(field, doc.get(field.name))), field.type, True
         raise FilterError(f"Invalid expression: unexpected '{token.text}' in '{self.source}'.")
 
     def field(self, name: str, *, collection: bool) -> FieldInfo:
@@ -212,6 +233,11 @@ class _Parser:
         else:
             field = self.field(target.text, collection=False)
             get = lambda doc, env: doc.get(field.name)  # noqa: E731
+        target_type = self.variable_types.get(target.text) if target.text in variables else field.type
+        if target_type != "Edm.String":
+            raise FilterError(
+                f"Invalid expression: search.in applies to string fields only; '{target.text}' is {target_type}."
+            )
         self.take(",")
         values_token = self.take()
         if values_token.kind != "string":
@@ -243,6 +269,7 @@ class _Parser:
         if variable.kind != "name" or variable.text in _KEYWORDS:
             raise FilterError(f"Invalid expression: expected a lambda variable in '{self.source}'.")
         self.take(":")
+        self.variable_types[variable.text] = field.type
         body = self.expression(variables | {variable.text})
         self.take(")")
         var = variable.text
@@ -253,6 +280,19 @@ class _Parser:
             return quantifier(body(doc, {**env, var: item}) for item in items)
 
         return predicate
+
+
+def _check_types(left: str | None, right: str | None, op: str) -> None:
+    """400 unless the two sides of ``op`` have compatible types (``None``: the ``null`` literal, any type)."""
+    if left is None or right is None:
+        return
+    compatible = left == right or (left in _NUMERIC and right in _NUMERIC)
+    if compatible and not (op not in ("eq", "ne") and left == "Edm.Boolean"):
+        return
+    raise FilterError(
+        "Invalid expression: A binary operator with incompatible types was detected. Found operand types "
+        f"'{left}' and '{right}' for operator kind '{_OPERATOR_KINDS[op]}'."
+    )
 
 
 def _comparable(field: FieldInfo, value: Any) -> Any:

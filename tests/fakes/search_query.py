@@ -10,7 +10,7 @@
   a vector query's ``weight`` (default 1, must be > 0); the text query weighs 1.
 - ``filter`` (see ``search_odata``) applies before ranking, to text and vector queries alike (pre-filter).
 - ``queryType: semantic`` needs search text and a semantic configuration (named, or the index's default); it keeps
-  the best 50, adds ``@search.rerankerScore`` (the score scaled to 0-4) and orders by it.
+  the best 50 and reranks them: ``@search.rerankerScore`` (0-4) from ``search_semantic`` and ordered by it.
 - ``orderby`` (sortable fields or ``search.score()``, asc/desc; nulls first ascending), ``select`` (retrievable
   fields), ``count``, ``skip`` (<= 100,000) and ``top``. A response holds at most 1,000 results, and 50 when ``top``
   is absent; when more were asked for (or ``top`` is absent and more match) it carries ``@odata.nextLink`` and
@@ -29,13 +29,13 @@ import numpy as np
 
 from tests.fakes.search_listing import listing_page, listing_query, sort_value
 from tests.fakes.search_odata import FilterError, compile_filter
+from tests.fakes.search_semantic import rerank
 from tests.fakes.search_store import Index, ServiceError, analyze, project
 
 RRF_K = 60
 DEFAULT_PAGE = 50
 MAX_PAGE = 1000
 MAX_SKIP = 100_000
-SEMANTIC_WINDOW = 50
 BM25_K1 = 1.2
 BM25_B = 0.75
 _CLAUSE = re.compile(r'(?P<op>[+\-|]?)(?:"(?P<phrase>(?:[^"\\]|\\.)*)"?|(?P<term>(?:[^\s"()\\|]|\\.)+))')
@@ -301,10 +301,9 @@ def _rank(index: Index, body: Mapping[str, Any], keys: list[str]) -> tuple[dict[
         return scores, {}
     if clauses is None:
         raise ServiceError(400, "The request is invalid. Details: semantic ranking needs search text.")
-    _semantic_configuration(index, body.get("semanticConfiguration"))
-    best = sorted(scores.items(), key=lambda item: (-item[1], item[0]))[:SEMANTIC_WINDOW]
-    top_score = max((score for _, score in best), default=0.0) or 1.0
-    return scores, {key: round(4.0 * score / top_score, 6) for key, score in best}
+    configuration = _semantic_configuration(index, body.get("semanticConfiguration"))
+    words = [word for clause in clauses if clause.occur != "not" for word in clause.words]
+    return scores, rerank(index, configuration, words, scores)
 
 
 def _search_fields(index: Index, raw: Any) -> list[str]:
@@ -318,20 +317,24 @@ def _search_fields(index: Index, raw: Any) -> list[str]:
     return names
 
 
-def _semantic_configuration(index: Index, name: Any) -> None:
+def _semantic_configuration(index: Index, name: Any) -> dict[str, Any]:
     semantic = index.definition.get("semantic") or {}
-    names = [c.get("name") for c in semantic.get("configurations") or []]
+    configurations = {c.get("name"): c for c in semantic.get("configurations") or []}
     chosen = name or semantic.get("defaultConfiguration")
-    if chosen is None or chosen not in names:
+    if chosen is None or chosen not in configurations:
         raise ServiceError(
             400, f"The request is invalid. Details: semanticConfiguration '{chosen}' is not defined on the index."
         )
+    return dict(configurations[chosen])
 
 
 def _sort(
     index: Index, scores: dict[str, float], order: list[tuple[str, bool]], semantic: dict[str, float]
 ) -> list[str]:
-    keys = sorted(semantic or scores, key=lambda key: (-(semantic or scores)[key], key))
+    if semantic:
+        keys = sorted(semantic, key=lambda key: (-semantic[key], -scores[key], key))
+    else:
+        keys = sorted(scores, key=lambda key: (-scores[key], key))
     for name, descending in reversed(order):
         if name == "search.score()":
             keys.sort(key=lambda key: scores[key], reverse=descending)

@@ -27,9 +27,11 @@ Programmable faults (each consumed by the matching requests, in order):
 is not applied), ``delay_requests(n, seconds, kind=...)`` delays answers (writes are applied before the delay, as a
 service that timed out from the client's side may still have done the work), and ``max_body_bytes`` /
 ``max_actions`` set the 413 thresholds; ``move_alias_after_read(alias, index)`` lets a concurrent alias write land
-between a client's read of the alias and its conditional write. Every request is recorded (``records``), every
-indexing request too (``batches``), ``writes`` counts successful item applications per key and ``counters()`` sums
-them up. It runs in a background thread with its own event loop::
+between a client's read of the alias and its conditional write. ``indexing_delay`` (seconds, default 0; settable at
+any time) is the service's near-real-time refresh: an acknowledged write becomes visible to searches, ``$count``,
+statistics and lookups only that long after it was applied (see ``search_store``). Every request is recorded
+(``records``), every indexing request too (``batches``), ``writes`` counts successful item applications per key and
+``counters()`` sums them up. It runs in a background thread with its own event loop::
 
     with FakeSearchServer() as server:
         client = SearchClient(server.url, "grounding-v1", AzureKeyCredential(server.api_key))
@@ -113,12 +115,15 @@ class FakeSearchServer(LoopbackServer, AdminRoutes):
         bearer_tokens: Iterable[str] = (),
         max_actions: int = MAX_ACTIONS,
         max_body_bytes: int = MAX_BODY_BYTES,
+        indexing_delay: float = 0.0,
     ) -> None:
         self.api_key = api_key
         self.query_key = query_key
         self.bearer_tokens = set(bearer_tokens)
         self.max_actions = max_actions
         self.max_body_bytes = max_body_bytes
+        self.indexing_delay = indexing_delay
+        """Seconds from an acknowledged write to its visibility to reads (the service's refresh, about 1 s)."""
         self.indexes: dict[str, Index] = {}
         self.aliases: dict[str, dict[str, Any]] = {}
         self.records: list[RequestRecord] = []
@@ -152,7 +157,8 @@ class FakeSearchServer(LoopbackServer, AdminRoutes):
             self._faults.extend(_Fault(kind, status, retry_after, text) for _ in range(count))
 
     def fail_items(self, keys: Iterable[str], *, status: int, times: int = 1, message: str = "") -> None:
-        """Each of ``keys`` gets item status ``status`` in its next ``times`` indexing attempts (not applied)."""
+        """Each of ``keys`` gets item status ``status`` in its next ``times`` indexing attempts (not applied).
+        ``status=0``: the item is left out of the answer altogether, as a misbehaving service or proxy might."""
         text = message or {
             400: "The document is invalid (injected).",
             409: "The document was modified concurrently (version conflict).",
@@ -190,9 +196,16 @@ class FakeSearchServer(LoopbackServer, AdminRoutes):
             }
 
     def documents(self, name: str) -> dict[str, dict[str, Any]]:
-        """A copy of the documents of index (or alias) ``name``, by key."""
+        """A copy of the documents of index (or alias) ``name``, by key: every acknowledged write, visible to reads
+        yet or not (``visible_documents`` for what reads see)."""
         with self._lock:
             index = self._resolve(name)
+            return {key: project(doc, doc.keys()) for key, doc in index.latest.items()}
+
+    def visible_documents(self, name: str) -> dict[str, dict[str, Any]]:
+        """A copy of what reads of index (or alias) ``name`` see now, by key."""
+        with self._lock:
+            index = self._visible(name)
             return {key: project(doc, doc.keys()) for key, doc in index.documents.items()}
 
     # -- dispatch -----------------------------------------------------------------------------------------------------
@@ -259,7 +272,7 @@ class FakeSearchServer(LoopbackServer, AdminRoutes):
             return await self._search(str(name), request)
         if kind == "count":
             with self._lock:
-                return web.Response(text=str(len(self._resolve(str(name)).documents)), content_type="text/plain")
+                return web.Response(text=str(len(self._visible(str(name)).documents)), content_type="text/plain")
         if kind == "lookup":
             assert match is not None
             return self._lookup(str(name), match.group("key") or match.group("key2"), request)
@@ -279,6 +292,12 @@ class FakeSearchServer(LoopbackServer, AdminRoutes):
             raise ServiceError(404, f"The index '{name}' for service 'fake' was not found.")
         return index
 
+    def _visible(self, name: str) -> Index:
+        """The index for a read: refreshed, so that writes older than ``indexing_delay`` are visible."""
+        index = self._resolve(name)
+        index.refresh()
+        return index
+
     async def _index_documents(self, name: str, request: web.Request) -> web.Response:
         raw = await request.read()
         with self._lock:
@@ -288,12 +307,14 @@ class FakeSearchServer(LoopbackServer, AdminRoutes):
             except ServiceError as error:
                 self.batches.append(BatchRecord(error.status, len(raw), _peek_actions(raw, index.key_field)))
                 raise
+            index.delay = self.indexing_delay
             outcome = apply_batch(index, actions, self._item_fault)
             self.writes.update(outcome.applied)
             self.duplicate_key_batches += outcome.duplicate_keys
             pairs = tuple((a["action"], a["key"]) for a in actions)
             self.batches.append(BatchRecord(outcome.status, len(raw), pairs))
-        return web.json_response({"value": [r.as_json() for r in outcome.results]}, status=outcome.status)
+        reported = [r.as_json() for r in outcome.results if r.status != 0]
+        return web.json_response({"value": reported}, status=outcome.status)
 
     def _item_fault(self, key: str) -> tuple[int, str] | None:
         queue = self._item_faults.get(key)
@@ -309,7 +330,7 @@ class FakeSearchServer(LoopbackServer, AdminRoutes):
         if not isinstance(body, dict):
             raise ServiceError(400, "The request is invalid. Details: the body must be a JSON object.")
         with self._lock:
-            index = self._resolve(name)
+            index = self._visible(name)
             next_link = (
                 f"{self.url}/indexes('{name}')/docs/search.post.search?api-version={request.query['api-version']}"
             )
@@ -318,7 +339,7 @@ class FakeSearchServer(LoopbackServer, AdminRoutes):
 
     def _lookup(self, name: str, key: str, request: web.Request) -> web.Response:
         with self._lock:
-            index = self._resolve(name)
+            index = self._visible(name)
             document = index.documents.get(key)
             if document is None:  # the service answers a missing document with an empty 404
                 return web.Response(status=404)
@@ -331,7 +352,7 @@ class FakeSearchServer(LoopbackServer, AdminRoutes):
 
     def _stats(self, name: str) -> web.Response:
         with self._lock:
-            index = self._resolve(name)
+            index = self._visible(name)
             size = sum(len(json.dumps(doc)) for doc in index.documents.values())
             return web.json_response({"documentCount": len(index.documents), "storageSize": size, "vectorIndexSize": 0})
 

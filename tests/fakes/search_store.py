@@ -1,13 +1,14 @@
 """The state behind the fake Azure AI Search service: definitions, aliases and documents, with the service's rules.
 
 Definitions are kept as the REST JSON the SDK sends (``SearchIndex`` serialised by azure-search-documents 12.0.0).
-``create``/``create_or_update`` validate them as the service does: a valid name (2-128 lowercase letters, digits,
-``-``/``_``, starting with a letter or digit, no ``--``/``__``), unique field names, exactly one ``Edm.String`` key,
-vector fields with 1-4,096 ``dimensions`` and an existing profile, profiles naming an existing algorithm and (when
-they name one) an existing vectorizer and compression; an update may add fields and change semantic or vector
-settings (vectorizers, a profile's vectorizer), but changing or removing an existing field, or the algorithm or
-compression of a profile an existing vector field uses, is a 400 (that needs a rebuild). Vectorizers and
-compressions are kept as sent; queries do not use them (searches take vectors, never text to vectorize).
+``create``/``create_or_update`` validate them as the service does (search_definitions): a valid name (2-128
+lowercase letters, digits, ``-``/``_``, starting with a letter or digit, no ``--``/``__``), unique field names,
+exactly one ``Edm.String`` key, vector fields with 1-4,096 ``dimensions`` and an existing profile, profiles naming
+an existing algorithm and (when they name one) an existing vectorizer and compression; an update may add fields and
+change semantic or vector settings (vectorizers, a profile's vectorizer), but changing or removing an existing
+field, or the algorithm or compression of a profile an existing vector field uses, is a 400 (that needs a rebuild).
+Vectorizers and compressions are kept as sent; queries do not use them (searches take vectors, never text to
+vectorize).
 
 Documents (``index_batch``) follow the documented indexing rules:
 
@@ -27,8 +28,15 @@ Documents (``index_batch``) follow the documented indexing rules:
 ``Edm.DateTimeOffset`` values must carry an offset and are stored in UTC at millisecond precision (returned as
 ``2026-03-04T05:06:07.123Z``, or without the fraction when it is zero).
 
+Near-real-time visibility: the service acknowledges a write once it is durable, but a refresh (about 1 s) makes it
+visible to reads. ``Index.delay`` (seconds, 0 by default) models that: writes apply at once to ``latest`` (what
+later writes see: ``merge`` of a key written a moment ago works, as on the service) and reach ``documents`` (what
+every read sees: search, ``$count``, statistics and lookup by key) ``delay`` seconds later, in the order written.
+The service promises nothing about when a read sees a write, not even a lookup of the key just written, so the fake
+applies the delay to all of them; code that must see its own writes has to wait for them.
+
 Not modelled: ``stored: false`` vector fields (kept and searchable here, only hidden from results), analyzers other
-than the word splitter in ``analyze``, document quotas, and replication delay (writes are visible at once).
+than the word splitter in ``analyze``, and document quotas.
 """
 
 from __future__ import annotations
@@ -37,7 +45,8 @@ import copy
 import json
 import math
 import re
-from collections import Counter
+import time
+from collections import Counter, deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -49,12 +58,10 @@ MAX_ACTIONS = 1000
 MAX_BODY_BYTES = 16 * 1024 * 1024
 MAX_KEY_LENGTH = 1024
 MAX_TERM_BYTES = 32766
-MAX_DIMENSIONS = 4096
 ACTIONS = ("upload", "merge", "mergeOrUpload", "delete")
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{1,127}$")
 _KEY = re.compile(r"^[A-Za-z0-9\-=][A-Za-z0-9_\-=]*$")
 _WORD = re.compile(r"\w+")
-_IMMUTABLE = ("type", "key", "searchable", "filterable", "sortable", "facetable", "dimensions", "analyzer")
 _INT_RANGES = {"Edm.Int32": (-(2**31), 2**31 - 1), "Edm.Int64": (-(2**63), 2**63 - 1)}
 
 
@@ -99,8 +106,15 @@ class Index:
     definition: dict[str, Any]
     etag: int = 1
     documents: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """What reads see (refreshed: call ``refresh()`` first)."""
     terms: dict[str, dict[str, Counter[str]]] = field(default_factory=dict)
     """key -> searchable field -> term counts (kept in step with ``documents``)."""
+    latest: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """What writes see: every acknowledged write, visible to reads or not yet."""
+    delay: float = 0.0
+    """Seconds from a write's acknowledgement to its visibility to reads."""
+    pending: deque[tuple[float, str, dict[str, Any] | None]] = field(default_factory=deque)
+    """Acknowledged writes not yet visible: ``(visible at, key, document or None for a delete)``, in write order."""
     revision: int = 0
     """Bumped by every change of ``documents`` (caches of sorted orders key on it)."""
 
@@ -140,126 +154,37 @@ class Index:
         return body
 
     def store(self, key: str, document: dict[str, Any]) -> None:
+        self.latest[key] = document
+        self._write(key, document)
+
+    def remove(self, key: str) -> bool:
+        existed = self.latest.pop(key, None) is not None
+        self._write(key, None)
+        return existed
+
+    def refresh(self) -> None:
+        """Make every write whose delay has passed visible to reads."""
+        now = time.monotonic()
+        while self.pending and self.pending[0][0] <= now:
+            _, key, document = self.pending.popleft()
+            self._publish(key, document)
+
+    def _write(self, key: str, document: dict[str, Any] | None) -> None:
+        if self.delay <= 0 and not self.pending:
+            self._publish(key, document)
+        else:
+            self.pending.append((time.monotonic() + max(self.delay, 0.0), key, document))
+
+    def _publish(self, key: str, document: dict[str, Any] | None) -> None:
         self.revision += 1
+        if document is None:
+            self.terms.pop(key, None)
+            self.documents.pop(key, None)
+            return
         self.documents[key] = document
         self.terms[key] = {
             name: Counter(analyze(str(document.get(name) or ""))) for name in self.searchable_text_fields()
         }
-
-    def remove(self, key: str) -> bool:
-        self.revision += 1
-        self.terms.pop(key, None)
-        return self.documents.pop(key, None) is not None
-
-
-# -- definitions -------------------------------------------------------------------------------------------------------
-
-
-def validate_definition(body: Mapping[str, Any]) -> None:
-    name = str(body.get("name") or "")
-    if not valid_name(name):
-        raise ServiceError(
-            400, f"The request is invalid. Details: index name '{name}' is not valid.", code="InvalidName"
-        )
-    fields = body.get("fields") or []
-    names = [str(f.get("name")) for f in fields]
-    duplicates = sorted(n for n, c in Counter(names).items() if c > 1)
-    if duplicates:
-        raise ServiceError(400, f"The request is invalid. Details: duplicate field names: {', '.join(duplicates)}.")
-    keys = [f for f in fields if f.get("key")]
-    if len(keys) != 1 or keys[0].get("type") != "Edm.String":
-        raise ServiceError(
-            400, "The request is invalid. Details: the index must have exactly one Edm.String key field."
-        )
-    profiles = _validate_profiles(body.get("vectorSearch") or {})
-    for spec in fields:
-        if spec.get("type") == "Collection(Edm.Single)":
-            dimensions = spec.get("dimensions")
-            if not isinstance(dimensions, int) or not 1 <= dimensions <= MAX_DIMENSIONS:
-                raise ServiceError(
-                    400,
-                    f"The request is invalid. Details: The vector field '{spec['name']}' must have the property "
-                    f"'dimensions' set (1-{MAX_DIMENSIONS}).",
-                )
-            if spec.get("vectorSearchProfile") not in profiles:
-                raise ServiceError(
-                    400, f"The request is invalid. Details: vector field '{spec['name']}' names an unknown profile."
-                )
-    semantic_fields = set(names)
-    for config in (body.get("semantic") or {}).get("configurations") or []:
-        prioritized = config.get("prioritizedFields") or {}
-        used = [(prioritized.get("titleField") or {}).get("fieldName")]
-        used += [f.get("fieldName") for f in prioritized.get("prioritizedContentFields") or []]
-        used += [f.get("fieldName") for f in prioritized.get("prioritizedKeywordsFields") or []]
-        unknown = [u for u in used if u is not None and u not in semantic_fields]
-        if unknown:
-            raise ServiceError(400, f"The request is invalid. Details: semantic field '{unknown[0]}' is not a field.")
-
-
-def _validate_profiles(vector_search: Mapping[str, Any]) -> set[str]:
-    """The profile names; 400 when a profile names an algorithm, vectorizer or compression the index lacks."""
-    known = {
-        part: {str(item.get("name")) for item in vector_search.get(collection) or []}
-        for part, collection in (
-            ("algorithm", "algorithms"),
-            ("vectorizer", "vectorizers"),
-            ("compression", "compressions"),
-        )
-    }
-    names: set[str] = set()
-    for profile in vector_search.get("profiles") or []:
-        names.add(str(profile.get("name")))
-        for part, defined in known.items():
-            wanted = profile.get(part)
-            if (wanted is not None or part == "algorithm") and wanted not in defined:
-                raise ServiceError(
-                    400,
-                    f"The request is invalid. Details: vector profile '{profile.get('name')}' names an unknown "
-                    f"{part} '{wanted}'.",
-                )
-    return names
-
-
-def check_update(old: Index, body: Mapping[str, Any]) -> None:
-    """An update may add fields; changing or removing one, or the algorithm or compression of a profile an existing
-    vector field uses, needs a new index (400)."""
-    _check_profiles_in_use(old, body)
-    new_fields = {str(f.get("name")): f for f in body.get("fields") or []}
-    for name, spec in old.fields.items():
-        if name not in new_fields:
-            raise ServiceError(
-                400, f"The request is invalid. Details: Existing field(s) '{name}' cannot be deleted from the index."
-            )
-        changed = [a for a in _IMMUTABLE if _attribute(spec, a) != _attribute(new_fields[name], a)]
-        if changed:
-            raise ServiceError(
-                400,
-                f"The request is invalid. Details: Existing field '{name}' cannot be changed ({changed[0]}). "
-                "Create a new index instead.",
-                code="OperationNotAllowed",
-            )
-
-
-def _check_profiles_in_use(old: Index, body: Mapping[str, Any]) -> None:
-    def profiles(definition: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
-        return {str(p.get("name")): p for p in (definition.get("vectorSearch") or {}).get("profiles") or []}
-
-    before, after = profiles(old.definition), profiles(body)
-    in_use = {str(f.get("vectorSearchProfile")) for f in old.fields.values() if f.get("vectorSearchProfile")}
-    for name in sorted(in_use & before.keys()):
-        for part in ("algorithm", "compression"):
-            if before[name].get(part) != after.get(name, {}).get(part):
-                raise ServiceError(
-                    400,
-                    f"The request is invalid. Details: the {part} of vector profile '{name}' cannot be changed "
-                    "while a vector field uses it. Create a new index instead.",
-                    code="OperationNotAllowed",
-                )
-
-
-def _attribute(spec: Mapping[str, Any], name: str) -> Any:
-    value = spec.get(name)
-    return bool(value) if name in ("key", "searchable", "filterable", "sortable", "facetable") else value
 
 
 # -- documents ---------------------------------------------------------------------------------------------------------
@@ -440,7 +365,7 @@ def apply_batch(
 
 
 def _apply(index: Index, kind: str, key: str, document: dict[str, Any]) -> ItemResult:
-    existing = index.documents.get(key)
+    existing = index.latest.get(key)
     if kind == "delete":
         index.remove(key)
         return ItemResult(key, 200)

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from ingestion.indexing.azure import admin as azure_admin
+from ingestion.indexing.azure import visibility as azure_visibility
 from tests.fakes.search_server import FakeSearchServer
 from tests.support.azurite import azurite  # noqa: F401  (re-exported as the `azurite` fixture)
 from tests.support.schema_versions import TOPICS
@@ -37,6 +38,8 @@ def azure(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Pat
     monkeypatch.setenv("AZURE_SEARCH_ENDPOINT", server.url)
     monkeypatch.setenv("AZURE_SEARCH_API_KEY", server.api_key)
     monkeypatch.setattr(azure_admin, "PROPAGATION_SECONDS", 0.0)  # our constant, not the SDK's: no 10 s waits
+    # The fake refreshes at once unless a test sets ``server.indexing_delay``: no 10 s waits on failure
+    monkeypatch.setattr(azure_visibility, "DEFAULT_SETTLE_SECONDS", 2.0)
     root = tmp_path / "docs"
     root.mkdir()
     for name, text in TOPICS.items():

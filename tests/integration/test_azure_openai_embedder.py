@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
+import openai
 import pytest
 from azure.core.credentials import AccessToken
 
@@ -172,12 +173,13 @@ async def test_server_errors_are_retried(server: FakeOpenAIServer) -> None:
     server.fail_next(1, status=500)
     server.fail_next(1, status=503)
     server.fail_next(1, status=408)
+    server.fail_next(1, status=409)
     embedder = embedder_for(server, dimensions=8)
     try:
         vectors = await embedder.embed(["x"])
     finally:
         await embedder.close()
-    assert [r.status for r in server.records] == [500, 503, 408, 200]
+    assert [r.status for r in server.records] == [500, 503, 408, 409, 200]
     assert_vectors(vectors, ["x"], 8)
 
 
@@ -189,6 +191,9 @@ async def test_a_timeout_is_retried(server: FakeOpenAIServer) -> None:
     finally:
         await embedder.close()
     assert_vectors(vectors, ["slow"], 8)
+    # The first attempt was abandoned at the timeout and sent again: with a timeout longer than the delay the one
+    # slow request would simply have been waited for.
+    assert server.arrivals == 2
 
 
 async def test_retries_stop_at_the_time_budget(server: FakeOpenAIServer) -> None:
@@ -339,3 +344,42 @@ async def test_a_refused_entra_token_is_a_configuration_error() -> None:
         finally:
             await embedder.close()
         assert [r.auth for r in server.records] == ["invalid"]
+
+
+@pytest.mark.parametrize("version", ["2024-10-22", "2099-01-01", "2024-10-21-preview", "latest", ""])
+async def test_an_api_version_the_service_does_not_have_is_a_configuration_error(
+    server: FakeOpenAIServer, version: str
+) -> None:
+    embedder = embedder_for(server, api_version=version)
+    try:
+        with pytest.raises(ConfigurationError, match="404") as caught:
+            await embedder.embed(["x"])
+    finally:
+        await embedder.close()
+    assert f"API version {version}" in str(caught.value)
+    assert server.counters()["accepted"] == 0
+
+
+@pytest.mark.parametrize("version", ["2024-06-01", "2024-10-21", "2025-04-01-preview"])
+async def test_real_api_versions_are_accepted(server: FakeOpenAIServer, version: str) -> None:
+    embedder = embedder_for(server, dimensions=8, api_version=version)
+    try:
+        vectors = await embedder.embed(["x"])
+    finally:
+        await embedder.close()
+    assert_vectors(vectors, ["x"], 8)
+
+
+async def test_the_fake_serves_the_v1_endpoint_without_an_api_version(server: FakeOpenAIServer) -> None:
+    client = openai.AsyncOpenAI(base_url=f"{server.url}/openai/v1/", api_key=server.api_key, max_retries=0)
+    try:
+        response = await client.embeddings.create(model="embed", input=["alpha", "bravo"], dimensions=8)
+        vectors = np.array([item.embedding for item in response.data], dtype=np.float32)
+        assert_vectors(vectors, ["alpha", "bravo"], 8)
+        with pytest.raises(openai.NotFoundError):
+            await client.embeddings.create(model="missing", input=["alpha"])
+        with pytest.raises(openai.BadRequestError, match="API version not supported"):
+            await client.embeddings.create(model="embed", input=["a"], extra_query={"api-version": "2024-10-21"})
+    finally:
+        await client.close()
+    assert [r.auth for r in server.records] == ["api-key"] * 3

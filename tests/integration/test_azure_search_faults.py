@@ -391,3 +391,47 @@ async def check_pipeline_runs(
     assert {doc["source_id"] for doc in stored.values()} == {path["a.txt"], path["b.txt"]}
     assert (await index.stats()).documents == 2 and len(stored) == (await index.stats()).chunks
     assert server.counters()["duplicate_key_batches"] == 0
+
+
+# -- what the writer makes of item statuses (each checked against a deliberate mutant of azure_batches) ---------------
+
+
+async def test_an_item_the_answer_leaves_out_is_not_taken_as_written(
+    server: FakeSearchServer, index: AzureSearchIndex
+) -> None:
+    texts = parts(3)
+    missing = chunk_key(document_key(FOX), 2)
+    server.fail_items([missing], status=0, times=1)  # absent from the 207 once: resent, then written
+    record = await put(index, FOX, *texts)
+    assert server.writes[missing] == 1 and await index.get_document(record.key) == record
+    server.fail_items([missing], status=0, times=5)
+    changed, chunks = make_document(FOX, parts(3, word="changed"), content_version="sha256:v2")
+    with pytest.raises(TransientError, match="still failing"):
+        await index.replace_document(changed, chunks)
+    assert await index.get_document(record.key) == record  # never recorded on an unconfirmed chunk
+
+
+async def test_a_404_item_is_rejected_without_a_retry(server: FakeSearchServer, index: AzureSearchIndex) -> None:
+    gone = chunk_key(document_key(FOX), 1)
+    server.fail_items([gone], status=404, times=5, message="Document not found.")
+    record, chunks = make_document(FOX, parts(3))
+    with pytest.raises(DocumentRejectedError, match="404"):
+        await index.replace_document(record, chunks)
+    assert server.writes[gone] == 0
+    assert sum(1 for batch in server.batches for _, key in batch.actions if key == gone) == 1
+
+
+async def test_a_failed_rewrite_deletes_nothing_of_the_old_version(
+    server: FakeSearchServer, index: AzureSearchIndex
+) -> None:
+    old_texts = parts(4, word="old")
+    old = await put(index, FOX, *old_texts)
+    server.fail_items([chunk_key(old.key, 1)], status=400)  # the new version's second chunk is refused
+    record, chunks = make_document(FOX, parts(2, word="new"), content_version="sha256:v2")
+    with pytest.raises(DocumentRejectedError):
+        await index.replace_document(record, chunks)
+    # Write first, delete stale after: the old tail (chunks 2 and 3) is still there, and so is the old record.
+    stored = server.documents(index.name)
+    assert set(stored) == chunk_keys(FOX, 4)
+    assert [stored[chunk_key(old.key, n)]["content"] for n in (2, 3)] == ["old number 2", "old number 3"]
+    assert await index.get_document(old.key) == old

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import random
+import signal
 import subprocess
 import sys
 import time
@@ -91,26 +92,38 @@ async def indexed_documents(db: Path) -> int:
         await index.close()
 
 
+async def kill_part_way(child: subprocess.Popen[bytes], db: Path, *, at: int) -> int:
+    """SIGKILL ``child`` once ``at`` documents are indexed; return how many were (0 if it ended by itself first)."""
+    deadline = time.monotonic() + 120
+    done = 0
+    while time.monotonic() < deadline and child.poll() is None:
+        done = await indexed_documents(db)
+        if done >= at:
+            child.kill()
+            break
+        await asyncio.sleep(0.02)
+    if child.poll() is None:
+        child.kill()
+    child.wait(timeout=30)
+    return done
+
+
 @pytest.mark.slow
 async def test_killed_run_then_rerun_converges_to_a_clean_run(tmp_path: Path) -> None:
     root = tmp_path / "docs"
     paths = make_corpus(root, 400)
     killed_db, clean_db = tmp_path / "killed.sqlite", tmp_path / "clean.sqlite"
 
-    child = subprocess.Popen(
-        ingest_cmd(root), env=env_for(killed_db), cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
-    deadline = time.monotonic() + 120
-    done_at_kill = 0
-    while time.monotonic() < deadline and child.poll() is None:
-        done_at_kill = await indexed_documents(killed_db)
-        if done_at_kill >= 40:
-            child.kill()
-            break
-        await asyncio.sleep(0.02)
-    child.wait(timeout=30)
-    if not 0 < done_at_kill < len(paths):
-        pytest.skip(f"could not kill the run part-way (documents indexed when checked: {done_at_kill})")
+    log = tmp_path / "child.log"
+    with log.open("wb") as output:
+        child = subprocess.Popen(
+            ingest_cmd(root), env=env_for(killed_db), cwd=REPO, stdout=subprocess.DEVNULL, stderr=output
+        )
+        done_at_kill = await kill_part_way(child, killed_db, at=40)
+    # A child that died by itself (at start or later) or finished before the kill is a failure, never a skip: the
+    # test exists to prove what a kill part-way leaves behind.
+    assert child.returncode == -signal.SIGKILL, f"the run ended by itself ({child.returncode}): {log.read_text()}"
+    assert 0 < done_at_kill < len(paths), f"not killed part-way: {done_at_kill} documents indexed at the kill"
 
     rerun = subprocess.run(
         ingest_cmd(root), env=env_for(killed_db), cwd=REPO, capture_output=True, text=True, timeout=300

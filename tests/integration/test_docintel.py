@@ -9,7 +9,6 @@ from __future__ import annotations
 import io
 import itertools
 import time
-import zipfile
 from collections.abc import AsyncIterator, Iterator, Sequence
 from datetime import UTC, datetime
 
@@ -17,6 +16,7 @@ import pytest
 from azure.ai.documentintelligence.aio import DocumentIntelligenceClient
 from azure.ai.documentintelligence.models import AnalyzeDocumentRequest
 from azure.core.credentials import AccessToken, AzureKeyCredential
+from PIL import Image, PngImagePlugin
 from pypdf import PdfReader, PdfWriter
 
 from ingestion.cracking.docintel import BudgetRetryPolicy, DocumentIntelligenceCracker, service_content_type
@@ -34,7 +34,8 @@ from ingestion.errors import (
 )
 from ingestion.models import CrackedDocument, PageSpan, SourceItem
 from ingestion.settings import Secret, Settings
-from tests.fakes.docintel_server import FakeDocumentIntelligenceServer
+from tests.fakes.docintel_server import CANNED_MARKDOWN, FakeDocumentIntelligenceServer
+from tests.support.bad_corpus import _docx_bytes
 
 POLLS = 2
 TITLE, BODY, HEADING, FOOTER = 20, 11, 14, 8
@@ -103,11 +104,17 @@ def make_item(name: str, data: bytes) -> SourceItem:
 
 
 def docx_like() -> bytes:
-    """A zip named .docx: the fake answers any non-PDF upload with its canned (realistic) markdown."""
+    """A real DOCX (the fake checks the package); tests that need a richer answer than the fake derives from it set
+    one with ``server.respond_with``."""
+    return _docx_bytes()
+
+
+def png_saying(text: str, size: tuple[int, int] = (200, 100)) -> bytes:
+    """A real PNG whose ``Description`` text chunk is what the fake's "OCR" reads from it."""
+    info = PngImagePlugin.PngInfo()
+    info.add_text("Description", text)
     out = io.BytesIO()
-    with zipfile.ZipFile(out, "w") as archive:
-        archive.writestr("[Content_Types].xml", "<Types/>")
-        archive.writestr("word/document.xml", "<w:document/>")
+    Image.new("RGB", size, "white").save(out, "PNG", pnginfo=info)
     return out.getvalue()
 
 
@@ -210,6 +217,7 @@ async def test_html_table_becomes_markdown_table_with_header_separator(cracker, 
 
 
 async def test_office_answer_with_spans_caption_figure_and_page_furniture(cracker, server):
+    server.respond_with(CANNED_MARKDOWN)
     data = docx_like()
     document = await cracker.crack(make_item("safety.docx", data), data)
 
@@ -230,10 +238,11 @@ async def test_office_answer_with_spans_caption_figure_and_page_furniture(cracke
 
 
 async def test_image_is_analysed_by_the_service(cracker, server):
-    png = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+    png = png_saying("# Annual Safety Review\nNo incidents this quarter.")
     document = await cracker.crack(make_item("scan.png", png), png)
     assert document.content_type == "image/png"
     assert document.title == "Annual Safety Review"
+    assert "No incidents this quarter." in document.text
     assert server.counters()["accepted"] == 1
 
 

@@ -162,6 +162,16 @@ async def test_deleted_file_leaves_the_index_and_other_folders_are_untouched(set
     assert paths == sorted([str((other / "keep.md").resolve()), *(str(p.resolve()) for p in root.rglob("*.md"))])
 
 
+async def test_ingesting_one_file_deletes_nothing_that_only_shares_its_prefix(setup) -> None:
+    root, _, pipeline = setup
+    (root / "faq.txt-old.txt").write_text("An older copy of the invoices answer.\n")
+    await pipeline.run(LocalFolderSource(root))
+    single = await pipeline.run(LocalFolderSource(root / "faq.txt"))
+    assert (single.documents, single.unchanged, single.deleted) == (1, 1, 0)
+    paths = {Path(doc.source_path).name async for doc in pipeline.index.list_documents()}
+    assert paths == {"backup.md", "tokens.md", "faq.txt", "faq.txt-old.txt"}
+
+
 async def test_changing_chunk_settings_reprocesses_every_document(setup, tmp_path: Path) -> None:
     root, embedder, pipeline = setup
     await pipeline.run(LocalFolderSource(root))

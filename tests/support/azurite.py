@@ -2,7 +2,7 @@
 
 Use it from a conftest.py with ``from tests.support.azurite import azurite  # noqa: F401``. The binary is
 ``$AZURITE_BIN``, else ``.tools/node_modules/.bin/azurite`` (``make test`` installs it); without either, tests that
-ask for the fixture are skipped with a message saying so.
+ask for the fixture are skipped with a message saying so, and fail under ``CI=true`` (tests/support/require.py).
 """
 
 from __future__ import annotations
@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+from tests.support.require import missing
 
 ACCOUNT_NAME = "devstoreaccount1"
 # The well-known development storage key, published in Microsoft's Azurite documentation: not a secret.
@@ -131,7 +133,7 @@ def azurite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Azurite]:
     """A running Azurite (blob, queue and table on 127.0.0.1), stopped at the end of the session."""
     binary = azurite_binary()
     if binary is None:
-        pytest.skip(f"Azurite not installed: set AZURITE_BIN or run `make test` (looked for {DEFAULT_BIN})")
+        missing(f"Azurite not installed: set AZURITE_BIN or run `make test` (looked for {DEFAULT_BIN})")
     process, server = start_azurite(binary, tmp_path_factory.mktemp("azurite"))
     try:
         yield server

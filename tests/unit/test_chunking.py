@@ -284,6 +284,14 @@ def test_code_block_that_fits_is_kept_whole(tokenizer):
     assert all(chunk.tokens <= 256 for chunk in chunks)
 
 
+def test_a_block_that_starts_a_chunk_gets_no_overlap_in_front(tokenizer):
+    code = "```python\n" + "\n\n".join(f"def function_{i}(x):\n    return x * {i}" for i in range(12)) + "\n```"
+    text = _prose(14, seed=1) + "\n\n" + code + "\n\n" + _prose(5, seed=2)
+    chunks = Chunker(tokenizer, max_tokens=256, overlap_tokens=32).chunk(_document(text))
+    (holder,) = [chunk for chunk in chunks if code in chunk.text]
+    assert holder.start == text.index(code) and holder.text.startswith("```python")
+
+
 def test_code_block_larger_than_the_cap_is_split_between_lines(tokenizer):
     code = "```\n" + "\n\n".join(f"line_{i} = compute({i}, {i + 1})" for i in range(200)) + "\n```"
     chunks = Chunker(tokenizer, max_tokens=64, overlap_tokens=0).chunk(_document(code))

@@ -42,3 +42,12 @@ def test_chunk_keys_are_unique_across_documents() -> None:
 
 def test_text_hash_is_stable_sha256() -> None:
     assert text_hash("abc") == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+
+
+def test_a_chunk_key_names_its_parent_and_ordinal_unambiguously() -> None:
+    parent = document_key("/data/docs/a.pdf")
+    assert chunk_key(parent, 12) == f"{parent}_12"
+    assert chunk_key(parent, 12).rsplit("_", 1) == [parent, "12"]
+    # A parent key that ends in digits and a longer ordinal must not meet: "dA1" + 0 versus "dA" + 10.
+    assert chunk_key("dA1", 0) != chunk_key("dA", 10)
+    assert len({chunk_key(p, n) for p in ("dA", "dA1", "dA11") for n in range(120)}) == 360

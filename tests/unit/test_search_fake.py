@@ -299,8 +299,8 @@ async def test_text_vector_hybrid_and_semantic_scores(server: FakeSearchServer, 
     scores = {row["id"]: row["@search.score"] for row in hybrid["value"]}
     assert scores["k005"] == pytest.approx(1 / 61 + 1 / 64)  # first by vector, fourth by text (ties go by key)
     _, semantic = await search(http, server, search="fox", queryType="semantic", select="id", top=3)
-    assert ids(semantic) == ids(text)
-    assert [row["@search.rerankerScore"] for row in semantic["value"]][:1] == [4.0]
+    assert ids(semantic) == ids(text)  # every result covers the one-word query: reranker ties keep the BM25 order
+    assert len({row["@search.rerankerScore"] for row in semantic["value"]}) == 1
     _, minus = await search(http, server, search="-fox", select="id")
     assert ids(minus) == [] and (await search(http, server, search="dog -fox"))[0] == 200
 

@@ -12,6 +12,7 @@ import pytest
 
 from ingestion.errors import BadInputError, ConfigurationError, DocumentTooLargeError
 from ingestion.models import SourceItem
+from ingestion.sources import local as local_source
 from ingestion.sources.local import LocalFolderSource
 
 
@@ -191,10 +192,18 @@ async def test_vanished_file_is_bad_input(root: Path) -> None:
     assert await source.get(item.source_id) is None
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root ignores file permissions")
-async def test_unreadable_file_is_listed_and_fails_on_read(root: Path) -> None:
+async def test_unreadable_file_is_listed_and_fails_on_read(root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     locked = write(root / "locked.txt", "no entry")
     locked.chmod(0)
+    if os.geteuid() == 0:  # root ignores file permissions: refuse the open as the kernel would for anyone else
+        real_open = open
+
+        def guarded(file: object, *args: object, **kwargs: object) -> object:
+            if Path(str(file)).name == "locked.txt":
+                raise PermissionError(13, "Permission denied", str(file))
+            return real_open(file, *args, **kwargs)  # type: ignore[call-overload]
+
+        monkeypatch.setattr(local_source, "open", guarded, raising=False)
     try:
         source = LocalFolderSource(root)
         item = (await listed(source))[f"{source.scope}locked.txt"]

@@ -10,6 +10,8 @@ chunk ``<parent>_0`` and ``list_documents`` reads every chunk with ``ordinal eq 
 
 1. upload every chunk except chunk 0 (batches of <= 1,000 actions and <= 16 MB of JSON, retried within bounds);
 2. find the document's stored chunk keys (``parent_id eq '<key>'``, every page) and delete those not in the new set;
+   the service is near-real-time, so when this process wrote the document moments ago the listing is repeated
+   until it shows that write (``visibility``), else an older tail could escape the delete;
 3. upload chunk 0 last: only now does ``get_document`` return the new record.
 
 Crash and failure cases (Azure AI Search has no transactions; the next run repairs what a failed one left):
@@ -84,6 +86,7 @@ from ingestion.indexing.azure.query import (
     timestamp,
 )
 from ingestion.indexing.azure.shared_batches import DEFAULT_INTERVAL_SECONDS, SharedBatchSender
+from ingestion.indexing.azure.visibility import OwnWrites
 from ingestion.indexing.base import IndexStats, plan_search
 from ingestion.indexing.definitions import build_definition
 from ingestion.indexing.fusion import ExactTermRule, exact_terms, hybrid_vector_weight
@@ -137,6 +140,7 @@ class AzureSearchIndex:
         backoff_seconds: float = 0.5,
         backoff_max_seconds: float = 30.0,
         timeout_seconds: float = 60.0,
+        settle_seconds: float | None = None,
         service_down_seconds: float = DEFAULT_DOWN_AFTER_SECONDS,
         batch_interval_seconds: float = DEFAULT_INTERVAL_SECONDS,
     ) -> None:
@@ -172,6 +176,8 @@ class AzureSearchIndex:
         self._indexes: SearchIndexClient | None = None
         self._sender: SharedBatchSender | None = None
         self._to_document = TO_DOCUMENT[self.version]
+        self._own_writes = OwnWrites(settle_seconds)
+        self.settle_seconds = self._own_writes.settle_seconds
         self._acl = tracks_acl(self.version)
         self._record_fields = [*RECORD_FIELDS, AclField.ACL_HASH] if self._acl else list(RECORD_FIELDS)
         self.circuit = Circuit(f"Azure AI Search at {self.endpoint}", down_after=service_down_seconds)
@@ -288,8 +294,13 @@ class AzureSearchIndex:
         return list_rows(self._client(), self.name, filter=filter, select=select, what=what)
 
     async def _chunk_keys(self, parent_key: str, *, what: str) -> set[str]:
-        rows = self._rows(what=what, filter=equals(Field.PARENT_ID, parent_key), select=[Field.ID])
-        return {str(row[Field.ID]) async for row in rows}
+        """The document's stored chunk keys, as of a refresh newer than this process's own last write of it."""
+
+        async def read() -> set[str]:
+            rows = self._rows(what=what, filter=equals(Field.PARENT_ID, parent_key), select=[Field.ID])
+            return {str(row[Field.ID]) async for row in rows}
+
+        return await self._own_writes.listing(parent_key, read)
 
     async def get_document(self, parent_key: str) -> DocumentRecord | None:
         try:
@@ -350,11 +361,13 @@ class AzureSearchIndex:
         actions = [encode("upload", json_document(self._to_document(record, chunk))) for chunk in chunks]
         for action in actions:
             sender.check_size(action, what=what)
-        await sender.send([a for a in actions if a.key != commit], what=what)
-        keep = {a.key for a in actions}
-        stale = sorted((await self._chunk_keys(record.key, what=what)) - keep)
-        await sender.send([encode("delete", {Field.ID: key}) for key in stale], what=what)
-        await sender.send([a for a in actions if a.key == commit], what=what)
+        with self._own_writes.changing(record.key):
+            await sender.send([a for a in actions if a.key != commit], what=what)
+            keep = {a.key for a in actions}
+            stale = sorted((await self._chunk_keys(record.key, what=what)) - keep)
+            await sender.send([encode("delete", {Field.ID: key}) for key in stale], what=what)
+            await sender.send([a for a in actions if a.key == commit], what=what)
+        self._own_writes.wrote(record.key, present=keep, absent=set(stale))
 
     async def update_acl(self, parent_key: str, acl: Acl) -> bool:
         """A ``merge`` of ``groups``, ``oids`` and ``acl_hash`` into every stored chunk, chunk 0 last (see the module
@@ -380,9 +393,11 @@ class AzureSearchIndex:
             return False
         commit = chunk_key(parent_key, 0)
         sender = self._batches()
-        await sender.send([encode("delete", {Field.ID: key}) for key in sorted(keys - {commit})], what=what)
-        if commit in keys:
-            await sender.send([encode("delete", {Field.ID: commit})], what=what)
+        with self._own_writes.changing(parent_key):
+            await sender.send([encode("delete", {Field.ID: key}) for key in sorted(keys - {commit})], what=what)
+            if commit in keys:
+                await sender.send([encode("delete", {Field.ID: commit})], what=what)
+        self._own_writes.wrote(parent_key, present=set(), absent=keys)
         return True
 
     # -- search --------------------------------------------------------------------------------------------------------

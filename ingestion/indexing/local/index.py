@@ -99,6 +99,7 @@ class LocalIndex:
         definition = build_definition(self.version, name, dimensions)
         self.path = Path(path)
         self.name = name
+        self.settle_seconds = 0.0  # one SQLite file: a committed write is visible to the next read
         self.dimensions = dimensions
         self.rrf_k = rrf_k
         self.vector_weight = vector_weight

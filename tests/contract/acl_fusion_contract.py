@@ -57,8 +57,9 @@ class AclFusionContract:
     async def test_a_term_only_in_a_hidden_document_does_not_change_a_trimmed_ranking(self, acl_index: Index) -> None:
         await self.staff_corpus(acl_index)
         without = await ranking(acl_index, STAFF)
-        assert without[0] == (key(0), pytest.approx(6 / 61))  # no exact term here: the vector ranking leads
-        assert (key(14), pytest.approx(1 / 61 + 6 / 75)) in without
+        scores = dict(without)  # by score: a semantic reranker may reorder the hits
+        assert scores[key(0)] == pytest.approx(6 / 61)  # no exact term here: the vector ranking leads
+        assert scores[key(14)] == pytest.approx(1 / 61 + 6 / 75)
 
         await put_one(acl_index, SECRET, f"{TERM} is 40 on the primary", vec(0, 0, 0, 1), Acl.of(oids=["oid-dba"]))
         assert await acl_index.count_exact([TERM], principal=STAFF) == [0]  # type: ignore[attr-defined]

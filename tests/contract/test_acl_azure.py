@@ -13,6 +13,7 @@ from azure.core.credentials import AzureKeyCredential
 from ingestion.acl import Principal
 from ingestion.indexing.azure.index import AzureSearchIndex
 from tests.contract.acl_contract import AclContract
+from tests.contract.acl_fusion_contract import AclFusionContract
 from tests.contract.index_contract import DIMENSIONS
 from tests.fakes.search_server import FakeSearchServer
 
@@ -45,8 +46,8 @@ async def v1_index(search_server: FakeSearchServer) -> AsyncIterator[AzureSearch
     await index.close()
 
 
-class TestAzureAclContract(AclContract):
-    """The shared ACL contract; the fixtures above supply the Azure AI Search writer on the fake service."""
+class TestAzureAclContract(AclContract, AclFusionContract):
+    """The shared ACL contracts (trimming; trimming with the exact-term rule) on the fake service."""
 
 
 def test_the_filter_escapes_every_value_and_always_admits_public_documents() -> None:

@@ -9,6 +9,7 @@ import pytest
 
 from ingestion.indexing.local.index import LocalIndex
 from tests.contract.acl_contract import AclContract
+from tests.contract.acl_fusion_contract import AclFusionContract
 from tests.contract.index_contract import DIMENSIONS
 
 
@@ -28,5 +29,5 @@ async def v1_index(tmp_path: Path) -> AsyncIterator[LocalIndex]:
     await index.close()
 
 
-class TestLocalAclContract(AclContract):
-    """The shared ACL contract; the fixtures above supply the local store."""
+class TestLocalAclContract(AclContract, AclFusionContract):
+    """The shared ACL contracts (trimming; trimming with the exact-term rule) on the local store."""

@@ -2,7 +2,8 @@
 
 One ``count`` query per term: the term as a phrase in the simple syntax, ``top=0``, ``$count=true``. The service
 analyses the phrase as it analysed the documents, so the count means the same as the local store's FTS5 phrase
-count. The fused query then carries the chosen vector ``weight`` (the per-query weight the service supports).
+count. The fused query then carries the chosen vector ``weight`` (the per-query weight the service supports). A
+trimmed query passes its principal's filter in ``options``, so the counts cover only what the user may see.
 """
 
 from __future__ import annotations

@@ -420,11 +420,11 @@ class AzureSearchIndex:
         options: dict[str, Any] = {"select": list(HIT_FIELDS), "top": top, "retry_on_methods": READ_METHODS}
         filters = [] if source_path is None else [equals(Field.SOURCE_PATH, source_path)]
         if principal is not None:
-            filters.append(principal.odata_filter(oids_field=AclField.OIDS, groups_field=Field.GROUPS))
+            filters.append(self._trimming(principal))
         if filters:
             options["filter"] = " and ".join(filters)
         if query is not None:
-            weight = await self._hybrid_weight(text) if mode is SearchMode.HYBRID else None
+            weight = await self._hybrid_weight(text, principal) if mode is SearchMode.HYBRID else None
             vector_query = VectorizedQuery(
                 vector=query.tolist(), k_nearest_neighbors=k, fields=Field.EMBEDDING.value, weight=weight
             )
@@ -438,19 +438,32 @@ class AzureSearchIndex:
             raise translate(error, what=f"search {self.name}") from None
         return hits[:top]
 
-    async def _hybrid_weight(self, text: str) -> float:
-        """The vector query's weight for a hybrid query on ``text`` (``fusion.ExactTermRule``)."""
+    async def _hybrid_weight(self, text: str, principal: Principal | None) -> float:
+        """The vector query's weight for a hybrid query on ``text`` (``fusion.ExactTermRule``), counting only the
+        chunks ``principal`` may see."""
         rule = self.exact_term_rule
         terms = exact_terms(text) if rule is not None else []
-        counts = await self.count_exact(terms, limit=rule.max_chunks + 1) if rule is not None and terms else []
+        if rule is None or not terms:
+            return self.vector_weight
+        counts = await self.count_exact(terms, limit=rule.max_chunks + 1, principal=principal)
         return hybrid_vector_weight(self.vector_weight, rule, counts)
 
-    async def count_exact(self, terms: Sequence[str], *, limit: int = 1000) -> list[int]:
-        """Per term, how many chunks (capped at ``limit``) contain it as a phrase (``azure.fusion.count_exact``)."""
+    async def count_exact(
+        self, terms: Sequence[str], *, limit: int = 1000, principal: Principal | None = None
+    ) -> list[int]:
+        """Per term, how many chunks (capped at ``limit``) contain it as a phrase (``azure.fusion.count_exact``), of
+        those ``principal`` may see: its trimming filter goes on every count query (none without a principal)."""
+        options: dict[str, Any] = {"retry_on_methods": READ_METHODS}
+        if principal is not None:
+            options["filter"] = self._trimming(principal)
         try:
-            return await count_exact(self._client(), terms, limit=limit, retry_on_methods=READ_METHODS)
+            return await count_exact(self._client(), terms, limit=limit, **options)
         except AzureError as error:
             raise translate(error, what=f"search {self.name}") from None
+
+    @staticmethod
+    def _trimming(principal: Principal) -> str:
+        return principal.odata_filter(oids_field=AclField.OIDS, groups_field=Field.GROUPS)
 
 
 def _index_missing(error: ResourceNotFoundError) -> bool:

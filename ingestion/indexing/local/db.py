@@ -1,4 +1,4 @@
-"""SQLite plumbing of the local index: the file's owner, transactions, record rows, and error translation."""
+"""SQLite plumbing of the local index: the file's owner, transactions, record rows, chunk checks, error translation."""
 
 from __future__ import annotations
 
@@ -6,15 +6,17 @@ import asyncio
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import TypeVar
 
+import numpy as np
+
 from index_schemas.v1 import Field
 from ingestion.errors import ConfigurationError, DocumentRejectedError, IngestionError, TransientError
-from ingestion.models import DocumentRecord, SearchHit
+from ingestion.models import DocumentRecord, IndexChunk, SearchHit
 
 HIT_COLUMNS = (
     Field.ID,
@@ -195,6 +197,26 @@ def record_row(record: DocumentRecord, *, acl: bool = False) -> tuple[object, ..
         record.chunk_count,
         indexed_at,
     ) + ((record.acl_hash,) if acl else ())
+
+
+def check_chunks(record: DocumentRecord, chunks: Sequence[IndexChunk], dimensions: int) -> None:
+    """ValueError naming the document unless every chunk belongs to ``record``, has a unique key and a finite vector
+    of ``dimensions`` numbers."""
+    seen: set[str] = set()
+    for chunk in chunks:
+        if chunk.parent_key != record.key:
+            raise ValueError(
+                f"document {record.source_path}: chunk {chunk.key} has parent key {chunk.parent_key}, not {record.key}"
+            )
+        if chunk.key in seen:
+            raise ValueError(f"document {record.source_path}: chunk key {chunk.key} appears twice")
+        seen.add(chunk.key)
+        vector = np.asarray(chunk.vector)
+        if vector.shape != (dimensions,) or vector.dtype.kind not in "fiu" or not np.isfinite(vector).all():
+            raise ValueError(
+                f"document {record.source_path}: chunk {chunk.key} needs a finite vector of {dimensions} "
+                f"numbers, got shape {vector.shape}"
+            )
 
 
 def translate(exc: sqlite3.Error, context: str) -> IngestionError:

@@ -42,11 +42,12 @@ from ingestion.acl import Acl, Principal
 from ingestion.errors import ConfigurationError
 from ingestion.indexing.base import IndexStats, plan_search
 from ingestion.indexing.definitions import build_definition
-from ingestion.indexing.fusion import ExactTermRule, exact_terms, hybrid_vector_weight, phrase
-from ingestion.indexing.local.acl import require_acl, visible_clause, visible_params, visible_rows, write_acl
+from ingestion.indexing.fusion import ExactTermRule, exact_terms, hybrid_vector_weight
+from ingestion.indexing.local.acl import require_acl, visible_rows, write_acl
 from ingestion.indexing.local.db import (
     HIT_COLUMNS,
     SqliteFile,
+    check_chunks,
     hit_from_row,
     point_alias,
     record_from_row,
@@ -55,15 +56,13 @@ from ingestion.indexing.local.db import (
     table_exists,
     transaction,
 )
-from ingestion.indexing.local.query import VectorMatrix, fts_query, prefix_upper_bound
+from ingestion.indexing.local.query import VectorMatrix, prefix_upper_bound
 from ingestion.indexing.local.schema import ROWID, SHARED_DDL, LocalSchema, decode_vector, quote
+from ingestion.indexing.local.text import EXACT_COUNT_LIMIT, count_phrase, text_ranking
 from ingestion.indexing.rrf import reciprocal_rank_fusion
 from ingestion.models import DocumentRecord, IndexChunk, SearchHit, SearchMode
 
 T = TypeVar("T")
-
-EXACT_COUNT_LIMIT = 1000
-"""``count_exact`` stops counting here by default (the exact-term rule only asks whether a term is rare)."""
 
 
 class LocalIndex:
@@ -171,11 +170,14 @@ class LocalIndex:
         by_text: list[tuple[int, float]] = []
         by_vector: list[tuple[int, float]] = []
         if mode is not SearchMode.VECTOR:
-            by_text = await self._run("text search", self._text_sync, text, depth, source_path, principal)
+            by_text = await self._run(
+                "text search", self._with_schema, text_ranking, text, depth=depth, source_path=source_path,
+                principal=principal,
+            )  # fmt: skip
         if query is not None:
             by_vector = await self._run("vector search", self._vector_sync, query, depth, source_path, principal)
         if mode is SearchMode.HYBRID:
-            weight = await self.hybrid_vector_weight(text)
+            weight = await self.hybrid_vector_weight(text, principal)
             ranked = reciprocal_rank_fusion(
                 [[r for r, _ in by_text], [r for r, _ in by_vector]], k=self.rrf_k, weights=[1.0, weight]
             )
@@ -183,16 +185,23 @@ class LocalIndex:
             ranked = by_text if mode is SearchMode.TEXT else by_vector
         return await self._run("read hits", self._hits_sync, ranked[:top])
 
-    async def hybrid_vector_weight(self, text: str) -> float:
-        """The vector ranking's RRF weight for a HYBRID query on ``text`` (``fusion.ExactTermRule``)."""
+    async def hybrid_vector_weight(self, text: str, principal: Principal | None = None) -> float:
+        """The vector ranking's RRF weight for a HYBRID query on ``text`` (``fusion.ExactTermRule``), counting only
+        the chunks ``principal`` may see (``local/text.py``)."""
         rule = self.exact_term_rule
         terms = exact_terms(text) if rule is not None else []
-        counts = await self.count_exact(terms, limit=rule.max_chunks + 1) if rule is not None and terms else []
+        if rule is None or not terms:
+            return self.vector_weight
+        counts = await self.count_exact(terms, limit=rule.max_chunks + 1, principal=principal)
         return hybrid_vector_weight(self.vector_weight, rule, counts)
 
-    async def count_exact(self, terms: Sequence[str], *, limit: int = EXACT_COUNT_LIMIT) -> list[int]:
-        """Per term, how many chunks (counting stops at ``limit``) contain it as a phrase in a searchable field."""
-        return [await self._run("count exact term", self._count_exact_sync, term, limit) for term in terms]
+    async def count_exact(
+        self, terms: Sequence[str], *, limit: int = EXACT_COUNT_LIMIT, principal: Principal | None = None
+    ) -> list[int]:
+        """Per term, how many chunks (counting stops at ``limit``) contain it as a phrase in a searchable field, of
+        those ``principal`` may see (all of them without one)."""
+        run, count = self._run, self._with_schema
+        return [await run("count exact term", count, count_phrase, t, limit=limit, principal=principal) for t in terms]
 
     async def stats(self) -> IndexStats:
         documents, chunks = await self._run("count", self._stats_sync)
@@ -278,25 +287,8 @@ class LocalIndex:
 
     def _encode(self, record: DocumentRecord, chunks: Sequence[IndexChunk]) -> list[tuple[object, ...]]:
         """Validate every chunk (ValueError before anything is written) and encode it as a row."""
-        seen: set[str] = set()
-        rows = []
-        for chunk in chunks:
-            if chunk.parent_key != record.key:
-                raise ValueError(
-                    f"document {record.source_path}: chunk {chunk.key} has parent key {chunk.parent_key}, "
-                    f"not {record.key}"
-                )
-            if chunk.key in seen:
-                raise ValueError(f"document {record.source_path}: chunk key {chunk.key} appears twice")
-            seen.add(chunk.key)
-            vector = np.asarray(chunk.vector)
-            if vector.shape != (self.dimensions,) or vector.dtype.kind not in "fiu" or not np.isfinite(vector).all():
-                raise ValueError(
-                    f"document {record.source_path}: chunk {chunk.key} needs a finite vector of {self.dimensions} "
-                    f"numbers, got shape {vector.shape}"
-                )
-            rows.append(self._schema.encode(self._to_document(record, chunk)))
-        return rows
+        check_chunks(record, chunks, self.dimensions)
+        return [self._schema.encode(self._to_document(record, chunk)) for chunk in chunks]
 
     def _replace_sync(self, record: DocumentRecord, rows: list[tuple[object, ...]], keys: list[str]) -> None:
         chunks, documents = self._schema.chunks, self._schema.documents
@@ -353,31 +345,10 @@ class LocalIndex:
         )
         return self._read(sql, [*params, self._page_size])
 
-    def _text_sync(
-        self, text: str, depth: int, source_path: str | None, principal: Principal | None
-    ) -> list[tuple[int, float]]:
-        match = fts_query(text)
-        if match is None:
-            return []
-        fts, chunks = self._schema.fts, self._schema.chunks
-        weights = ", ".join(str(w) for w in self._schema.bm25_weights)
-        filters, params = "", [match]
-        if source_path is not None:
-            filters, params = f"AND c.{quote(Field.SOURCE_PATH)} = ?", [*params, source_path]
-        if principal is not None:
-            filters, params = f"{filters} AND {visible_clause('c')}", [*params, *visible_params(principal)]
-        sql = (
-            f"SELECT c.{ROWID}, bm25({fts}, {weights}) AS score FROM {fts} JOIN {chunks} AS c "
-            f"ON c.{ROWID} = {fts}.rowid WHERE {fts} MATCH ? {filters} ORDER BY score, c.{ROWID} LIMIT ?"
-        )
-        return [(rid, -score) for rid, score in self._read(sql, [*params, depth])]
-
-    def _count_exact_sync(self, term: str, limit: int) -> int:
-        fts = self._schema.fts
-        match = phrase(term)
-        sql = f"SELECT COUNT(*) FROM (SELECT rowid FROM {fts} WHERE {fts} MATCH ? LIMIT ?)"
-        row = self._read(sql, (match, limit), one=True)
-        return int(row[0]) if row else 0
+    def _with_schema(self, fn: Callable[..., T], *args: object, **kwargs: object) -> T:
+        """``fn(conn, schema, *args, **kwargs)`` in a session (for the readers of ``local/text.py``)."""
+        with self._session() as conn:
+            return fn(conn, self._schema, *args, **kwargs)
 
     def _vector_sync(
         self, query: np.ndarray, depth: int, source_path: str | None, principal: Principal | None

@@ -1,8 +1,8 @@
 """The one parser of numeric settings: ASCII digits only, finite, inside a documented range.
 
-Every numeric setting goes through ``parse_integer`` / ``parse_number`` (``settings._Reader.integer`` and friends call
-them; a new setting should too, with its own ``minimum`` and ``maximum``). What they refuse, each with a one-line
-``ConfigurationError`` that names the setting and states the allowed range:
+Every numeric setting goes through ``parse_integer`` / ``parse_number`` (``setting_values.Reader.integer`` and
+friends call them; a new setting should too, with its own ``minimum`` and ``maximum``). What they refuse, each with a
+one-line ``ConfigurationError`` that names the setting and states the allowed range:
 
 - anything but ASCII: ``int()`` and ``float()`` accept other scripts' digits (``٣``, ``３``), superscripts are refused
   with an unhelpful message, and ``_`` separators (``1_0``) are Python syntax, not a number a person writes;

@@ -14,10 +14,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
-from index_schemas.names import is_valid_index_name
 from ingestion.endpoints import connection_endpoints_tls, require_tls, storage_connection_tls
 from ingestion.errors import ConfigurationError
-from ingestion.setting_numbers import parse_integer, parse_number
+from ingestion.setting_values import STORAGE_CONNECTION, Reader, Secret, sibling_service_url
 
 EMBEDDING_BACKENDS = ("local", "hash", "azure_openai")
 INDEX_BACKENDS = ("local", "azure_search")
@@ -27,9 +26,6 @@ ACL_SOURCES = ("metadata", "adls")
 ACL_DEFAULTS = ("public", "private")
 # The embedding models an Azure AI Search ``azureOpenAI`` vectorizer accepts as its ``modelName``.
 VECTORIZER_MODELS = ("text-embedding-3-small", "text-embedding-3-large", "text-embedding-ada-002")
-# The app-setting prefix the Functions triggers connect with: ``DocumentStorage`` (a connection string) or
-# ``DocumentStorage__blobServiceUri`` / ``__queueServiceUri`` / ``__tableServiceUri`` (identity-based).
-STORAGE_CONNECTION = "DocumentStorage"
 DEFAULT_REINDEX_SCHEDULE = "0 0 2 * * *"
 MAX_DOCUMENT_BYTES_LIMIT = 2 * 1024**3
 """Upper bound of MAX_DOCUMENT_BYTES (2 GiB): a document is read whole into memory."""
@@ -50,32 +46,6 @@ DEFAULT_FUNCTION_TIMEOUT = "00:05:00"
 INNER_TIMEOUT_SHARE = 0.8
 """Share of ``functionTimeout`` an inner operation (one analysis) may use: the rest is for reading, embedding and
 indexing the document, so the invocation ends (and fails cleanly) before the host kills the worker."""
-_NCRONTAB_FIELD = re.compile(r"^[0-9A-Za-z*/,\-]+$")
-_QUEUE_NAME = re.compile(r"^[a-z0-9](?:[a-z0-9]|-(?=[a-z0-9]))*$")
-_TABLE_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9]{2,62}$")
-
-
-class Secret:
-    """A string that never shows itself in repr/str/format."""
-
-    __slots__ = ("_value",)
-
-    def __init__(self, value: str) -> None:
-        self._value = value
-
-    def get(self) -> str:
-        return self._value
-
-    def __repr__(self) -> str:
-        return "Secret('***')"
-
-    __str__ = __repr__
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Secret) and other._value == self._value
-
-    def __hash__(self) -> int:
-        return hash(self._value)
 
 
 @dataclass(frozen=True)
@@ -164,7 +134,7 @@ class Settings:
 
         ``host_json``: the Functions app's host.json, whose ``functionTimeout`` bounds every inner timeout."""
         env = os.environ if env is None else env
-        read = _Reader(env)
+        read = Reader(env)
         openai_endpoint = read.text("AZURE_OPENAI_ENDPOINT")
         search_endpoint = read.text("AZURE_SEARCH_ENDPOINT")
         blob_url = read.text("AZURE_STORAGE_ACCOUNT_URL") or read.text(f"{STORAGE_CONNECTION}__blobServiceUri")
@@ -335,7 +305,7 @@ OTLP_SIGNAL_ENDPOINTS = ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_EXPORTER_OT
 
 def telemetry_settings(env: Mapping[str, str] | None = None) -> TelemetrySettings:
     """The telemetry settings alone: the Functions app configures telemetry before (and even without) Settings."""
-    read = _Reader(os.environ if env is None else env)
+    read = Reader(os.environ if env is None else env)
     endpoint = read.text("OTEL_EXPORTER_OTLP_ENDPOINT")
     for name in (*OTLP_SIGNAL_ENDPOINTS, "OTEL_EXPORTER_OTLP_ENDPOINT"):  # the exporters read the signal ones
         if (value := read.text(name)) is not None:
@@ -375,109 +345,4 @@ def inner_timeout(function_timeout_seconds: float | None, *, default: float) -> 
 
 def blob_trigger_source(env: Mapping[str, str] | None = None) -> str:
     """BLOB_TRIGGER_SOURCE alone (validated): the blob trigger's decorator needs it when the app is indexed."""
-    return _Reader(os.environ if env is None else env).choice("BLOB_TRIGGER_SOURCE", BLOB_TRIGGER_SOURCES, "EventGrid")
-
-
-def sibling_service_url(blob_url: str | None, service: str) -> str | None:
-    """``https://acct.queue.core.windows.net`` from ``https://acct.blob.core.windows.net``; None if not Azure-style."""
-    if not blob_url or ".blob." not in blob_url:
-        return None
-    return blob_url.replace(".blob.", f".{service}.", 1)
-
-
-class _Reader:
-    """Typed reads from the environment, each failing with a message that names the variable."""
-
-    def __init__(self, env: Mapping[str, str]) -> None:
-        self._env = env
-
-    def text(self, name: str) -> str | None:
-        value = self._env.get(name)
-        if value is None:
-            return None
-        value = value.strip()
-        return value or None
-
-    def secret(self, name: str) -> Secret | None:
-        value = self.text(name)
-        return Secret(value) if value else None
-
-    def choice(self, name: str, allowed: tuple[str, ...], default: str) -> str:
-        value = self.text(name) or default
-        if value not in allowed:
-            raise ConfigurationError(f"{name}={value!r} is not one of: {', '.join(allowed)}")
-        return value
-
-    def optional_choice(self, name: str, allowed: tuple[str, ...], *, none: str) -> str | None:
-        """One of ``allowed``, or None when unset or ``none`` (itself one of ``allowed``)."""
-        value = self.choice(name, allowed, none)
-        return None if value == none else value
-
-    # Numbers: every numeric setting states its range; parsing lives in ingestion/setting_numbers.py.
-    def optional_integer(self, name: str, *, minimum: int, maximum: int) -> int | None:
-        value = self.text(name)
-        return None if value is None else parse_integer(name, value, minimum=minimum, maximum=maximum)
-
-    def integer(self, name: str, default: int, *, minimum: int, maximum: int) -> int:
-        value = self.optional_integer(name, minimum=minimum, maximum=maximum)
-        return default if value is None else value
-
-    def number(self, name: str, default: float, *, minimum: float, maximum: float) -> float:
-        value = self.optional_number(name, minimum=minimum, maximum=maximum)
-        return default if value is None else value
-
-    def optional_number(self, name: str, *, minimum: float, maximum: float) -> float | None:
-        value = self.text(name)
-        return None if value is None else parse_number(name, value, minimum=minimum, maximum=maximum)
-
-    def boolean(self, name: str, default: bool) -> bool:
-        value = self.text(name)
-        if value is None:
-            return default
-        lowered = value.lower()
-        if lowered in ("1", "true", "yes", "on"):
-            return True
-        if lowered in ("0", "false", "no", "off"):
-            return False
-        raise ConfigurationError(f"{name}={value!r} is not a boolean (true/false)")
-
-    def index_name(self, name: str, default: str) -> str:
-        value = self.text(name) or default
-        if not is_valid_index_name(value):
-            raise ConfigurationError(
-                f"{name}={value!r} is not a valid Azure AI Search index name "
-                "(2-128 lowercase letters, digits, '-' or '_', starting with a letter or digit, no '--' or '__')"
-            )
-        return value
-
-    def service_url(self, service: str, blob_url: str | None) -> str | None:
-        """``DocumentStorage__<service>ServiceUri``, else derived from an Azure-style blob endpoint."""
-        return self.text(f"{STORAGE_CONNECTION}__{service}ServiceUri") or sibling_service_url(blob_url, service)
-
-    def ncrontab(self, name: str, default: str) -> str:
-        value = self.text(name) or default
-        parts = value.split()
-        if len(parts) != 6 or not all(_NCRONTAB_FIELD.match(part) for part in parts):
-            raise ConfigurationError(
-                f"{name}={value!r} is not a six-field NCRONTAB expression ({{second}} {{minute}} {{hour}} {{day}} "
-                "{month} {day-of-week}, e.g. '0 0 2 * * *')"
-            )
-        return " ".join(parts)
-
-    def queue_name(self, name: str, default: str) -> str:
-        value = self.text(name) or default
-        # 3-63 characters, and room for the host's "-poison" suffix.
-        if not 3 <= len(value) <= 56 or not _QUEUE_NAME.match(value):
-            raise ConfigurationError(
-                f"{name}={value!r} is not a valid storage queue name (3-56 lowercase letters, digits or single "
-                "hyphens, starting and ending with a letter or digit)"
-            )
-        return value
-
-    def table_name(self, name: str, default: str) -> str:
-        value = self.text(name) or default
-        if not _TABLE_NAME.match(value):
-            raise ConfigurationError(
-                f"{name}={value!r} is not a valid storage table name (3-63 letters or digits, starting with a letter)"
-            )
-        return value
+    return Reader(os.environ if env is None else env).choice("BLOB_TRIGGER_SOURCE", BLOB_TRIGGER_SOURCES, "EventGrid")

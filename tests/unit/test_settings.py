@@ -4,8 +4,9 @@ from pathlib import Path
 
 import pytest
 
+from index_schemas.names import is_valid_index_name
 from ingestion.errors import ConfigurationError
-from ingestion.settings import Secret, Settings, is_valid_index_name
+from ingestion.settings import Secret, Settings
 
 
 def test_defaults_are_the_embedded_stack() -> None:

@@ -38,7 +38,8 @@ from ingestion.errors import AliasConflict, ConfigurationError
 from ingestion.indexing.admin import ANY, Expected, IndexState, PhysicalIndex
 from ingestion.indexing.azure.batches import API_VERSION
 from ingestion.indexing.azure.errors import translate
-from ingestion.indexing.azure.index import AllowHttpTokens, AzureSearchIndex, http_to_loopback
+from ingestion.indexing.azure.index import AzureSearchIndex
+from ingestion.indexing.azure.transport import AllowHttpTokens, http_to_loopback
 from ingestion.settings import Settings
 
 META_KEY = "ingestion"

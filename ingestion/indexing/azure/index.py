@@ -53,7 +53,6 @@ import numpy as np
 from azure.core.credentials import AzureKeyCredential
 from azure.core.credentials_async import AsyncTokenCredential
 from azure.core.exceptions import AzureError, ResourceExistsError, ResourceNotFoundError
-from azure.core.pipeline.policies import SansIOHTTPPolicy
 from azure.search.documents.aio import SearchClient
 from azure.search.documents.indexes.aio import SearchIndexClient
 from azure.search.documents.indexes.models import SearchIndex
@@ -86,6 +85,7 @@ from ingestion.indexing.azure.query import (
     timestamp,
 )
 from ingestion.indexing.azure.shared_batches import DEFAULT_INTERVAL_SECONDS, SharedBatchSender
+from ingestion.indexing.azure.transport import LOOPBACK, AllowHttpTokens
 from ingestion.indexing.azure.visibility import OwnWrites
 from ingestion.indexing.base import IndexStats, plan_search
 from ingestion.indexing.definitions import build_definition
@@ -93,21 +93,6 @@ from ingestion.indexing.fusion import ExactTermRule, exact_terms, hybrid_vector_
 from ingestion.keys import chunk_key
 from ingestion.models import DocumentRecord, IndexChunk, SearchHit, SearchMode
 from ingestion.settings import Settings
-
-_LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
-
-
-class AllowHttpTokens(SansIOHTTPPolicy):  # type: ignore[type-arg]
-    """Lets a bearer token go over http to a loopback host (azure-core refuses non-TLS by default)."""
-
-    def on_request(self, request: Any) -> None:
-        request.context.options["enforce_https"] = False
-
-
-def http_to_loopback(endpoint: str) -> bool:
-    """Plain http to this machine (the fakes, an emulator): the only place a token may travel without TLS."""
-    parts = urlsplit(endpoint)
-    return parts.scheme == "http" and parts.hostname in _LOOPBACK
 
 
 class AzureSearchIndex:
@@ -152,7 +137,7 @@ class AzureSearchIndex:
         parts = urlsplit(endpoint)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ConfigurationError(f"AZURE_SEARCH_ENDPOINT={endpoint!r} is not an http(s) URL")
-        loopback = parts.hostname in _LOOPBACK
+        loopback = parts.hostname in LOOPBACK
         if parts.scheme == "http" and not loopback and not isinstance(credential, AzureKeyCredential):
             raise ConfigurationError("AZURE_SEARCH_ENDPOINT must use https when authenticating with a token")
         if max_attempts < 1 or backoff_seconds < 0 or timeout_seconds <= 0:

@@ -117,6 +117,9 @@ def test_ctrl_c_while_a_pdf_is_being_cracked_exits_at_once(tmp_path: Path) -> No
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
+        # A run started in the background (``cmd &`` in a script, nohup) inherits SIGINT ignored, and Python then
+        # leaves it ignored: give the child the terminal's default so the test measures what a user's Ctrl-C does.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     try:
         deadline = time.monotonic() + 60

@@ -264,7 +264,8 @@ async def test_a_dimension_change_reembeds_everything_and_the_estimate_says_so(e
 async def test_an_interrupted_migration_leaves_the_alias_and_resumes(env: Env) -> None:
     await env.ingest()
     await lifecycle.apply(env.admin, env.config())
-    env.settings = replace(env.settings, max_concurrency=1)  # so exactly two documents finish before the failure
+    # The third embedding fails: at most the two documents embedded before it are in the build (several documents are
+    # in flight at once, so the failure may stop one of them before it is written).
     failing = Embedder(256, fail_after=2)
     with pytest.raises(ConfigurationError, match="injected"):
         await env.migrate(3, failing)
@@ -272,7 +273,8 @@ async def test_an_interrupted_migration_leaves_the_alias_and_resumes(env: Env) -
     assert await env.search("ninety days") == ("grounding-v3", ["keys.md"])
     assert await env.names() == {"grounding-v3": (3, "ready"), "grounding-v3-r2": (3, "building")}
     partial = env.admin.open_index((await env.admin.list_indexes())[1])
-    assert (await partial.stats()).documents == 2
+    built = (await partial.stats()).documents
+    assert 0 <= built <= 2
     await partial.close()
 
     plan = await plan_migration(env.admin, env.config(256), version=3)
@@ -280,8 +282,8 @@ async def test_an_interrupted_migration_leaves_the_alias_and_resumes(env: Env) -
     resumed = Embedder(256)
     result = await env.migrate(3, resumed)
     assert result.swapped and result.plan.resume is not None
-    assert (result.run.unchanged, result.run.added) == (2, len(TOPICS) - 2)  # the two finished before the failure
-    assert failing.texts + resumed.texts == len(TOPICS)
+    assert (result.run.unchanged, result.run.added) == (built, len(TOPICS) - built)  # what the build already held
+    assert resumed.texts == len(TOPICS) - built  # only what the build lacked is embedded again
     assert await env.admin.get_alias() == "grounding-v3-r2"
 
 

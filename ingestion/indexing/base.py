@@ -20,9 +20,21 @@ from typing import Protocol
 
 import numpy as np
 
+from index_schemas.v1 import Field
 from ingestion.acl import Acl, Principal
 from ingestion.models import DocumentRecord, IndexChunk, SearchHit, SearchMode
 
+HIT_FIELDS = (
+    Field.ID,
+    Field.PARENT_ID,
+    Field.SOURCE_PATH,
+    Field.TITLE,
+    Field.CONTENT,
+    Field.ORDINAL,
+    Field.PAGE_START,
+    Field.PAGE_END,
+)
+"""The chunk fields a search hit is read from, in this order, on every backend (a ``SearchHit``'s sources)."""
 HYBRID_DEPTH = 50
 """Each ranking fused by HYBRID contributes its best ``max(HYBRID_DEPTH, top)`` chunks, in every backend: the same
 candidates for any ``top`` up to HYBRID_DEPTH, so a top-5 query returns the first five of a top-50 query (on Azure AI

@@ -31,16 +31,6 @@ RECORD_FIELDS = [
     Field.LAST_INDEXED,
 ]
 """What ``get_document`` / ``list_documents`` read from a document's chunk 0 (its commit record)."""
-HIT_FIELDS = [
-    Field.ID,
-    Field.PARENT_ID,
-    Field.SOURCE_PATH,
-    Field.TITLE,
-    Field.CONTENT,
-    Field.ORDINAL,
-    Field.PAGE_START,
-    Field.PAGE_END,
-]
 
 
 def odata_string(value: str) -> str:

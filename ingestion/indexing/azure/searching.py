@@ -18,8 +18,8 @@ from ingestion.acl import Principal, require_acl_fields
 from ingestion.indexing.azure.errors import translate
 from ingestion.indexing.azure.fusion import count_exact
 from ingestion.indexing.azure.listing import READ_METHODS
-from ingestion.indexing.azure.query import HIT_FIELDS, equals, hit_from, query_text
-from ingestion.indexing.base import plan_search
+from ingestion.indexing.azure.query import equals, hit_from, query_text
+from ingestion.indexing.base import HIT_FIELDS, plan_search
 from ingestion.indexing.fusion import exact_terms, hybrid_vector_weight
 from ingestion.models import SearchHit, SearchMode
 

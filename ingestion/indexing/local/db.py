@@ -14,21 +14,8 @@ from typing import TypeVar
 
 import numpy as np
 
-from index_schemas.v1 import Field
 from ingestion.errors import ConfigurationError, DocumentRejectedError, IngestionError, TransientError
 from ingestion.models import DocumentRecord, IndexChunk, SearchHit
-
-HIT_COLUMNS = (
-    Field.ID,
-    Field.PARENT_ID,
-    Field.SOURCE_PATH,
-    Field.TITLE,
-    Field.CONTENT,
-    Field.ORDINAL,
-    Field.PAGE_START,
-    Field.PAGE_END,
-)
-"""The chunk columns a search hit is read from, in ``hit_from_row`` order."""
 
 T = TypeVar("T")
 
@@ -170,7 +157,7 @@ def record_from_row(row: tuple) -> DocumentRecord:
 
 
 def hit_from_row(row: tuple, score: float) -> SearchHit:
-    """A chunk row of ``HIT_COLUMNS`` as a search hit with ``score``."""
+    """A chunk row of ``indexing.base.HIT_FIELDS`` as a search hit with ``score``."""
     key, parent, path, title, content, ordinal, page_start, page_end = row
     return SearchHit(
         key=key,

@@ -40,12 +40,11 @@ from index_schemas.names import is_valid_index_name
 from index_schemas.v1 import Field
 from ingestion.acl import Acl, Principal
 from ingestion.errors import ConfigurationError
-from ingestion.indexing.base import IndexStats, plan_search
+from ingestion.indexing.base import HIT_FIELDS, IndexStats, plan_search
 from ingestion.indexing.definitions import build_definition
 from ingestion.indexing.fusion import ExactTermRule, exact_terms, hybrid_vector_weight
 from ingestion.indexing.local.acl import require_acl, visible_rows, write_acl
 from ingestion.indexing.local.db import (
-    HIT_COLUMNS,
     SqliteFile,
     check_chunks,
     hit_from_row,
@@ -374,7 +373,7 @@ class LocalIndex:
     def _hits_sync(self, ranked: list[tuple[int, float]]) -> list[SearchHit]:
         if not ranked:
             return []
-        columns = ", ".join(quote(c) for c in HIT_COLUMNS)
+        columns = ", ".join(quote(c) for c in HIT_FIELDS)
         sql = f"SELECT {ROWID}, {columns} FROM {self._schema.chunks} WHERE {ROWID} IN (SELECT value FROM json_each(?))"
         rows = {row[0]: row[1:] for row in self._read(sql, (json.dumps([rid for rid, _ in ranked]),))}
         return [hit_from_row(rows[rid], score) for rid, score in ranked if rid in rows]

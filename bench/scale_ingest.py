@@ -66,13 +66,14 @@ def child(root: str, mode: str) -> None:
             pipeline.options = dataclasses.replace(pipeline.options, max_documents_in_flight=4)
         await pipeline.index.ensure()
         source = wiring.build_folder_source(Path(root))
-        started = time.perf_counter()
+        started, counts_started = time.perf_counter(), time.monotonic()
         try:
             result = await pipeline.run(source)
         finally:
             await pipeline.close()
         counts = result.as_dict()
         counts["wall"] = time.perf_counter() - started
+        counts["started_at"], counts["finished_at"] = counts_started, time.monotonic()
         counts["budget_peak_mb"] = pipeline.budget.peak / 2**20
         return counts
 
@@ -116,11 +117,15 @@ def run_phase(root: Path, mode: str, args: argparse.Namespace) -> dict[str, floa
             start = openai_fake.records[0].at
             for r in openai_fake.records:
                 print(f"  {r.at - start:7.2f}s {r.status} {r.inputs:5d} inputs {r.tokens:7d} tokens", file=sys.stderr)
+            sizes = [len(batch.actions) for batch in search.batches]
+            print(f"  indexing requests, actions each: {sizes}", file=sys.stderr)
         records = [r for r in openai_fake.records if r.status == 200]
         first, last = min(r.at for r in records), max(r.at for r in records)
         span = max(last - first, 1e-9)
         counts["quota_span"] = openai_fake.tokens_accepted_between(first, last + 1e-6) / (args.tpm * span / 60)
         counts["quota_run"] = sum(r.tokens for r in records) / (args.tpm * counts["wall"] / 60)
+        counts["lead"] = first - counts["started_at"]  # before the first embedding request (start-up, first cracks)
+        counts["tail"] = counts["finished_at"] - last  # after the last one was sent (its answer, last writes)
         counts["embedding_requests"] = len(openai_fake.records)
         counts["throttled"] = openai_fake.counters()["throttled"]
         search_counts = search.counters()
@@ -163,6 +168,7 @@ def main() -> None:
                 f"{r['quota_run']:9.2f} {r['embedding_requests']:7d} {r['throttled']:5d} {r['index_requests']:7d} "
                 f"{per_request:7.1f} {r['documents'] / r['wall']:7.1f} {r['wall']:8.1f} {r['peak_rss_mb']:7.0f}MB"
             )
+            print(f"{'':<7} first embedding request after {r['lead']:.1f} s, last one {r['tail']:.1f} s before the end")
         for mode, r in results.items():
             for failure in r.get("failures") or []:
                 print(f"  {mode} failed: {failure['error'][:150]}")

@@ -10,6 +10,11 @@ is not starved by a stream of small ones.
 The charge is the source size with a floor (``MIN_CHARGE``): a small document still costs its chunks, vectors and
 Python objects. Peak memory is a small multiple of the budget (text, chunks and vectors of a document are of the
 order of its size); docs/performance.md has the measured figures.
+
+The budget also counts the documents holding it (``documents``). Shared indexing requests wait for more writers
+only while some document in flight is not already waiting on one (``indexing/azure/shared_batches.py``): at the end
+of a run, or when the whole budget is held by documents waiting to be written, nobody else can join a request, so
+holding it back would only add idle time.
 """
 
 from __future__ import annotations
@@ -31,6 +36,8 @@ class ByteBudget:
         self.capacity = capacity
         self.used = 0
         self.peak = 0
+        self.documents = 0
+        """Documents holding part of the budget."""
         self._waiters: deque[tuple[int, asyncio.Future[None]]] = deque()
 
     def charge(self, size: int) -> int:
@@ -41,9 +48,11 @@ class ByteBudget:
         """Hold ``charge(size)`` bytes for the duration of the block."""
         amount = self.charge(size)
         await self._acquire(amount)
+        self.documents += 1
         try:
             yield
         finally:
+            self.documents -= 1
             self._release(amount)
 
     async def _acquire(self, amount: int) -> None:

@@ -50,7 +50,7 @@ from ingestion.errors import (
     ServiceDownError,
     TransientError,
 )
-from ingestion.indexing.base import Index
+from ingestion.indexing.base import Index, PacedWrites
 from ingestion.keys import chunk_key, document_key, text_hash
 from ingestion.models import (
     Chunk,
@@ -117,6 +117,8 @@ class Pipeline:
         self.tracks_acl = tracks_acl(options.schema_version)
         self.budget = ByteBudget(options.max_bytes_in_flight)
         self.crack_slots = CrackSlots(options.max_concurrency)
+        if isinstance(index, PacedWrites):  # shared indexing requests wait for more writers only while some can come
+            index.pace_by(lambda: self.budget.documents)
 
     def share_limits(self, other: Pipeline) -> None:
         """Draw on ``other``'s byte budget and crack slots (one process, one set of limits)."""

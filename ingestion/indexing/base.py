@@ -14,9 +14,9 @@ whole replacement in one transaction, so there the previous version also stays s
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 
@@ -136,3 +136,12 @@ class Index(Protocol):
     async def stats(self) -> IndexStats: ...
 
     async def close(self) -> None: ...
+
+
+@runtime_checkable
+class PacedWrites(Protocol):
+    """An index whose writes from many documents share requests (Azure AI Search) and may wait briefly for more
+    documents to join one. ``in_flight`` says how many documents are in flight (``budget.ByteBudget.documents``);
+    once each of them is already waiting on a write, nothing is held back. The pipeline connects it."""
+
+    def pace_by(self, in_flight: Callable[[], int]) -> None: ...

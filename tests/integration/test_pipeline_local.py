@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import tracemalloc
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -15,7 +15,7 @@ from ingestion.embedding.hashing import HashEmbedder
 from ingestion.errors import TransientError
 from ingestion.indexing.local.index import LocalIndex
 from ingestion.keys import document_key
-from ingestion.models import SearchMode
+from ingestion.models import DocumentRecord, IndexChunk, SearchMode
 from ingestion.pipeline import Pipeline, PipelineOptions
 from ingestion.sources.local import LocalFolderSource
 from ingestion.tokenizer import get_tokenizer
@@ -232,3 +232,42 @@ async def test_bad_input_corpus_is_reported_and_good_files_all_indexed(tmp_path:
     assert indexed == {Path(name).name for name in good}
     assert result.failed == len(expected_bad) and result.added == len(good)
     assert peak < 400 * 1024 * 1024, f"peak traced memory {peak / 1e6:.0f} MB"
+
+
+class PacedLocalIndex(LocalIndex):
+    """A local index that takes the pipeline's pacing hint (``indexing.base.PacedWrites``) and notes what it says
+    at each write."""
+
+    in_flight: Callable[[], int] | None = None
+    seen: list[int]
+
+    def pace_by(self, in_flight: Callable[[], int]) -> None:
+        self.in_flight = in_flight
+
+    async def replace_document(self, record: DocumentRecord, chunks: Sequence[IndexChunk]) -> None:
+        assert self.in_flight is not None
+        self.seen.append(self.in_flight())
+        await super().replace_document(record, chunks)
+
+
+async def test_the_pipeline_tells_a_paced_index_how_many_documents_are_in_flight(tmp_path: Path) -> None:
+    root = tmp_path / "docs"
+    write_docs(root)
+    index = PacedLocalIndex(tmp_path / "index.sqlite", name="grounding-v1", dimensions=HashEmbedder().dimensions)
+    index.seen = []
+    pipeline = Pipeline(
+        cracker=LocalCracker(),
+        chunker=Chunker(get_tokenizer(), max_tokens=96, overlap_tokens=16),
+        tokenizer=get_tokenizer(),
+        embedder=CountingEmbedder(),
+        index=index,
+    )
+    await index.ensure()
+    try:
+        result = await pipeline.run(LocalFolderSource(root))
+        assert index.in_flight is not None
+        assert result.added == 3 and len(index.seen) == 3
+        assert all(1 <= seen <= 3 for seen in index.seen)  # the writer itself is in flight, and at most all three
+        assert index.in_flight() == 0  # every document let go of the budget
+    finally:
+        await pipeline.close()

@@ -45,7 +45,7 @@ service does not answer at all). SDK errors become ``ingestion.errors`` (``error
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -156,6 +156,7 @@ class AzureSearchIndex(SearchQueries):
         self._search: SearchClient | None = None
         self._indexes: SearchIndexClient | None = None
         self._sender: SharedBatchSender | None = None
+        self._in_flight: Callable[[], int] | None = None
         self._to_document = TO_DOCUMENT[self.version]
         self._own_writes = OwnWrites(settle_seconds)
         self.settle_seconds = self._own_writes.settle_seconds
@@ -214,8 +215,15 @@ class AzureSearchIndex(SearchQueries):
         if self._sender is None:
             actions, size = self._batch_limits
             sender = BatchSender(self._client(), self.name, policy=self._policy, max_actions=actions, max_bytes=size)
-            self._sender = SharedBatchSender(sender, interval=self._batch_interval)
+            self._sender = SharedBatchSender(sender, interval=self._batch_interval, in_flight=self._in_flight)
         return self._sender
+
+    def pace_by(self, in_flight: Callable[[], int]) -> None:
+        """Shared requests wait for more writers only while some of ``in_flight()`` documents are not already
+        waiting on a write (``indexing.base.PacedWrites``)."""
+        self._in_flight = in_flight
+        if self._sender is not None:
+            self._sender.in_flight = in_flight
 
     async def close(self) -> None:
         if self._sender is not None:

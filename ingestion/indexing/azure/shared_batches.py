@@ -9,11 +9,13 @@ the process shares (CLI run, concurrent Functions invocations).
 Every ``send`` call queues its actions; one dispatcher packs queued actions, in arrival order, into requests of at
 most ``max_actions`` actions and ``max_bytes`` bytes, never two actions for one key in one request (the service does
 not order actions inside a batch). With fewer than ``max_in_flight`` requests out, a request is formed at once when
-a full one is queued or when one writer alone is waiting (a single document is never held back); otherwise at most
-one request per ``interval`` seconds, carrying everything queued by then. Under load, documents reach the write
-stage a few at a time (after each embedding response); waiting up to ``interval`` lets one request carry many of
-them. The wait costs each document's two write steps up to ``interval`` each, not throughput: many documents are in
-flight (``budget.py``).
+a full one is queued or when no other writer can join it: every document in flight (``in_flight``, the pipeline's
+byte budget, when given) is already waiting on a ``send`` (the end of a run, a budget full of documents waiting to
+be written, a single document alone); without ``in_flight``, when one writer alone is waiting. Otherwise at most one
+request per ``interval`` seconds, carrying everything queued by then. Under load, documents reach the write stage a
+few at a time (after each embedding response); waiting up to ``interval`` lets one request carry many of them. The
+wait costs each document's two write steps up to ``interval`` each, not throughput: many documents are in flight
+(``budget.py``).
 
 What stays exactly as with a request per call:
 
@@ -32,7 +34,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from ingestion.errors import DocumentRejectedError, IngestionError, TransientError
@@ -40,6 +42,9 @@ from ingestion.indexing.azure.batches import RETRY_ITEM_STATUSES, Action, BatchS
 
 DEFAULT_INTERVAL_SECONDS = 3.0
 DEFAULT_MAX_IN_FLIGHT = 2
+IN_FLIGHT_POLL_SECONDS = 0.1
+"""While holding a request back, how often ``in_flight`` is looked at again (a document that finishes or fails
+without writing lowers it without queueing anything, so nothing else would wake the dispatcher)."""
 _EMPTY_BODY = request_size([])
 
 
@@ -74,6 +79,7 @@ class SharedBatchSender:
         *,
         interval: float = DEFAULT_INTERVAL_SECONDS,
         max_in_flight: int = DEFAULT_MAX_IN_FLIGHT,
+        in_flight: Callable[[], int] | None = None,
     ) -> None:
         if interval < 0 or max_in_flight < 1:
             raise ValueError("interval must be >= 0 and max_in_flight >= 1")
@@ -83,6 +89,10 @@ class SharedBatchSender:
         self._interval = interval
         self._last_sent = float("-inf")
         self._max_in_flight = max_in_flight
+        self.in_flight = in_flight
+        """Documents in flight that may write here (``budget.ByteBudget.documents``); None: unknown."""
+        self._senders = 0
+        """``send`` calls not returned yet: writers that cannot join another request."""
         self._queue: deque[_Call] = deque()
         self._queued = 0
         self._in_flight: set[asyncio.Task[None]] = set()
@@ -106,6 +116,7 @@ class SharedBatchSender:
         call = _Call(list(actions), what, loop.create_future())
         self._queue.append(call)
         self._queued += len(actions)
+        self._senders += 1
         if self._wake is None or self._dispatcher is None or self._dispatcher.done():
             self._wake = asyncio.Event()
             self._dispatcher = loop.create_task(self._dispatch())
@@ -116,6 +127,8 @@ class SharedBatchSender:
             self._forget(call)
             call.future.cancel()
             raise
+        finally:
+            self._senders -= 1
 
     async def close(self) -> None:
         tasks = [t for t in (self._dispatcher, *self._in_flight) if t is not None]
@@ -138,10 +151,10 @@ class SharedBatchSender:
             if not self._queue or len(self._in_flight) >= self._max_in_flight:
                 await self._sleep_until_woken(None)
                 continue
-            lone = len(self._queue) == 1 and not self._in_flight  # one writer alone: never held back
             due = self._last_sent + self._interval
-            if not lone and self._queued < self.max_actions and loop.time() < due:
-                await self._sleep_until_woken(due - loop.time())
+            if self._queued < self.max_actions and loop.time() < due and self._others_may_join():
+                wait = due - loop.time()
+                await self._sleep_until_woken(wait if self.in_flight is None else min(wait, IN_FLIGHT_POLL_SECONDS))
                 continue
             batch = self._pack()
             if batch.items:
@@ -151,6 +164,11 @@ class SharedBatchSender:
                 task = loop.create_task(self._deliver(batch.items))
                 self._in_flight.add(task)
                 task.add_done_callback(self._finished)
+
+    def _others_may_join(self) -> bool:
+        if self.in_flight is None:
+            return not (len(self._queue) == 1 and not self._in_flight)  # one writer alone: never held back
+        return self.in_flight() > self._senders
 
     async def _sleep_until_woken(self, seconds: float | None) -> None:
         assert self._wake is not None

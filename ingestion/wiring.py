@@ -136,6 +136,7 @@ def build_cracker(settings: Settings) -> AnyCracker:
         max_workbook_cells=settings.max_workbook_cells, max_json_text_bytes=settings.max_json_text_bytes
     )
     local = ProcessCracker(LocalCracker(table_limits=limits), workers=settings.max_concurrency)
+    local.warm()
     if settings.documentintelligence_endpoint:
         from ingestion.cracking.docintel import DocumentIntelligenceCracker
 
@@ -166,6 +167,7 @@ def build_pipeline(
 ) -> Pipeline:
     """The pipeline writing into ``index`` (default: the alias's target, at its schema version) with
     ``schema_version`` (default: that of the resolved target) in its fingerprint."""
+    cracker = build_cracker(settings)  # first: its worker processes start while the rest is built
     embedder = embedder or build_embedder(settings)
     check_chunk_cap(settings, embedder)
     if index is None:
@@ -173,7 +175,7 @@ def build_pipeline(
         index = build_index(settings, dimensions=embedder.dimensions, name=target.name, version=target.version)
         schema_version = schema_version or target.version
     return Pipeline(
-        cracker=build_cracker(settings),
+        cracker=cracker,
         chunker=build_chunker(settings),
         tokenizer=get_tokenizer(),
         embedder=embedder,

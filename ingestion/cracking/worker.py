@@ -21,6 +21,7 @@ import contextlib
 import logging
 import multiprocessing
 import signal
+import threading
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from multiprocessing.connection import Connection
@@ -105,6 +106,14 @@ class ProcessCracker:
         self._threads = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="crack-wait")
         self.killed = 0
         """Workers killed so far (timeouts, cancellations, crashes)."""
+
+    def warm(self) -> None:
+        """Start the fork server (it imports the parsers: about 0.5 s) on a background thread, so that the first
+        crack does not wait for it while the caller goes on building the rest (importing the SDKs)."""
+        if self._context.get_start_method() == "forkserver":
+            from multiprocessing import forkserver
+
+            threading.Thread(target=forkserver.ensure_running, name="crack-forkserver", daemon=True).start()
 
     def supported_extensions(self) -> frozenset[str]:
         return self.cracker.supported_extensions()  # type: ignore[attr-defined,no-any-return]

@@ -1,4 +1,5 @@
-"""How much document data may be in flight at once: a byte budget shared by every document of a pipeline.
+"""How much work may be in flight at once: a byte budget shared by every document of a pipeline, and slots for the
+CPU-bound stages (``CrackSlots``).
 
 The pipeline keeps many documents cracked and chunked ahead so that shared embedding and indexing requests fill up
 (``embedding/batching.py``, ``indexing/azure/shared_batches.py``). What bounds that read-ahead is memory, not a
@@ -91,3 +92,18 @@ class ByteBudget:
             self._waiters.popleft()
             self._take(amount)
             waiter.set_result(None)
+
+
+class CrackSlots:
+    """At most ``size`` documents in the CPU-bound stages at once; bound to the running loop on first use."""
+
+    def __init__(self, size: int) -> None:
+        self.size = max(1, size)
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._semaphore: asyncio.Semaphore | None = None
+
+    def slot(self) -> asyncio.Semaphore:
+        loop = asyncio.get_running_loop()
+        if self._semaphore is None or self._loop is not loop:
+            self._loop, self._semaphore = loop, asyncio.Semaphore(self.size)
+        return self._semaphore

@@ -35,7 +35,7 @@ from typing import Any
 from index_schemas import LATEST, tracks_acl
 from ingestion import telemetry
 from ingestion.acl import Acl, AclDefault, resolve
-from ingestion.budget import ByteBudget
+from ingestion.budget import ByteBudget, CrackSlots
 from ingestion.chunking import Chunker
 from ingestion.chunking.titles import embedded_counts
 from ingestion.cracking.base import AnyCracker
@@ -405,21 +405,6 @@ class Pipeline:
             if closer is not None:
                 with contextlib.suppress(Exception):
                     await closer()
-
-
-class CrackSlots:
-    """At most ``size`` documents in the CPU-bound stages at once; bound to the running loop on first use."""
-
-    def __init__(self, size: int) -> None:
-        self.size = max(1, size)
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._semaphore: asyncio.Semaphore | None = None
-
-    def slot(self) -> asyncio.Semaphore:
-        loop = asyncio.get_running_loop()
-        if self._semaphore is None or self._loop is not loop:
-            self._loop, self._semaphore = loop, asyncio.Semaphore(self.size)
-        return self._semaphore
 
 
 def pipeline_fingerprint(**parts: object) -> str:

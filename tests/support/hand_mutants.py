@@ -383,6 +383,27 @@ MUTANTS = [
         '            raise _Retry("429 too many requests", retry_after=None, throttled=True) from None',
         "tests/integration/test_azure_openai_embedder.py",
     ),
+    (
+        "shared-batches-always-hold",
+        "ingestion/indexing/azure/shared_batches.py",
+        "        return self.in_flight() > self._senders",
+        "        return True",
+        "tests/integration/test_azure_shared_batches.py",
+    ),
+    (
+        "shared-batches-never-hold",
+        "ingestion/indexing/azure/shared_batches.py",
+        "        return self.in_flight() > self._senders",
+        "        return False",
+        "tests/integration/test_azure_shared_batches.py",
+    ),
+    (
+        "pipeline-no-pacing",
+        "ingestion/pipeline.py",
+        "            index.pace_by(lambda: self.budget.documents)",
+        "            pass",
+        "tests/integration/test_pipeline_local.py",
+    ),
 ]
 
 

@@ -129,8 +129,8 @@ async def work(env: dict[str, str], run_id: str, consumers: int, *, take: int = 
             batch = await host.receive(take, visibility_timeout=300)
             for raw in batch:
                 error = await host.deliver(raw, reindex.reindex_worker)
-                if error is not None:
-                    raise error
+                if error is not None:  # as the host does: the message is retried (dequeue count + 1), then poisoned
+                    print(f"  invocation failed, message retried: {error}", file=sys.stderr)
             if not batch:
                 current = await store.get(run_id)
                 if current is not None and current.status.terminal:

@@ -107,8 +107,9 @@ async def test_an_interrupted_migration_leaves_the_alias_untouched(azure, v4: in
         await lifecycle.apply(admin, config)
         live = f"{ALIAS}-v{index_schemas.LATEST}"
         plan = await plan_migration(admin, config, version=4)
-        # Many documents are in flight at once: the failure waits so that the two embedded ones finish writing.
-        failing = Embedder(384, fail_after=2, fail_delay=1.0)
+        # Many documents are in flight at once: the failure waits so that the two embedded ones finish writing (each
+        # of their two write steps may wait up to 3 s for the others in flight to join a request: shared_batches.py).
+        failing = Embedder(384, fail_after=2, fail_delay=7.0)
 
         def pipeline_for(index, schema_version, live):  # type: ignore[no-untyped-def]
             return wiring.build_pipeline(

@@ -216,6 +216,7 @@ async def azure_round(azurite: Azurite, container: str, workers: int, args: argp
     with openai_fake, FakeSearchServer() as search:
         search.batches = StampedList()
         env = round_env(azurite, container) | azure_env(openai_fake, search)
+        env |= dict(setting.split("=", 1) for setting in args.set)
         loop = asyncio.get_running_loop()
         with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as instance:
             await loop.run_in_executor(instance, int)  # the instance is up (process, imports) before the run starts
@@ -293,6 +294,7 @@ async def main() -> None:
     parser.add_argument("--tpm", type=int, default=1_200_000, help="--azure: the fake deployment's TPM quota")
     parser.add_argument("--latency", type=float, default=0.3, help="--azure: fake service time per request (s)")
     parser.add_argument("--latency-per-1k", type=float, default=0.06, help="--azure: per 1k tokens (s)")
+    parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", help="--azure: an app setting")
     args = parser.parse_args()
     if args.azure and args.processes:
         parser.error("--processes is for the local stack: --azure runs one instance (process) per worker count")

@@ -112,6 +112,7 @@ class Settings:
     runs_table: str = "reindexruns"
     reindex_max_dequeue_count: int = 5
     reindex_stall_seconds: int = 3600
+    reindex_documents_per_message: int = 4
     # Index schema versions (ingestion/schema/): how long an index the alias left is kept for rollback, and the
     # embedding price a migration's dry run multiplies its token estimate by (None: the model's list price if known).
     schema_retention_hours: int = 72
@@ -217,6 +218,7 @@ class Settings:
             runs_table=read.table_name("RUNS_TABLE", "reindexruns"),
             reindex_max_dequeue_count=read.integer("REINDEX_MAX_DEQUEUE_COUNT", 5, minimum=1, maximum=100),
             reindex_stall_seconds=read.integer("REINDEX_STALL_SECONDS", 3600, minimum=60, maximum=7 * 86400),
+            reindex_documents_per_message=read.integer("REINDEX_DOCUMENTS_PER_MESSAGE", 4, minimum=1, maximum=64),
             schema_retention_hours=read.integer("SCHEMA_RETENTION_HOURS", 72, minimum=0, maximum=24 * 365),
             schema_migration_max_failures=read.integer(
                 "SCHEMA_MIGRATION_MAX_FAILURES", 0, minimum=0, maximum=1_000_000_000

@@ -106,7 +106,9 @@ async def build_services(settings: Settings, *, pipeline: Pipeline | None = None
         watch=[clients.queue(BLOB_TRIGGER_POISON_QUEUE)],
     )
     policy = RunPolicy(
-        max_dequeue_count=settings.reindex_max_dequeue_count, stall_seconds=settings.reindex_stall_seconds
+        max_dequeue_count=settings.reindex_max_dequeue_count,
+        stall_seconds=settings.reindex_stall_seconds,
+        documents_per_message=settings.reindex_documents_per_message,
     )
     follower = AliasFollower(settings, current, build_admin(settings))
     migrations = Migrations(

@@ -25,6 +25,7 @@ from ingestion.keys import document_key
 from ingestion.runs.records import (
     DocumentMark,
     DocumentMessage,
+    DocumentsMessage,
     RunRecord,
     RunStatus,
     decode_message,
@@ -145,7 +146,8 @@ def _claim_expired(run: RunRecord, stall_seconds: float) -> bool:
 
 
 async def absorb_poison(reindexer: Reindexer, run_ids: set[str]) -> int:
-    """Record as failed every poisoned document message of ``run_ids`` that is not recorded yet; return how many."""
+    """Record as failed every document of a poisoned message of ``run_ids`` that is not recorded yet (a message of
+    several documents: those its attempts recorded keep their outcome); return how many."""
     store, queue = reindexer.store, reindexer.queue
     recorded = 0
     for body in await queue.poison_messages():
@@ -153,13 +155,15 @@ async def absorb_poison(reindexer: Reindexer, run_ids: set[str]) -> int:
             message = decode_message(body)
         except BadInputError:
             continue
-        if not isinstance(message, DocumentMessage) or message.run_id not in run_ids:
-            continue
-        attempts = reindexer.policy.max_dequeue_count
-        reason = f"{message.path}: moved to {queue.poison_name} after {attempts} failed attempts"
-        mark = DocumentMark(message.path, "failed", error=reason, attempts=attempts, poisoned=True)
-        if await store.record(message.run_id, document_key(message.source_id), mark):
-            recorded += 1
+        documents = message.split() if isinstance(message, DocumentsMessage) else [message]
+        for document in documents:
+            if not isinstance(document, DocumentMessage) or document.run_id not in run_ids:
+                continue
+            attempts = reindexer.policy.max_dequeue_count
+            reason = f"{document.path}: moved to {queue.poison_name} after {attempts} failed attempts"
+            mark = DocumentMark(document.path, "failed", error=reason, attempts=attempts, poisoned=True)
+            if await store.record(document.run_id, document_key(document.source_id), mark):
+                recorded += 1
     if recorded:
         log.warning("recorded %d poisoned documents found in %s", recorded, queue.poison_name)
     return recorded

@@ -159,7 +159,7 @@ class DocumentMark:
 
 @dataclass(frozen=True)
 class ListMessage:
-    """Enumerate the source for ``run_id`` and enqueue one DocumentMessage per document."""
+    """Enumerate the source for ``run_id`` and enqueue its document messages (DocumentMessage, DocumentsMessage)."""
 
     run_id: str
 
@@ -175,15 +175,35 @@ class DocumentMessage:
     version: int | None = None
 
 
-Message = ListMessage | DocumentMessage
+@dataclass(frozen=True)
+class DocumentsMessage:
+    """Bring several documents up to date for ``run_id`` in one invocation (``(source_id, path)`` pairs), each as a
+    DocumentMessage would: one invocation then keeps several documents in flight, so that they share embedding and
+    indexing requests (a Functions instance has a bounded number of invocations, one message each)."""
+
+    run_id: str
+    documents: tuple[tuple[str, str], ...]
+    index: str | None = None
+    version: int | None = None
+
+    def split(self) -> list[DocumentMessage]:
+        return [DocumentMessage(self.run_id, sid, path, self.index, self.version) for sid, path in self.documents]
+
+
+Message = ListMessage | DocumentMessage | DocumentsMessage
 
 
 def encode_message(message: Message) -> str:
     """The message as JSON text (the queue client base64-encodes it, as the Functions host expects)."""
     if isinstance(message, ListMessage):
         return json.dumps({"v": MESSAGE_VERSION, "kind": "list", "run": message.run_id})
-    body = {"v": MESSAGE_VERSION, "kind": "document", "run": message.run_id}
-    body = {**body, "source_id": message.source_id, "path": message.path}
+    body: dict[str, object]
+    if isinstance(message, DocumentsMessage):
+        body = {"v": MESSAGE_VERSION, "kind": "documents", "run": message.run_id}
+        body["documents"] = [{"source_id": sid, "path": path} for sid, path in message.documents]
+    else:
+        body = {"v": MESSAGE_VERSION, "kind": "document", "run": message.run_id}
+        body = {**body, "source_id": message.source_id, "path": message.path}
     if message.index is not None:
         body = {**body, "index": message.index, "schema_version": message.version}
     return json.dumps(body, ensure_ascii=False)
@@ -207,7 +227,23 @@ def decode_message(body: bytes | str) -> Message:
     migration = (index, version) == (None, None) or (isinstance(index, str) and index and type(version) is int)
     if kind == "document" and isinstance(source_id, str) and source_id and isinstance(path, str) and migration:
         return DocumentMessage(run_id, source_id, path, index, version)
+    documents = _documents(data.get("documents"))
+    if kind == "documents" and documents and migration:
+        return DocumentsMessage(run_id, documents, index, version)
     raise BadInputError(f"reindex message for run {run_id}: unknown kind or missing document")
+
+
+def _documents(value: object) -> tuple[tuple[str, str], ...] | None:
+    """The ``documents`` of a message, or None unless it is a non-empty list of ``{source_id, path}`` objects."""
+    if not isinstance(value, list) or not value:
+        return None
+    pairs = []
+    for entry in value:
+        sid, path = (entry.get("source_id"), entry.get("path")) if isinstance(entry, dict) else (None, None)
+        if not (isinstance(sid, str) and sid and isinstance(path, str)):
+            return None
+        pairs.append((sid, path))
+    return tuple(pairs)
 
 
 def _iso(value: datetime | None) -> str | None:

@@ -1,9 +1,13 @@
 """Full reindex runs fanned out over a storage queue, counted durably, finalized exactly once.
 
     start:     create the run (status listing) and enqueue ONE listing message
-    listing:   enumerate the source, enqueue one document message per document, then set ``expected`` (-> running)
+    listing:   enumerate the source, enqueue document messages (``documents_per_message`` documents each), then set
+               ``expected`` to the number of documents (-> running)
     document:  bring the document up to date (the pipeline skips unchanged ones), then record it in the run with one
-               atomic table transaction (document mark + counter); the write that makes the run complete claims it
+               atomic table transaction (document mark + counter); the write that makes the run complete claims it.
+               The documents of one message are processed concurrently, each exactly as a message of its own would
+               be: one invocation keeps several documents in flight, so that they share embedding and indexing
+               requests (a Functions instance runs a bounded number of invocations at once)
     finalize:  the claimant (running -> finalizing, ETag-conditional: one winner) deletes index documents whose source
                is gone, calls the cutover hook, and records the run done
 
@@ -17,10 +21,12 @@ unchanged). A crash after the record but before finalizing is caught by the rede
 completion; a crash during finalization leaves the run ``finalizing`` until ``reconcile`` reclaims it.
 
 Poison. Bad input is recorded as a failed document and the message completes (no retry). Transient errors are
-raised so the host retries; on the last attempt (``dequeue_count >= max_dequeue_count``, equal to host.json's
-``maxDequeueCount``) the document is recorded as failed *before* re-raising, so the run still completes when the host
-moves the message to ``<queue>-poison``. ``reconcile`` also records poisoned messages it finds (a hard crash on the
-last attempt never reached our handler).
+raised so the host retries (for a message of several documents, once all of them have been processed: those that
+succeeded are recorded, and the retry finds them unchanged and counts nothing); on the last attempt
+(``dequeue_count >= max_dequeue_count``, equal to host.json's ``maxDequeueCount``) the failing document is recorded
+as failed *before* re-raising, so the run still completes when the host moves the message to ``<queue>-poison``.
+``reconcile`` also records the documents of poisoned messages it finds (a hard crash on the last attempt never
+reached our handler).
 
 Overlapping runs each count in their own partition; both may finalize; the stale sweep re-checks every candidate
 against the source just before deleting it, so a document created after the sweep's listing is never removed.
@@ -37,6 +43,7 @@ plus ``P``, and its listing and stale sweep cover that prefix only.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -54,6 +61,7 @@ from ingestion.runs.records import (
     COUNTERS,
     DocumentMark,
     DocumentMessage,
+    DocumentsMessage,
     ListMessage,
     RunRecord,
     RunStatus,
@@ -83,6 +91,9 @@ class RunPolicy:
     """The host's ``maxDequeueCount`` (host.json): the attempt at which a failure is final."""
     stall_seconds: float = 3600.0
     """A non-terminal run without progress for this long is stalled: reconcile acts on it."""
+    documents_per_message: int = 1
+    """Documents per queue message (``REINDEX_DOCUMENTS_PER_MESSAGE``); 1 sends DocumentMessage, more
+    DocumentsMessage."""
 
 
 class Reindexer:
@@ -172,6 +183,9 @@ class Reindexer:
         if isinstance(message, ListMessage):
             await self.list_run(message.run_id, last_attempt=dequeue_count >= self.policy.max_dequeue_count)
             return None
+        if isinstance(message, DocumentsMessage):
+            await self.process_all(message, dequeue_count=dequeue_count)
+            return None
         return await self.process(message, dequeue_count=dequeue_count)
 
     # -- listing ----------------------------------------------------------------------------------------------------
@@ -181,8 +195,10 @@ class Reindexer:
         if run is None or run.status is not RunStatus.LISTING:
             log.info("run %s: listing skipped (run is %s)", run_id, run.status if run else "missing")
             return run
+        counted = [0]
         try:
-            expected = await self.queue.send_all(self._document_messages(run))
+            await self.queue.send_all(self._document_messages(run, counted))
+            expected = counted[0]
         except Exception as error:
             if last_attempt:
                 await self._abandon(run, f"listing failed: {_reason(error)}")
@@ -208,13 +224,29 @@ class Reindexer:
             return None
         return narrow(scope[len(self.source.scope) :])
 
-    async def _document_messages(self, run: RunRecord) -> AsyncIterator[str]:
+    async def _document_messages(self, run: RunRecord, counted: list[int]) -> AsyncIterator[str]:
+        """The run's document messages; ``counted[0]`` becomes the number of documents they carry."""
         index = run.index_name if run.target_version is not None else None
         source = self._source_for(run.scope)
         if source is None:
             raise BadInputError(f"run {run.run_id}: scope {run.scope} is not within the source {self.source.scope}")
+        size = max(1, self.policy.documents_per_message)
+        batch: list[tuple[str, str]] = []
+
+        def message() -> str:
+            if len(batch) == 1:
+                [(source_id, path)] = batch
+                return encode_message(DocumentMessage(run.run_id, source_id, path, index, run.target_version))
+            return encode_message(DocumentsMessage(run.run_id, tuple(batch), index, run.target_version))
+
         async for item in source.list():
-            yield encode_message(DocumentMessage(run.run_id, item.source_id, item.path, index, run.target_version))
+            batch.append((item.source_id, item.path))
+            counted[0] += 1
+            if len(batch) == size:
+                yield message()
+                batch = []
+        if batch:
+            yield message()
 
     async def _abandon(self, run: RunRecord, note: str) -> None:
         with contextlib.suppress(IngestionError):
@@ -240,6 +272,17 @@ class Reindexer:
             log.info("run %s: %s was already recorded (redelivered message)", message.run_id, message.path)
         await self.finalize_if_complete(await self.store.get(message.run_id))
         return result
+
+    async def process_all(self, message: DocumentsMessage, *, dequeue_count: int) -> list[DocumentResult | None]:
+        """Process each document of ``message`` concurrently, as ``process`` does one; once all are done, raise the
+        first error any of them raised (the host retries the whole message; recorded documents count nothing)."""
+        outcomes = await asyncio.gather(
+            *(self.process(one, dequeue_count=dequeue_count) for one in message.split()), return_exceptions=True
+        )
+        for outcome in outcomes:
+            if isinstance(outcome, BaseException):
+                raise outcome
+        return [outcome for outcome in outcomes if not isinstance(outcome, BaseException)]
 
     async def _ingest(self, message: DocumentMessage) -> DocumentResult:
         if not in_scope(message.source_id, self.source.scope):

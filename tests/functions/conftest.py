@@ -62,6 +62,9 @@ async def app_env(azurite: Azurite, tmp_path: Path, monkeypatch: pytest.MonkeyPa
         "LOCAL_INDEX_PATH": str(env.index_path),
         "CHUNK_MAX_TOKENS": "128",
         "CHUNK_OVERLAP_TOKENS": "16",
+        # A message per document, so that tests can deliver, fail and poison documents one by one; messages of
+        # several documents (the default) are tested in test_reindex_batched.py and test_scale_shared.py.
+        "REINDEX_DOCUMENTS_PER_MESSAGE": "1",
     }
     for name, value in values.items():
         monkeypatch.setenv(name, value)

@@ -347,3 +347,22 @@ async def test_a_migration_run_allows_the_configured_number_of_failed_documents(
     last = (await status())["last"]
     assert (last["run"], last["status"], last["done"], last["failed"]) == (body["run"], "done", 3, 1)
     assert await alias(services) == "grounding-v4"
+
+
+async def test_a_migration_run_with_several_documents_per_message_swaps_the_alias(
+    app_env: AppEnv, host: FunctionsHost, v4: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Build-run messages of several documents carry the target index and version to each of them."""
+    monkeypatch.setenv("REINDEX_DOCUMENTS_PER_MESSAGE", "3")
+    services = await use_services(CountingEmbedder())
+    await upload_docs(host, 5)
+    await reindex_now(host)
+    code, body = await start({"schema_version": v4})
+    assert code == 202
+    assert await host.drain(reindex.reindex_worker) == []
+    last = (await status())["last"]
+    counts = (last["run"], last["status"], last["expected"], last["done"], last["failed"])
+    assert counts == (body["run"], "done", 5, 5, 0)
+    assert await alias(services) == "grounding-v4"
+    name, hits = await search("token3")
+    assert name == "grounding-v4" and hits[0] == "d3.md"

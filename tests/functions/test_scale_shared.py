@@ -28,6 +28,7 @@ async def test_concurrent_reindex_invocations_share_embedding_requests(
         monkeypatch.setenv("AZURE_OPENAI_API_KEY", openai.api_key)
         monkeypatch.setenv("AZURE_OPENAI_EMBEDDING_DEPLOYMENT", "embed")
         monkeypatch.setenv("AZURE_OPENAI_EMBEDDING_DIMENSIONS", "64")
+        monkeypatch.delenv("REINDEX_DOCUMENTS_PER_MESSAGE")  # the default: several documents per message
         names = await upload_docs(host, DOCUMENTS)
         await start_by_http()
         assert await host.drain(reindex.reindex_worker, concurrency=8) == []  # the host's queue batch size
@@ -57,6 +58,7 @@ async def test_concurrent_reindex_invocations_share_indexing_requests_on_azure_s
         monkeypatch.setenv("AZURE_SEARCH_API_KEY", search.api_key)
         monkeypatch.setenv("CHUNK_MAX_TOKENS", "16")  # several chunks per document
         monkeypatch.setenv("CHUNK_OVERLAP_TOKENS", "0")
+        monkeypatch.delenv("REINDEX_DOCUMENTS_PER_MESSAGE")  # the default: several documents per message
         names = await upload_docs(host, DOCUMENTS)
         await start_by_http()
         openai.fail_next(2, status=429, retry_after=0.1)

@@ -54,6 +54,7 @@ def test_sibling_service_urls_are_derived_only_from_azure_style_endpoints() -> N
         ({"RUNS_TABLE": "Runs2026"}, ("runs_table", "Runs2026")),
         ({"REINDEX_MAX_DEQUEUE_COUNT": "10"}, ("reindex_max_dequeue_count", 10)),
         ({"REINDEX_STALL_SECONDS": "7200"}, ("reindex_stall_seconds", 7200)),
+        ({"REINDEX_DOCUMENTS_PER_MESSAGE": "1"}, ("reindex_documents_per_message", 1)),
         ({"BLOB_TRIGGER_SOURCE": "LogsAndContainerScan"}, ("blob_trigger_source", "LogsAndContainerScan")),
     ],
 )
@@ -77,6 +78,7 @@ def test_valid_values(env: dict[str, str], expected: tuple[str, object]) -> None
         ({"RUNS_TABLE": "1runs"}, "RUNS_TABLE"),
         ({"REINDEX_MAX_DEQUEUE_COUNT": "0"}, "REINDEX_MAX_DEQUEUE_COUNT"),
         ({"REINDEX_STALL_SECONDS": "10"}, "REINDEX_STALL_SECONDS"),
+        ({"REINDEX_DOCUMENTS_PER_MESSAGE": "0"}, "REINDEX_DOCUMENTS_PER_MESSAGE"),
     ],
 )
 def test_invalid_values_name_the_setting(env: dict[str, str], named: str) -> None:

@@ -3,6 +3,7 @@ document is counted, retried, failed and poisoned as it would be in a message of
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 import pytest
@@ -10,6 +11,7 @@ from azure.functions.timer import TimerRequest
 
 from ingestion.errors import TransientError
 from ingestion.functions import reindex
+from ingestion.keys import document_key
 from ingestion.runs.records import DocumentMessage, DocumentsMessage, decode_message, encode_message
 from ingestion.settings import Settings
 from tests.functions.conftest import AppEnv
@@ -114,3 +116,37 @@ async def test_reconcile_records_the_unrecorded_documents_of_a_message_poisoned_
     run = (await status())["last"]
     assert summary(run) == ("done", 5, 3, 2, 2)
     assert all("moved to" in failure["error"] for failure in run["failures"]) and finalized == [run_id]
+
+
+class SlowFlakyEmbedder(FlakyEmbedder):
+    """Fails POISON at once; every other text takes a while."""
+
+    async def embed(self, texts):  # type: ignore[no-untyped-def]
+        if not any("POISON" in text for text in texts):
+            await asyncio.sleep(0.5)
+        return await super().embed(texts)
+
+
+async def test_a_failing_document_is_raised_only_once_the_others_of_its_message_are_recorded(
+    app_env: AppEnv, host: FunctionsHost
+) -> None:
+    """The host retries (or poisons) the message the moment the invocation raises: by then every other document of
+    the message must be written and recorded, not still in flight beside the retry."""
+    services = await use_services(embedder=SlowFlakyEmbedder())
+    await upload_docs(host, 2)
+    await host.upload("docs/poison.md", "# Outage\n\nThis text says POISON, so embedding it always fails.\n")
+    run_id = await start_by_http()
+    [listing] = await host.receive(1)
+    assert await host.deliver(listing, reindex.reindex_worker) is None
+    [message] = await host.receive(1)
+    with pytest.raises(TransientError):
+        await reindex.reindex_worker(host.as_trigger(message))
+    store = services.reindexer.store
+    outcomes = [await store.outcome(run_id, document_key(src)) for src in await source_ids(message, host)]
+    assert sorted(str(outcome) for outcome in outcomes) == ["None", "added", "added"]  # the poison one: not yet
+
+
+async def source_ids(raw: object, host: FunctionsHost) -> list[str]:
+    decoded = decode_message(host.as_trigger(raw).get_body())  # type: ignore[arg-type]
+    assert isinstance(decoded, DocumentsMessage)
+    return [source_id for source_id, _ in decoded.documents]

@@ -398,6 +398,27 @@ MUTANTS = [
         "tests/integration/test_azure_shared_batches.py",
     ),
     (
+        "batched-expected-counts-messages",
+        "ingestion/runs/reindex.py",
+        "            counted[0] += 1\n",
+        "            counted[0] += 1 if not batch[:-1] else 0\n",
+        "tests/functions/test_reindex_batched.py",
+    ),
+    (
+        "batched-first-failure-stops-the-others",
+        "ingestion/runs/reindex.py",
+        "for one in message.split()), return_exceptions=True",
+        "for one in message.split()), return_exceptions=False",
+        "tests/functions/test_reindex_batched.py",
+    ),
+    (
+        "reconcile-ignores-batched-poison",
+        "ingestion/runs/reconcile.py",
+        "        documents = message.split() if isinstance(message, DocumentsMessage) else [message]",
+        "        documents = [] if isinstance(message, DocumentsMessage) else [message]",
+        "tests/functions/test_reindex_batched.py",
+    ),
+    (
         "pipeline-no-pacing",
         "ingestion/pipeline.py",
         "            index.pace_by(lambda: self.budget.documents)",

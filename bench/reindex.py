@@ -51,6 +51,7 @@ sys.path.insert(0, str(REPO))
 from azure.functions.timer import TimerRequest  # noqa: E402
 from azure.storage.blob.aio import ContainerClient  # noqa: E402
 
+from bench.scale_ingest import quota_use  # noqa: E402
 from ingestion.functions import reindex  # noqa: E402
 from ingestion.functions.services import build_services, close_services, set_services  # noqa: E402
 from ingestion.runs.records import RunRecord  # noqa: E402
@@ -237,12 +238,10 @@ async def azure_round(azurite: Azurite, container: str, workers: int, args: argp
             index_requests=counts["batches"],
             index_actions=counts["batch_actions"],
         )
-        if accepted:  # bench/scale_ingest.py's formulas
-            first, last = min(r.at for r in accepted), max(r.at for r in accepted)
-            span = max(last - first, 1e-9)
-            result.quota_span = openai_fake.tokens_accepted_between(first, last + 1e-6) / (args.tpm * span / 60)
-            result.quota_run = result.tokens / (args.tpm * result.wall / 60)
-            result.lead, result.tail = first - started, finished - last
+        if accepted:
+            figures = quota_use(openai_fake, args.tpm, started, finished, result.wall)
+            result.quota_span, result.quota_run = figures["quota_span"], figures["quota_run"]
+            result.lead, result.tail = figures["lead"], figures["tail"]
     return result
 
 

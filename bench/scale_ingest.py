@@ -27,11 +27,15 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from bench.ingest_local import stage_corpus  # noqa: E402
+
+if TYPE_CHECKING:
+    from tests.fakes.openai_server import FakeOpenAIServer
 
 DEFAULT_CORPUS = REPO / ".cache" / "corpora" / "html" / "django"
 
@@ -140,19 +144,30 @@ def run_phase(root: Path, mode: str, args: argparse.Namespace) -> dict[str, floa
                 print(f"  {r.at - start:7.2f}s {r.status} {r.inputs:5d} inputs {r.tokens:7d} tokens", file=sys.stderr)
             sizes = [len(batch.actions) for batch in search.batches]
             print(f"  indexing requests, actions each: {sizes}", file=sys.stderr)
-        records = [r for r in openai_fake.records if r.status == 200]
-        first, last = min(r.at for r in records), max(r.at for r in records)
-        span = max(last - first, 1e-9)
-        counts["quota_span"] = openai_fake.tokens_accepted_between(first, last + 1e-6) / (args.tpm * span / 60)
-        counts["quota_run"] = sum(r.tokens for r in records) / (args.tpm * counts["wall"] / 60)
-        counts["lead"] = first - counts["started_at"]  # before the first embedding request (start-up, first cracks)
-        counts["tail"] = counts["finished_at"] - last  # after the last one was sent (its answer, last writes)
+        counts |= quota_use(openai_fake, args.tpm, counts["started_at"], counts["finished_at"], counts["wall"])
         counts["embedding_requests"] = len(openai_fake.records)
         counts["throttled"] = openai_fake.counters()["throttled"]
         search_counts = search.counters()
         counts["index_requests"] = search_counts["batches"]
         counts["index_actions"] = search_counts["batch_actions"]
     return counts
+
+
+def quota_use(
+    openai_fake: FakeOpenAIServer, tpm: int, started: float, finished: float, wall: float
+) -> dict[str, float]:
+    """This bench's quota figures (``time.monotonic`` instants; ``wall`` in seconds), also used by bench/reindex.py:
+    ``quota_span`` over the accepted embedding requests' span, ``quota_run`` over ``wall``, ``lead`` before the first
+    one (start-up, first cracks) and ``tail`` after the last one was sent (its answer, the last writes)."""
+    accepted = [r for r in openai_fake.records if r.status == 200]
+    first, last = min(r.at for r in accepted), max(r.at for r in accepted)
+    span = max(last - first, 1e-9)
+    return {
+        "quota_span": openai_fake.tokens_accepted_between(first, last + 1e-6) / (tpm * span / 60),
+        "quota_run": sum(r.tokens for r in accepted) / (tpm * wall / 60),
+        "lead": first - started,
+        "tail": finished - last,
+    }
 
 
 def main() -> None:

@@ -91,9 +91,9 @@ class RunPolicy:
     """The host's ``maxDequeueCount`` (host.json): the attempt at which a failure is final."""
     stall_seconds: float = 3600.0
     """A non-terminal run without progress for this long is stalled: reconcile acts on it."""
-    documents_per_message: int = 1
-    """Documents per queue message (``REINDEX_DOCUMENTS_PER_MESSAGE``); 1 sends DocumentMessage, more
-    DocumentsMessage."""
+    documents_per_message: int = 4
+    """Documents per queue message (``REINDEX_DOCUMENTS_PER_MESSAGE``); a message of one is a DocumentMessage, of
+    more a DocumentsMessage."""
 
 
 class Reindexer:
@@ -273,7 +273,7 @@ class Reindexer:
         await self.finalize_if_complete(await self.store.get(message.run_id))
         return result
 
-    async def process_all(self, message: DocumentsMessage, *, dequeue_count: int) -> list[DocumentResult | None]:
+    async def process_all(self, message: DocumentsMessage, *, dequeue_count: int) -> None:
         """Process each document of ``message`` concurrently, as ``process`` does one; once all are done, raise the
         first error any of them raised (the host retries the whole message; recorded documents count nothing)."""
         outcomes = await asyncio.gather(
@@ -282,7 +282,6 @@ class Reindexer:
         for outcome in outcomes:
             if isinstance(outcome, BaseException):
                 raise outcome
-        return [outcome for outcome in outcomes if not isinstance(outcome, BaseException)]
 
     async def _ingest(self, message: DocumentMessage) -> DocumentResult:
         if not in_scope(message.source_id, self.source.scope):
